@@ -1,0 +1,112 @@
+# oand - peer-to-peer network filesystem
+#
+#   make              build oand and mount.oand
+#   make check        unit tests (Check) and integration tests (real mounts)
+#   make SAN=1 check  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make deps         install the Debian packages the build and tests need
+#   make bench        benchmarks against the native filesystem (BENCHMARKS.md)
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DOCDIR ?= $(PREFIX)/share/doc/oand
+# mount(8) looks for helpers in /sbin; installed there as well when PREFIX=/usr.
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS = fuse3 libsodium sqlite3 libconfig
+
+DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
+	libsqlite3-dev libconfig-dev check sqlite3 attr psmisc procps
+
+ifeq ($(SAN),1)
+B := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BIN := $(B)
+else
+B := build/obj
+SANFLAGS :=
+BIN := .
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP $(SANFLAGS) \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDFLAGS += $(SANFLAGS)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+
+CORE = log cfg path clock db store ctl node
+CORE_OBJ = $(CORE:%=$(B)/src/%.o)
+FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
+UNIT = cfg path clock db store log node
+UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
+
+all: $(BIN)/oand $(BIN)/mount.oand
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN)/oand: $(B)/src/main.o $(FUSE_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/mount.oand: $(B)/fuse/mount.o $(FUSE_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each unit test links only the modules it needs.
+$(B)/tests/check_log: $(B)/tests/check_log.o $(B)/src/log.o
+$(B)/tests/check_path: $(B)/tests/check_path.o $(B)/src/path.o
+$(B)/tests/check_clock: $(B)/tests/check_clock.o $(B)/src/clock.o
+$(B)/tests/check_cfg: $(B)/tests/check_cfg.o $(B)/src/cfg.o $(B)/src/log.o
+$(B)/tests/check_db: $(B)/tests/check_db.o $(B)/src/db.o $(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o
+$(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/log.o
+$(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
+$(UNIT_BIN):
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_DEFAULT_TIMEOUT=60 $$t; done
+
+integration: all
+	OAND_BIN=$(abspath $(BIN)) tests/integration/run-all
+
+check: unit integration
+
+bench: all
+	bench/run
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BIN)/oand $(BIN)/mount.oand $(DESTDIR)$(SBINDIR)/
+	install -m 0644 man/oand.8 man/mount.oand.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/oand.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 etc/oand.conf.example $(DESTDIR)$(DOCDIR)/
+	install -m 0644 etc/oand.conf.example $(DESTDIR)$(SYSCONFDIR)/oand.conf.example
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/init.d/oand > $(DESTDIR)$(SYSCONFDIR)/init.d/oand
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/oand
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/oand $(DESTDIR)$(SBINDIR)/mount.oand \
+		$(DESTDIR)$(MANDIR)/man8/oand.8 $(DESTDIR)$(MANDIR)/man8/mount.oand.8 \
+		$(DESTDIR)$(MANDIR)/man5/oand.conf.5 $(DESTDIR)$(SYSCONFDIR)/init.d/oand \
+		$(DESTDIR)$(SYSCONFDIR)/oand.conf.example
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_DEPS)
+
+man-check:
+	@for m in man/*.[58]; do out=$$(groff -man -ww -z $$m 2>&1); \
+		if [ -n "$$out" ]; then echo "$$m: $$out"; exit 1; fi; done; echo "man pages: clean"
+
+clean:
+	rm -rf build oand mount.oand
+
+.PHONY: all unit integration check bench install uninstall deps man-check clean
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,322 @@
+#include "ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../src/node.h"
+
+#define XATTR_PREFIX "user.oand."
+
+static struct node *node(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/*
+ * fi->fh holds a struct node_file * for files, and for folders the path
+ * opendir saw, tagged with the low bit (malloc'd pointers are aligned).
+ */
+#define FH_DIR 1u
+
+static struct node_file *handle(struct fuse_file_info *fi)
+{
+	if (fi == NULL || fi->fh == 0 || (fi->fh & FH_DIR))
+		return NULL;
+	return (struct node_file *)(uintptr_t)fi->fh;
+}
+
+static const char *dir_handle(struct fuse_file_info *fi)
+{
+	if (fi == NULL || !(fi->fh & FH_DIR))
+		return NULL;
+	return (const char *)(uintptr_t)(fi->fh & ~(uint64_t)FH_DIR);
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* O_TRUNC arrives with open, so truncation is staged, not published. */
+	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	cfg->nullpath_ok = 1;
+	cfg->hard_remove = 1;
+	cfg->auto_cache = 1;
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 0;
+	return fuse_get_context()->private_data;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	if (handle(fi) != NULL)
+		return node_file_getattr(handle(fi), st);
+	if (path == NULL)
+		path = dir_handle(fi);
+	if (path == NULL)
+		return -ENOENT;
+	return node_getattr(node(), path, st);
+}
+
+struct fill_ctx {
+	void *buf;
+	fuse_fill_dir_t filler;
+	enum fuse_fill_dir_flags flags;
+};
+
+static int fill_one(const char *name, const struct stat *st, void *ctx)
+{
+	struct fill_ctx *fc = ctx;
+
+	return fc->filler(fc->buf, name, st, 0, fc->flags);
+}
+
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct stat st;
+	char *dup;
+	int r;
+
+	if ((r = node_getattr(node(), path, &st)) != 0)
+		return r;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((dup = strdup(path)) == NULL)
+		return -ENOMEM;
+	fi->fh = (uintptr_t)dup | FH_DIR;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((char *)dir_handle(fi));
+	return 0;
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct fill_ctx fc = { buf, filler, (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0 };
+
+	(void)off;
+	/* With nullpath_ok the path comes from the handle opendir made. */
+	if (path == NULL)
+		path = dir_handle(fi);
+	if (path == NULL)
+		return -ENOENT;
+	if (filler(buf, ".", NULL, 0, 0) != 0 || filler(buf, "..", NULL, 0, 0) != 0)
+		return -ENOMEM;
+	return node_readdir(node(), path, fill_one, &fc);
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	return node_mkdir(node(), path, mode, c->uid, c->gid);
+}
+
+static int op_rmdir(const char *path)
+{
+	return node_rmdir(node(), path);
+}
+
+static int op_unlink(const char *path)
+{
+	return node_unlink(node(), path);
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	return node_rename(node(), from, to, flags);
+}
+
+static int op_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EPERM;	/* one record per path: no hard links */
+}
+
+static int op_symlink(const char *target, const char *path)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	return node_symlink(node(), target, path, c->uid, c->gid);
+}
+
+static int op_readlink(const char *path, char *buf, size_t len)
+{
+	return node_readlink(node(), path, buf, len);
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return path ? node_chmod(node(), path, mode) : -ENOENT;
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return path ? node_chown(node(), path, uid, gid) : -ENOENT;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	if (size < 0)
+		return -EINVAL;
+	if (handle(fi) != NULL)
+		return node_file_truncate(handle(fi), (uint64_t)size);
+	return path ? node_truncate(node(), path, (uint64_t)size) : -ENOENT;
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct timespec now;
+	int64_t mt;
+
+	(void)fi;
+	if (path == NULL)
+		return -ENOENT;
+	if (tv == NULL || tv[1].tv_nsec == UTIME_NOW) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		mt = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	} else if (tv[1].tv_nsec == UTIME_OMIT) {
+		return 0;	/* only the access time: not kept */
+	} else {
+		mt = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
+	}
+	return node_utimens(node(), path, mt);
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_context *c = fuse_get_context();
+	struct node_file *f;
+	int r = node_create(node(), path, mode, fi->flags, c->uid, c->gid, &f);
+
+	if (r == 0)
+		fi->fh = (uintptr_t)f;
+	return r;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct node_file *f;
+	int r = node_open_file(node(), path, fi->flags, &f);
+
+	if (r == 0)
+		fi->fh = (uintptr_t)f;
+	return r;
+}
+
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	return (int)node_file_read(handle(fi), buf, size, off);
+}
+
+static int op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	return (int)node_file_write(handle(fi), buf, size, off);
+}
+
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	return node_file_flush(handle(fi));
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	node_file_release(handle(fi));
+	return 0;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	return node_file_fsync(handle(fi));
+}
+
+static int op_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	return node_statfs(node(), sv);
+}
+
+static int op_access(const char *path, int mask)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	return node_access(node(), path, mask, c->uid, c->gid);
+}
+
+static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	return node_getxattr(node(), path, name, value, size);
+}
+
+static int op_listxattr(const char *path, char *list, size_t size)
+{
+	return node_listxattr(node(), path, list, size);
+}
+
+static int op_setxattr(const char *path, const char *name, const char *value, size_t size,
+		       int flags)
+{
+	(void)path;
+	(void)value;
+	(void)size;
+	(void)flags;
+	/* The oand attributes describe content; they are not set by hand. */
+	return strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0 ? -EPERM : -ENOTSUP;
+}
+
+static int op_removexattr(const char *path, const char *name)
+{
+	return op_setxattr(path, name, NULL, 0, 0);
+}
+
+const struct fuse_operations ops_oand = {
+	.init = op_init,
+	.getattr = op_getattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.link = op_link,
+	.symlink = op_symlink,
+	.readlink = op_readlink,
+	.chmod = op_chmod,
+	.chown = op_chown,
+	.truncate = op_truncate,
+	.utimens = op_utimens,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.statfs = op_statfs,
+	.access = op_access,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
+};

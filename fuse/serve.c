@@ -1,0 +1,188 @@
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "../src/cfg.h"
+#include "../src/log.h"
+#include "../src/node.h"
+
+#define BASE_OPTIONS "fsname=oand,subtype=oand,default_permissions"
+
+/* Tell the waiting parent how start-up went (once). */
+static void report(int *fd, int status)
+{
+	unsigned char c = (unsigned char)status;
+
+	if (*fd < 0)
+		return;
+	if (write(*fd, &c, 1) != 1)
+		log_warn("cannot report start-up status: %s", strerror(errno));
+	close(*fd);
+	*fd = -1;
+}
+
+/* Fork; the parent waits for the child's start-up status and exits. */
+static int daemonize(int *report_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -errno;
+	if ((pid = fork()) < 0)
+		return -errno;
+	if (pid > 0) {
+		unsigned char c = 1;
+
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 1;	/* the child died before it was ready */
+		_exit(c);
+	}
+	close(p[0]);
+	*report_fd = p[1];
+	setsid();
+	if (chdir("/") != 0)
+		return -errno;
+	return 0;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	log_to_syslog();
+}
+
+static int write_pidfile(const char *path)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
+}
+
+static struct fuse *mount_fs(const struct serve_opts *o, struct node *n, int *status)
+{
+	char opts[4096];
+	char *argv[] = { "oand", "-o", opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct fuse *f;
+
+	*status = 1;
+	snprintf(opts, sizeof(opts), "%s%s%s%s%s", BASE_OPTIONS,
+		 o->cfg->mount_options ? "," : "", o->cfg->mount_options ? o->cfg->mount_options : "",
+		 o->mount_options ? "," : "", o->mount_options ? o->mount_options : "");
+	if (mkdir(o->mount_point, 0755) == 0)
+		log_notice("created mount point %s", o->mount_point);
+	f = fuse_new(&args, &ops_oand, sizeof(ops_oand), n);
+	fuse_opt_free_args(&args);
+	if (f == NULL) {
+		log_error("invalid mount options: %s", opts);
+		*status = 2;
+		return NULL;
+	}
+	if (fuse_mount(f, o->mount_point) != 0) {
+		log_error("cannot mount on %s", o->mount_point);
+		fuse_destroy(f);
+		return NULL;
+	}
+	return f;
+}
+
+int serve_run(const struct serve_opts *o)
+{
+	struct node *n = NULL;
+	struct fuse *f = NULL;
+	struct fuse_loop_config *lc = NULL;
+	int report_fd = -1, status = 1, r, pid_written = 0;
+	sigset_t sigs;
+
+	if (!o->foreground && (r = daemonize(&report_fd)) != 0) {
+		log_error("cannot daemonize: %s", strerror(-r));
+		return 1;
+	}
+	if ((r = node_open(o->cfg, o->mount_point, &n)) != 0) {
+		log_error("cannot start the node on %s: %s", o->cfg->data_dir, strerror(-r));
+		goto out;
+	}
+	if (o->mount_point != NULL && (f = mount_fs(o, n, &status)) == NULL)
+		goto out;
+	status = 1;
+	if (o->pidfile != NULL) {
+		if ((r = write_pidfile(o->pidfile)) != 0) {
+			log_error("cannot write pid file %s: %s", o->pidfile, strerror(-r));
+			goto out;
+		}
+		pid_written = 1;
+	}
+	if (node_start(n) != 0)
+		goto out;
+	log_notice("node %s started on %s%s%s", o->cfg->server_name, o->cfg->data_dir,
+		   f ? ", mounted on " : "", f ? o->mount_point : "");
+	if (f != NULL) {
+		if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
+			goto out;
+		if ((lc = fuse_loop_cfg_create()) == NULL)
+			goto out;
+		fuse_loop_cfg_set_max_threads(lc, 16);
+		fuse_loop_cfg_set_idle_threads(lc, 4);
+		report(&report_fd, 0);
+		if (!o->foreground)
+			detach_stdio();
+		r = fuse_loop_mt(f, lc);
+		fuse_remove_signal_handlers(fuse_get_session(f));
+		status = r == 0 ? 0 : 1;
+	} else {
+		int sig = 0;
+
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGTERM);
+		sigaddset(&sigs, SIGINT);
+		sigaddset(&sigs, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+		report(&report_fd, 0);
+		if (!o->foreground)
+			detach_stdio();
+		sigwait(&sigs, &sig);
+		log_notice("signal %d: stopping", sig);
+		status = 0;
+	}
+out:
+	if (f != NULL) {
+		fuse_unmount(f);
+		fuse_destroy(f);
+	}
+	if (lc != NULL)
+		fuse_loop_cfg_destroy(lc);
+	node_close(n);
+	if (pid_written)
+		unlink(o->pidfile);
+	if (status == 0)
+		log_notice("stopped");
+	report(&report_fd, status);
+	return status;
+}

@@ -1,0 +1,367 @@
+#include "cfg.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum key_type { K_STRING, K_PATH, K_PORT, K_HEXKEY, K_LOGLEVEL, K_NAME };
+
+struct key {
+	const char *group;
+	const char *name;
+	enum key_type type;
+	size_t offset;		/* into struct cfg */
+};
+
+#define OFF(f) offsetof(struct cfg, f)
+static const struct key keys[] = {
+	{ "oand", "server-name", K_NAME, OFF(server_name) },
+	{ "oand", "server-domain-name", K_NAME, OFF(server_domain_name) },
+	{ "oand", "server-port", K_PORT, OFF(server_port) },
+	{ "oand", "bff-name", K_NAME, OFF(bff_name) },
+	{ "oand", "bff-domain-name", K_NAME, OFF(bff_domain_name) },
+	{ "oand", "bff-port", K_PORT, OFF(bff_port) },
+	{ "oand", "data-dir", K_PATH, OFF(data_dir) },
+	{ "oand", "tox-port", K_PORT, OFF(tox_port) },
+	{ "oand", "cluster-key", K_HEXKEY, OFF(cluster_key) },
+	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
+	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
+	{ "oan", "mount-options", K_STRING, OFF(mount_options) },
+};
+
+#define DEFAULT_SERVER_PORT 8180
+#define DEFAULT_TOX_PORT 33445
+
+void cfg_free(struct cfg *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->server_name);
+	free(cfg->server_domain_name);
+	free(cfg->bff_name);
+	free(cfg->bff_domain_name);
+	free(cfg->data_dir);
+	free(cfg->mount_point);
+	free(cfg->mount_options);
+	free(cfg->source);
+	/* The cluster key is a secret. */
+	explicit_bzero(cfg->cluster_key, sizeof(cfg->cluster_key));
+	free(cfg);
+}
+
+char *cfg_default_data_dir(void)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char buf[PATH_MAX];
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/oand");
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/oand", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/.local/share/oand", home);
+	else
+		return strdup("/var/lib/oand");
+	return strdup(buf);
+}
+
+char *cfg_default_mount_point(void)
+{
+	const char *home = getenv("HOME");
+	char buf[PATH_MAX];
+
+	if (geteuid() == 0 || home == NULL || home[0] != '/')
+		return strdup("/mnt/oand");
+	snprintf(buf, sizeof(buf), "%s/oand", home);
+	return strdup(buf);
+}
+
+static struct cfg *cfg_unset(void)
+{
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL)
+		return NULL;
+	cfg->server_port = -1;
+	cfg->bff_port = -1;
+	cfg->tox_port = -1;
+	cfg->log_level = (enum log_level)-1;
+	return cfg;
+}
+
+/* Fill in everything left unset.  Returns 0 or -ENOMEM. */
+static int cfg_fill_defaults(struct cfg *cfg)
+{
+	char host[256];
+
+	if (cfg->server_name == NULL) {
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "oand");
+		host[sizeof(host) - 1] = '\0';
+		if ((cfg->server_name = strdup(host)) == NULL)
+			return -ENOMEM;
+	}
+	if (cfg->server_domain_name == NULL &&
+	    (cfg->server_domain_name = strdup("localhost")) == NULL)
+		return -ENOMEM;
+	if (cfg->server_port < 0)
+		cfg->server_port = DEFAULT_SERVER_PORT;
+	if (cfg->bff_port < 0)
+		cfg->bff_port = DEFAULT_SERVER_PORT;
+	if (cfg->tox_port < 0)
+		cfg->tox_port = DEFAULT_TOX_PORT;
+	if ((int)cfg->log_level < 0)
+		cfg->log_level = LOG_LVL_INFO;
+	if (cfg->data_dir == NULL && (cfg->data_dir = cfg_default_data_dir()) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+int cfg_defaults(struct cfg **out)
+{
+	struct cfg *cfg = cfg_unset();
+
+	*out = NULL;
+	if (cfg == NULL)
+		return -ENOMEM;
+	if (cfg_fill_defaults(cfg) != 0 ||
+	    (cfg->mount_point = cfg_default_mount_point()) == NULL) {
+		cfg_free(cfg);
+		return -ENOMEM;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static const char *type_name(enum key_type t)
+{
+	switch (t) {
+	case K_PORT: return "an integer";
+	case K_HEXKEY: return "a string of 64 hex digits";
+	case K_LOGLEVEL: return "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
+	case K_PATH: return "an absolute path (string)";
+	default: return "a string";
+	}
+}
+
+/* Check one setting and store it.  Returns 0 or -EINVAL with err set. */
+static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s,
+		       const char *where, char *err, size_t errlen)
+{
+	char *base = (char *)cfg;
+	int line = config_setting_source_line(s);
+	int type = config_setting_type(s);
+	const char *str;
+
+	if (k->type == K_PORT) {
+		long long v;
+
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+			goto wrong_type;
+		v = config_setting_get_int64(s);
+		if (v < 0 || v > 65535) {
+			snprintf(err, errlen, "%s:%d: %s.%s: value %lld out of range (0..65535)",
+				 where, line, k->group, k->name, v);
+			return -EINVAL;
+		}
+		*(int *)(base + k->offset) = (int)v;
+		return 0;
+	}
+	if (type != CONFIG_TYPE_STRING)
+		goto wrong_type;
+	str = config_setting_get_string(s);
+	switch (k->type) {
+	case K_HEXKEY: {
+		uint8_t *key = (uint8_t *)(base + k->offset);
+
+		if (strlen(str) != 2 * CFG_KEY_BYTES)
+			goto bad_value;
+		for (size_t i = 0; i < CFG_KEY_BYTES; i++) {
+			int hi = hexval(str[2 * i]), lo = hexval(str[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				goto bad_value;
+			key[i] = (uint8_t)(hi << 4 | lo);
+		}
+		cfg->has_cluster_key = 1;
+		return 0;
+	}
+	case K_LOGLEVEL:
+		if (log_level_parse(str, (enum log_level *)(base + k->offset)) != 0)
+			goto bad_value;
+		return 0;
+	case K_PATH:
+		if (str[0] != '/' || strlen(str) >= PATH_MAX)
+			goto bad_value;
+		break;
+	case K_NAME:
+		if (str[0] == '\0' || strlen(str) > 255)
+			goto bad_value;
+		for (const char *p = str; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				goto bad_value;
+		break;
+	default:
+		break;
+	}
+	{
+		char **slot = (char **)(base + k->offset);
+
+		free(*slot);
+		if ((*slot = strdup(str)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+
+wrong_type:
+	snprintf(err, errlen, "%s:%d: %s.%s: wrong type, expected %s",
+		 where, line, k->group, k->name, type_name(k->type));
+	return -EINVAL;
+bad_value:
+	snprintf(err, errlen, "%s:%d: %s.%s: invalid value, expected %s",
+		 where, line, k->group, k->name, type_name(k->type));
+	return -EINVAL;
+}
+
+static const struct key *key_find(const char *group, const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].group, group) == 0 && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int cfg_from_config(config_t *lc, const char *where, struct cfg **out,
+			   char *err, size_t errlen)
+{
+	config_setting_t *root = config_root_setting(lc);
+	struct cfg *cfg = cfg_unset();
+	int r = -EINVAL;
+
+	if (cfg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (int g = 0; g < config_setting_length(root); g++) {
+		config_setting_t *grp = config_setting_get_elem(root, g);
+		const char *gname = config_setting_name(grp);
+
+		if (strcmp(gname, "oand") != 0 && strcmp(gname, "oan") != 0) {
+			snprintf(err, errlen, "%s:%d: unknown key '%s' (expected the groups 'oand' and 'oan')",
+				 where, config_setting_source_line(grp), gname);
+			goto out;
+		}
+		if (config_setting_type(grp) != CONFIG_TYPE_GROUP) {
+			snprintf(err, errlen, "%s:%d: %s: wrong type, expected a group { ... }",
+				 where, config_setting_source_line(grp), gname);
+			goto out;
+		}
+		for (int i = 0; i < config_setting_length(grp); i++) {
+			config_setting_t *s = config_setting_get_elem(grp, i);
+			const struct key *k = key_find(gname, config_setting_name(s));
+
+			if (k == NULL) {
+				snprintf(err, errlen, "%s:%d: unknown key '%s.%s'", where,
+					 config_setting_source_line(s), gname,
+					 config_setting_name(s));
+				goto out;
+			}
+			if ((r = cfg_set_key(cfg, k, s, where, err, errlen)) != 0)
+				goto out;
+		}
+	}
+	r = -EINVAL;
+	if (cfg->server_port == 0 || cfg->bff_port == 0) {
+		snprintf(err, errlen, "%s: %s: value 0 out of range (1..65535)", where,
+			 cfg->server_port == 0 ? "oand.server-port" : "oand.bff-port");
+		goto out;
+	}
+	if (cfg_fill_defaults(cfg) != 0) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (strcmp(where, "(string)") != 0 && (cfg->source = strdup(where)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*out = cfg;
+	cfg = NULL;
+	r = 0;
+out:
+	cfg_free(cfg);
+	return r;
+}
+
+static void syntax_error(config_t *lc, const char *where, char *err, size_t errlen)
+{
+	const char *file = config_error_file(lc);
+
+	snprintf(err, errlen, "%s:%d: syntax error: %s", file ? file : where,
+		 config_error_line(lc), config_error_text(lc));
+}
+
+int cfg_parse_string(const char *text, struct cfg **out, char *err, size_t errlen)
+{
+	config_t lc;
+	int r;
+
+	*out = NULL;
+	config_init(&lc);
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		syntax_error(&lc, "(string)", err, errlen);
+		config_destroy(&lc);
+		return -EINVAL;
+	}
+	r = cfg_from_config(&lc, "(string)", out, err, errlen);
+	config_destroy(&lc);
+	return r;
+}
+
+int cfg_load(const char *file, struct cfg **out, char *err, size_t errlen)
+{
+	config_t lc;
+	int r;
+
+	*out = NULL;
+	if (file == NULL) {
+		if (access(CFG_DEFAULT_FILE, F_OK) != 0)
+			return cfg_defaults(out);
+		file = CFG_DEFAULT_FILE;
+	}
+	if (access(file, R_OK) != 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return r;
+	}
+	config_init(&lc);
+	if (config_read_file(&lc, file) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read file", file);
+		else
+			syntax_error(&lc, file, err, errlen);
+		config_destroy(&lc);
+		return -EINVAL;
+	}
+	r = cfg_from_config(&lc, file, out, err, errlen);
+	config_destroy(&lc);
+	return r;
+}

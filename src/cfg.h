@@ -1,0 +1,56 @@
+/*
+ * cfg: the configuration file (libconfig) turned into a struct cfg.
+ * Every key is parsed as "unset" first; defaults are filled in after, so
+ * an error always names the key the user wrote.  Errors are printed to
+ * stderr by the caller from cfg_error(); nothing is created or written
+ * while parsing.  Plain data, no threads.
+ */
+#ifndef OAND_CFG_H
+#define OAND_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "log.h"
+
+#define CFG_DEFAULT_FILE "/etc/oand.conf"
+#define CFG_KEY_BYTES 32
+
+struct cfg {
+	/* group "oand" */
+	char *server_name;		/* this node's name; default: host name */
+	char *server_domain_name;	/* address others reach us at */
+	int server_port;		/* HTTP/bootstrap port */
+	char *bff_name;			/* optional */
+	char *bff_domain_name;		/* optional */
+	int bff_port;
+	char *data_dir;
+	int tox_port;
+	int has_cluster_key;
+	uint8_t cluster_key[CFG_KEY_BYTES];
+	enum log_level log_level;
+	/* group "oan" (the FUSE side) */
+	char *mount_point;		/* NULL: do not mount */
+	char *mount_options;		/* extra -o options for FUSE, or NULL */
+
+	char *source;			/* file it came from, or NULL (built-in) */
+};
+
+/*
+ * Load FILE.  If FILE is NULL, CFG_DEFAULT_FILE is used when it exists and
+ * the built-in defaults (cfg_defaults) otherwise.  Returns 0, or -EINVAL
+ * with a message in err (file, line and key named) for a bad file, or
+ * -ENOENT when an explicitly named FILE does not exist.
+ */
+int cfg_load(const char *file, struct cfg **out, char *err, size_t errlen);
+/* Parse a configuration held in memory (for tests). */
+int cfg_parse_string(const char *text, struct cfg **out, char *err, size_t errlen);
+/* The built-in configuration: a working single node. */
+int cfg_defaults(struct cfg **out);
+void cfg_free(struct cfg *cfg);
+
+/* Default data dir for this user: /var/lib/oand for root, else XDG. */
+char *cfg_default_data_dir(void);
+/* Default mount point of the built-in configuration. */
+char *cfg_default_mount_point(void);
+
+#endif

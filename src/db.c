@@ -1,0 +1,981 @@
+#include "db.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "path.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+enum stmt_id {
+	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
+	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_COUNT
+};
+
+static const char *const sql_text[S_COUNT] = {
+	[S_GET] = "SELECT kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,deleted"
+		  " FROM entries WHERE path=?1",
+	[S_PUT] = "INSERT OR REPLACE INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
+		  "ctime,sha256,target,hlc,origin,seq,deleted)"
+		  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,0)",
+	[S_TOMB] = "UPDATE entries SET deleted=1,size=0,sha256=NULL,target=NULL,ctime=?2,hlc=?3,"
+		   "origin=?4,seq=?5 WHERE path=?1",
+	[S_CHILD] = "SELECT 1 FROM entries WHERE parent=?1 AND deleted=0 LIMIT 1",
+	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,deleted"
+		   " FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/' ORDER BY name",
+	/* ?2 = path||'/', ?3 = path||'0': the range of everything below path */
+	[S_SUBTREE] = "SELECT path FROM entries WHERE deleted=0 AND (path=?1 OR (path>=?2 AND path<?3))"
+		      " ORDER BY path",
+	[S_SETATTR] = "UPDATE entries SET mode=?2,uid=?3,gid=?4,mtime=?5,ctime=?6,hlc=?7,origin=?8,"
+		      "seq=?9 WHERE path=?1",
+	[S_SHA_USED] = "SELECT 1 FROM entries WHERE sha256=?1 AND deleted=0 LIMIT 1",
+	[S_HOLD_ADD] = "INSERT OR IGNORE INTO holders(sha256,node,since) VALUES(?1,?2,?3)",
+	[S_HOLD_DEL] = "DELETE FROM holders WHERE sha256=?1 AND node=?2",
+	[S_HOLD_LIST] = "SELECT node FROM holders WHERE sha256=?1 ORDER BY since",
+	[S_SEQ_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('next_seq',?1)",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+};
+
+/* Migrations: migrations[i] brings user_version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
+	"CREATE TABLE entries("
+	" path TEXT PRIMARY KEY NOT NULL, parent TEXT NOT NULL, name TEXT NOT NULL,"
+	" kind INTEGER NOT NULL, size INTEGER NOT NULL DEFAULT 0, mode INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime INTEGER NOT NULL,"
+	" ctime INTEGER NOT NULL, sha256 BLOB, target TEXT, hlc INTEGER NOT NULL,"
+	" origin BLOB NOT NULL, seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX entries_dir ON entries(parent, name) WHERE deleted=0;"
+	"CREATE INDEX entries_sha ON entries(sha256) WHERE deleted=0 AND sha256 IS NOT NULL;"
+	"CREATE INDEX entries_origin ON entries(origin, seq);"
+	"CREATE TABLE holders(sha256 BLOB NOT NULL, node BLOB NOT NULL, since INTEGER NOT NULL,"
+	" PRIMARY KEY(sha256, node)) WITHOUT ROWID;",
+};
+
+struct db {
+	pthread_mutex_t lock;	/* guards everything below; never held across I/O waits
+				   other than sqlite's own */
+	sqlite3 *h;
+	sqlite3_stmt *st[S_COUNT];
+	struct clock *clock;
+	uint8_t self[DB_NODE_BYTES];
+	uint64_t next_seq;
+};
+
+int db_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_TOOBIG:
+		return -ENAMETOOLONG;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		return -EIO;
+	}
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static sqlite3_stmt *stmt(struct db *db, enum stmt_id id)
+{
+	sqlite3_stmt *s = db->st[id];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* Run a statement that returns no rows. */
+static int step_done(struct db *db, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_error("db: %s", sqlite3_errmsg(db->h));
+		return db_errno(rc) ? db_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+static int tx_begin(struct db *db)
+{
+	pthread_mutex_lock(&db->lock);
+	int r = step_done(db, stmt(db, S_BEGIN));
+
+	if (r != 0)
+		pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+/* Commit if r == 0, roll back otherwise; unlocks.  Returns the outcome. */
+static int tx_end(struct db *db, int r, uint64_t seq_before)
+{
+	if (r == 0 && db->next_seq != seq_before) {
+		sqlite3_stmt *s = stmt(db, S_SEQ_SAVE);
+
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)db->next_seq);
+		r = step_done(db, s);
+	}
+	if (r == 0)
+		r = step_done(db, stmt(db, S_COMMIT));
+	if (r != 0) {
+		step_done(db, stmt(db, S_ROLLBACK));
+		db->next_seq = seq_before;
+	}
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+void db_entry_clear(struct db_entry *e)
+{
+	free(e->target);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Read columns starting at col (kind first) into e. */
+static void row_to_entry(sqlite3_stmt *s, int col, struct db_entry *e)
+{
+	const void *b;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = sqlite3_column_int(s, col);
+	e->size = (uint64_t)sqlite3_column_int64(s, col + 1);
+	e->mode = (uint32_t)sqlite3_column_int64(s, col + 2);
+	e->uid = (uint32_t)sqlite3_column_int64(s, col + 3);
+	e->gid = (uint32_t)sqlite3_column_int64(s, col + 4);
+	e->mtime_ns = sqlite3_column_int64(s, col + 5);
+	e->ctime_ns = sqlite3_column_int64(s, col + 6);
+	b = sqlite3_column_blob(s, col + 7);
+	if (b != NULL && sqlite3_column_bytes(s, col + 7) == DB_SHA_BYTES) {
+		memcpy(e->sha256, b, DB_SHA_BYTES);
+		e->has_sha = 1;
+	}
+	if (sqlite3_column_type(s, col + 8) == SQLITE_TEXT)
+		e->target = strdup((const char *)sqlite3_column_text(s, col + 8));
+	e->hlc = (uint64_t)sqlite3_column_int64(s, col + 9);
+	b = sqlite3_column_blob(s, col + 10);
+	if (b != NULL && sqlite3_column_bytes(s, col + 10) == DB_NODE_BYTES)
+		memcpy(e->origin, b, DB_NODE_BYTES);
+	e->seq = (uint64_t)sqlite3_column_int64(s, col + 11);
+	e->deleted = sqlite3_column_int(s, col + 12);
+}
+
+/* Entry at path including tombstones: 0, -ENOENT or -errno.  Lock held. */
+static int get_any(struct db *db, const char *path, struct db_entry *e)
+{
+	sqlite3_stmt *s = stmt(db, S_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		row_to_entry(s, 0, e);
+		sqlite3_reset(s);
+		if (e->kind == DB_LINK && e->target == NULL && !e->deleted) {
+			db_entry_clear(e);
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	sqlite3_reset(s);
+	memset(e, 0, sizeof(*e));
+	return rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+}
+
+static int get_live(struct db *db, const char *path, struct db_entry *e)
+{
+	int r = get_any(db, path, e);
+
+	if (r == 0 && e->deleted) {
+		db_entry_clear(e);
+		r = -ENOENT;
+	}
+	return r;
+}
+
+/* Write e at path as a new version made here.  Lock held. */
+static int put_entry(struct db *db, const char *path, struct db_entry *e)
+{
+	char parent[PATH_TREE_MAX];
+	const char *name = "";
+	sqlite3_stmt *s;
+	int r;
+
+	if (strcmp(path, "/") == 0) {
+		strcpy(parent, "/");
+	} else if ((r = path_split(path, parent, sizeof(parent), &name)) != 0) {
+		return r;
+	}
+	e->hlc = clock_now(db->clock);
+	memcpy(e->origin, db->self, DB_NODE_BYTES);
+	e->seq = db->next_seq++;
+	s = stmt(db, S_PUT);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, parent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, e->kind);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)e->size);
+	sqlite3_bind_int64(s, 6, e->mode & 07777);
+	sqlite3_bind_int64(s, 7, e->uid);
+	sqlite3_bind_int64(s, 8, e->gid);
+	sqlite3_bind_int64(s, 9, e->mtime_ns);
+	sqlite3_bind_int64(s, 10, e->ctime_ns);
+	if (e->has_sha)
+		sqlite3_bind_blob(s, 11, e->sha256, DB_SHA_BYTES, SQLITE_STATIC);
+	if (e->target != NULL)
+		sqlite3_bind_text(s, 12, e->target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 13, (sqlite3_int64)e->hlc);
+	sqlite3_bind_blob(s, 14, e->origin, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 15, (sqlite3_int64)e->seq);
+	return step_done(db, s);
+}
+
+static int put_tombstone(struct db *db, const char *path)
+{
+	sqlite3_stmt *s = stmt(db, S_TOMB);
+
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ns());
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)clock_now(db->clock));
+	sqlite3_bind_blob(s, 4, db->self, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)db->next_seq++);
+	return step_done(db, s);
+}
+
+/* 1 if dir has live children, 0 if not, -errno on error. */
+static int has_children(struct db *db, const char *dir)
+{
+	sqlite3_stmt *s = stmt(db, S_CHILD);
+	int rc;
+
+	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* The parent of path must be a live folder. */
+static int parent_ok(struct db *db, const char *path)
+{
+	char parent[PATH_TREE_MAX];
+	const char *name;
+	struct db_entry e;
+	int r;
+
+	if ((r = path_split(path, parent, sizeof(parent), &name)) != 0)
+		return r;
+	if ((r = get_live(db, parent, &e)) != 0)
+		return r;
+	r = e.kind == DB_DIR ? 0 : -ENOTDIR;
+	db_entry_clear(&e);
+	return r;
+}
+
+static int exec_sql(sqlite3 *h, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		log_error("db: %s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return db_errno(rc) ? db_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+static int migrate(struct db *db)
+{
+	sqlite3_stmt *s = NULL;
+	int version, r;
+	int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return -EIO;
+	}
+	version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (version > n) {
+		log_error("db: schema version %d is newer than this oand knows (%d)", version, n);
+		return -EPROTO;
+	}
+	for (; version < n; version++) {
+		char pragma[64];
+
+		if ((r = exec_sql(db->h, "BEGIN IMMEDIATE")) != 0)
+			return r;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", version + 1);
+		if ((r = exec_sql(db->h, migrations[version])) != 0 ||
+		    (r = exec_sql(db->h, pragma)) != 0) {
+			exec_sql(db->h, "ROLLBACK");
+			return r;
+		}
+		if ((r = exec_sql(db->h, "COMMIT")) != 0)
+			return r;
+		log_info("db: schema migrated to version %d", version + 1);
+	}
+	return 0;
+}
+
+static int load_seq(struct db *db)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key='next_seq'", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	rc = sqlite3_step(s);
+	db->next_seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 1;
+	sqlite3_finalize(s);
+	/* Our own clock must not fall behind what we already wrote. */
+	if (sqlite3_prepare_v2(db->h, "SELECT MAX(hlc) FROM entries", -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		clock_observe(db->clock, (uint64_t)sqlite3_column_int64(s, 0));
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int ensure_root(struct db *db)
+{
+	struct db_entry e;
+	uint64_t seq;
+	int r;
+
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	r = get_live(db, "/", &e);
+	if (r == 0) {
+		db_entry_clear(&e);
+	} else if (r == -ENOENT) {
+		memset(&e, 0, sizeof(e));
+		e.kind = DB_DIR;
+		e.mode = 0755;
+		e.mtime_ns = e.ctime_ns = now_ns();
+		r = put_entry(db, "/", &e);
+	}
+	return tx_end(db, r, seq);
+}
+
+int db_open(const char *file, const uint8_t self[DB_NODE_BYTES], struct clock *clock,
+	    struct db **out)
+{
+	struct db *db = NULL;
+	int r = -EIO, rc;
+
+	*out = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&db->lock, NULL);
+	db->clock = clock;
+	memcpy(db->self, self, DB_NODE_BYTES);
+	rc = sqlite3_open_v2(file, &db->h,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("db: cannot open %s: %s", file, db->h ? sqlite3_errmsg(db->h) : "");
+		r = db_errno(rc) ? db_errno(rc) : -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(db->h, 5000);
+	/*
+	 * WAL with synchronous=NORMAL: a commit survives a crash of the
+	 * process; db_sync() (fsync from a client) makes it survive power
+	 * loss.  Blobs are fsynced before the commit that names them.
+	 */
+	if ((r = exec_sql(db->h, "PRAGMA journal_mode=WAL")) != 0 ||
+	    (r = exec_sql(db->h, "PRAGMA synchronous=NORMAL")) != 0 ||
+	    (r = exec_sql(db->h, "PRAGMA foreign_keys=ON")) != 0 ||
+	    (r = exec_sql(db->h, "PRAGMA cache_size=-4096")) != 0)
+		goto out;
+	if ((r = migrate(db)) != 0)
+		goto out;
+	for (int i = 0; i < S_COUNT; i++) {
+		rc = sqlite3_prepare_v3(db->h, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&db->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			log_error("db: prepare: %s", sqlite3_errmsg(db->h));
+			r = -EIO;
+			goto out;
+		}
+	}
+	if ((r = load_seq(db)) != 0 || (r = ensure_root(db)) != 0)
+		goto out;
+	*out = db;
+	db = NULL;
+	r = 0;
+out:
+	db_close(db);
+	return r;
+}
+
+void db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(db->st[i]);
+	if (db->h != NULL)
+		sqlite3_close(db->h);
+	pthread_mutex_destroy(&db->lock);
+	free(db);
+}
+
+int db_get(struct db *db, const char *path, struct db_entry *e)
+{
+	int r;
+
+	pthread_mutex_lock(&db->lock);
+	r = get_live(db, path, e);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_list(struct db *db, const char *dir, db_list_cb cb, void *ctx)
+{
+	struct db_entry e;
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&db->lock);
+	if ((r = get_live(db, dir, &e)) != 0)
+		goto out;
+	if (e.kind != DB_DIR) {
+		db_entry_clear(&e);
+		r = -ENOTDIR;
+		goto out;
+	}
+	db_entry_clear(&e);
+	s = stmt(db, S_LIST);
+	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		int stop;
+
+		row_to_entry(s, 1, &e);
+		stop = cb(name, &e, ctx);
+		db_entry_clear(&e);
+		if (stop)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_errno(rc);
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct db_entry e;
+	uint64_t seq;
+	int r;
+
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	if ((r = parent_ok(db, path)) != 0)
+		goto out;
+	if ((r = get_live(db, path, &e)) == 0) {
+		db_entry_clear(&e);
+		r = -EEXIST;
+		goto out;
+	}
+	if (r != -ENOENT)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	e.kind = DB_DIR;
+	e.mode = mode;
+	e.uid = uid;
+	e.gid = gid;
+	e.mtime_ns = e.ctime_ns = now_ns();
+	r = put_entry(db, path, &e);
+out:
+	return tx_end(db, r, seq);
+}
+
+int db_symlink(struct db *db, const char *path, const char *target, uint32_t uid, uint32_t gid)
+{
+	struct db_entry e;
+	uint64_t seq;
+	int r;
+
+	if (strlen(target) >= PATH_TREE_MAX)
+		return -ENAMETOOLONG;
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	if ((r = parent_ok(db, path)) != 0)
+		goto out;
+	if ((r = get_live(db, path, &e)) == 0) {
+		db_entry_clear(&e);
+		r = -EEXIST;
+		goto out;
+	}
+	if (r != -ENOENT)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	e.kind = DB_LINK;
+	e.mode = 0777;
+	e.uid = uid;
+	e.gid = gid;
+	e.size = strlen(target);
+	e.mtime_ns = e.ctime_ns = now_ns();
+	e.target = (char *)target;
+	r = put_entry(db, path, &e);
+out:
+	return tx_end(db, r, seq);
+}
+
+int db_publish(struct db *db, struct db_publish *p)
+{
+	struct db_entry e;
+	uint64_t seq;
+	int64_t now = now_ns();
+	int r;
+
+	p->has_old = 0;
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	r = get_live(db, p->path, &e);
+	if (r == 0) {
+		if (p->excl) {
+			r = -EEXIST;
+		} else if (e.kind == DB_DIR) {
+			r = -EISDIR;
+		} else if (e.kind != DB_FILE) {
+			r = -EEXIST;
+		}
+		if (r != 0) {
+			db_entry_clear(&e);
+			goto out;
+		}
+		if (e.has_sha) {
+			p->has_old = 1;
+			memcpy(p->old_sha, e.sha256, DB_SHA_BYTES);
+		}
+	} else if (r == -ENOENT && p->create) {
+		if ((r = parent_ok(db, p->path)) != 0)
+			goto out;
+		memset(&e, 0, sizeof(e));
+		e.kind = DB_FILE;
+		e.mode = p->mode;
+		e.uid = p->uid;
+		e.gid = p->gid;
+	} else {
+		goto out;
+	}
+	e.size = p->size;
+	e.has_sha = p->sha != NULL;
+	if (p->sha != NULL)
+		memcpy(e.sha256, p->sha, DB_SHA_BYTES);
+	e.mtime_ns = p->mtime_ns ? p->mtime_ns : now;
+	e.ctime_ns = now;
+	r = put_entry(db, p->path, &e);
+	db_entry_clear(&e);
+	if (r == 0 && p->has_old && p->sha != NULL && memcmp(p->sha, p->old_sha, DB_SHA_BYTES) == 0)
+		p->has_old = 0;	/* same content: nothing to collect */
+out:
+	return tx_end(db, r, seq);
+}
+
+int db_unlink(struct db *db, const char *path, int *has_old, uint8_t old_sha[DB_SHA_BYTES])
+{
+	struct db_entry e;
+	uint64_t seq;
+	int r;
+
+	*has_old = 0;
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	if ((r = get_live(db, path, &e)) != 0)
+		goto out;
+	if (e.kind == DB_DIR) {
+		r = -EISDIR;
+	} else {
+		if (e.has_sha) {
+			*has_old = 1;
+			memcpy(old_sha, e.sha256, DB_SHA_BYTES);
+		}
+		r = put_tombstone(db, path);
+	}
+	db_entry_clear(&e);
+out:
+	return tx_end(db, r, seq);
+}
+
+int db_rmdir(struct db *db, const char *path)
+{
+	struct db_entry e;
+	uint64_t seq;
+	int r;
+
+	if (strcmp(path, "/") == 0)
+		return -EBUSY;
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	if ((r = get_live(db, path, &e)) != 0)
+		goto out;
+	if (e.kind != DB_DIR)
+		r = -ENOTDIR;
+	else if ((r = has_children(db, path)) > 0)
+		r = -ENOTEMPTY;
+	db_entry_clear(&e);
+	if (r == 0)
+		r = put_tombstone(db, path);
+out:
+	return tx_end(db, r, seq);
+}
+
+/* Paths of the live subtree at path (path itself first), malloc'd. */
+static int subtree(struct db *db, const char *path, char ***outv, size_t *outn)
+{
+	char lo[PATH_TREE_MAX + 2], hi[PATH_TREE_MAX + 2];
+	sqlite3_stmt *s = stmt(db, S_SUBTREE);
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r = 0;
+
+	snprintf(lo, sizeof(lo), "%s/", path);
+	snprintf(hi, sizeof(hi), "%s0", path);	/* '0' follows '/' */
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, hi, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **nv = realloc(v, ncap * sizeof(*v));
+
+			if (nv == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((v[n] = strdup((const char *)sqlite3_column_text(s, 0))) == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_errno(rc) ? db_errno(rc) : -EIO;
+	sqlite3_reset(s);
+	if (r != 0) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		return r;
+	}
+	*outv = v;
+	*outn = n;
+	return 0;
+}
+
+int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
+	      int *has_old, uint8_t old_sha[DB_SHA_BYTES])
+{
+	struct db_entry src, dst, e;
+	char **paths = NULL;
+	size_t n = 0;
+	uint64_t seq;
+	int r, have_dst = 0;
+
+	*has_old = 0;
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	if (flags & ~(unsigned)RENAME_NOREPLACE)
+		return -EINVAL;
+	if (strcmp(from, "/") == 0 || strcmp(to, "/") == 0)
+		return -EBUSY;
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	memset(&dst, 0, sizeof(dst));
+	if ((r = get_live(db, from, &src)) != 0)
+		goto out;
+	if ((r = parent_ok(db, to)) != 0)
+		goto out_src;
+	if (strcmp(from, to) == 0)
+		goto out_src;	/* POSIX: same entry, nothing to do */
+	if (src.kind == DB_DIR && path_is_within(to, from)) {
+		r = -EINVAL;
+		goto out_src;
+	}
+	r = get_live(db, to, &dst);
+	if (r == 0) {
+		have_dst = 1;
+		if (flags & RENAME_NOREPLACE)
+			r = -EEXIST;
+		else if (src.kind == DB_DIR && dst.kind != DB_DIR)
+			r = -ENOTDIR;
+		else if (src.kind != DB_DIR && dst.kind == DB_DIR)
+			r = -EISDIR;
+		else if (dst.kind == DB_DIR && (r = has_children(db, to)) > 0)
+			r = -ENOTEMPTY;
+		if (r != 0)
+			goto out_dst;
+	} else if (r != -ENOENT) {
+		goto out_src;
+	}
+	if ((r = subtree(db, from, &paths, &n)) != 0)
+		goto out_dst;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char newp[PATH_TREE_MAX];
+
+		if ((r = path_rebase(paths[i], from, to, newp, sizeof(newp))) != 0)
+			break;
+		if ((r = get_live(db, paths[i], &e)) != 0)
+			break;
+		if (i == 0)
+			e.ctime_ns = now_ns();
+		r = put_entry(db, newp, &e);
+		db_entry_clear(&e);
+		if (r == 0)
+			r = put_tombstone(db, paths[i]);
+	}
+	if (r == 0 && have_dst && dst.kind == DB_FILE && dst.has_sha &&
+	    !(src.has_sha && memcmp(src.sha256, dst.sha256, DB_SHA_BYTES) == 0)) {
+		*has_old = 1;
+		memcpy(old_sha, dst.sha256, DB_SHA_BYTES);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+out_dst:
+	db_entry_clear(&dst);
+out_src:
+	db_entry_clear(&src);
+out:
+	return tx_end(db, r, seq);
+}
+
+int db_setattr(struct db *db, const char *path, int what, uint32_t mode, uint32_t uid,
+	       uint32_t gid, int64_t mtime_ns)
+{
+	struct db_entry e;
+	sqlite3_stmt *s;
+	uint64_t seq;
+	int r;
+
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	if ((r = get_live(db, path, &e)) != 0)
+		goto out;
+	if (what & DB_SET_MODE)
+		e.mode = mode & 07777;
+	if (what & DB_SET_OWNER) {
+		if (uid != (uint32_t)-1)
+			e.uid = uid;
+		if (gid != (uint32_t)-1)
+			e.gid = gid;
+	}
+	if (what & DB_SET_MTIME)
+		e.mtime_ns = mtime_ns;
+	s = stmt(db, S_SETATTR);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, e.mode);
+	sqlite3_bind_int64(s, 3, e.uid);
+	sqlite3_bind_int64(s, 4, e.gid);
+	sqlite3_bind_int64(s, 5, e.mtime_ns);
+	sqlite3_bind_int64(s, 6, now_ns());
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)clock_now(db->clock));
+	sqlite3_bind_blob(s, 8, db->self, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, (sqlite3_int64)db->next_seq++);
+	r = step_done(db, s);
+	db_entry_clear(&e);
+out:
+	return tx_end(db, r, seq);
+}
+
+int db_sha_in_use(struct db *db, const uint8_t sha[DB_SHA_BYTES])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, S_SHA_USED);
+	sqlite3_bind_blob(s, 1, sha, DB_SHA_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&db->lock);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : (db_errno(rc) ? db_errno(rc) : -EIO);
+}
+
+static int holder_change(struct db *db, enum stmt_id id, const uint8_t sha[DB_SHA_BYTES],
+			 const uint8_t node[DB_NODE_BYTES])
+{
+	sqlite3_stmt *s;
+	int r;
+
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, id);
+	sqlite3_bind_blob(s, 1, sha, DB_SHA_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, node, DB_NODE_BYTES, SQLITE_STATIC);
+	if (id == S_HOLD_ADD)
+		sqlite3_bind_int64(s, 3, now_ns());
+	r = step_done(db, s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_holder_add(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES])
+{
+	return holder_change(db, S_HOLD_ADD, sha, node);
+}
+
+int db_holder_remove(struct db *db, const uint8_t sha[DB_SHA_BYTES],
+		     const uint8_t node[DB_NODE_BYTES])
+{
+	return holder_change(db, S_HOLD_DEL, sha, node);
+}
+
+int db_holders(struct db *db, const uint8_t sha[DB_SHA_BYTES], db_holder_cb cb, void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, S_HOLD_LIST);
+	sqlite3_bind_blob(s, 1, sha, DB_SHA_BYTES, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) != DB_NODE_BYTES)
+			continue;
+		if (cb(sqlite3_column_blob(s, 0), ctx))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_errno(rc) ? db_errno(rc) : -EIO;
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_stats(struct db *db, struct db_stats *st)
+{
+	static const char sql[] =
+		"SELECT kind, deleted, COUNT(*), SUM(size) FROM entries WHERE path<>'/'"
+		" GROUP BY kind, deleted";
+	static const char blobs_sql[] =
+		"SELECT COUNT(*), SUM(sz) FROM (SELECT MAX(size) AS sz FROM entries"
+		" WHERE deleted=0 AND sha256 IS NOT NULL GROUP BY sha256)";
+	sqlite3_stmt *s = NULL;
+	int rc, r = 0;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(s, 0);
+		uint64_t count = (uint64_t)sqlite3_column_int64(s, 2);
+
+		if (sqlite3_column_int(s, 1)) {
+			st->tombstones += count;
+			continue;
+		}
+		st->entries += count;
+		if (kind == DB_FILE) {
+			st->files += count;
+			st->bytes += (uint64_t)sqlite3_column_int64(s, 3);
+		} else if (kind == DB_DIR) {
+			st->dirs += count;
+		} else {
+			st->links += count;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_errno(rc) ? db_errno(rc) : -EIO;
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_prepare_v2(db->h, blobs_sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		r = -EIO;
+		goto out;
+	}
+	st->blobs = (uint64_t)sqlite3_column_int64(s, 0);
+	st->blob_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_sync(struct db *db)
+{
+	int r;
+
+	pthread_mutex_lock(&db->lock);
+	r = exec_sql(db->h, "PRAGMA wal_checkpoint(FULL)");
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_check(struct db *db)
+{
+	sqlite3_stmt *s = NULL;
+	int r = -EIO;
+
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0)
+		r = 0;
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}

@@ -1,0 +1,111 @@
+/*
+ * db: the namespace and the holders list in sqlite3 (WAL mode).  All SQL
+ * of oand lives in this module.  One record per tree path: kind, size,
+ * mode, owner, times, content hash, version (HLC timestamp + origin node)
+ * with a per-origin sequence number, and a deleted flag (tombstones are
+ * kept for replication).  Every call is one transaction; a mutex inside
+ * serialises callers, so any thread may call any function.  Errors are
+ * 0 or -errno; sqlite codes are translated in db_errno() only.
+ */
+#ifndef OAND_DB_H
+#define OAND_DB_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DB_SHA_BYTES 32
+#define DB_NODE_BYTES 32
+#define DB_SCHEMA_VERSION 1
+
+struct db;
+struct clock;
+
+enum db_kind { DB_FILE = 'f', DB_DIR = 'd', DB_LINK = 'l' };
+
+struct db_entry {
+	int kind;			/* enum db_kind */
+	uint64_t size;
+	uint32_t mode;			/* permission bits (07777) only */
+	uint32_t uid, gid;
+	int64_t mtime_ns, ctime_ns;
+	int has_sha;
+	uint8_t sha256[DB_SHA_BYTES];
+	char *target;			/* symlink target (owned), or NULL */
+	uint64_t hlc;			/* version: HLC timestamp ... */
+	uint8_t origin[DB_NODE_BYTES];	/* ... and the node that made it */
+	uint64_t seq;			/* per-origin sequence number */
+	int deleted;
+};
+
+/* Attributes a setattr may change; a bit mask of what to apply. */
+enum { DB_SET_MODE = 1, DB_SET_OWNER = 2, DB_SET_MTIME = 4 };
+
+int db_open(const char *file, const uint8_t self[DB_NODE_BYTES], struct clock *clock,
+	    struct db **out);
+void db_close(struct db *db);
+void db_entry_clear(struct db_entry *e);
+
+/* Live entry at path, or -ENOENT (tombstones count as absent). */
+int db_get(struct db *db, const char *path, struct db_entry *e);
+/* Each live child of dir in name order; cb returning non-zero stops. */
+typedef int (*db_list_cb)(const char *name, const struct db_entry *e, void *ctx);
+int db_list(struct db *db, const char *dir, db_list_cb cb, void *ctx);
+
+int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
+int db_symlink(struct db *db, const char *path, const char *target, uint32_t uid, uint32_t gid);
+/*
+ * Publish file content at path.  With excl, the path must not exist.
+ * If the path is a file, its mode/owner are kept unless it is created,
+ * and the old hash (if any) is returned in old_sha (has_old set) so the
+ * caller can collect the blob.  sha NULL means empty content.
+ */
+struct db_publish {
+	const char *path;
+	int excl;		/* fail with -EEXIST if it exists */
+	int create;		/* create if missing (else -ENOENT) */
+	uint32_t mode, uid, gid;/* for a new file */
+	uint64_t size;
+	const uint8_t *sha;	/* NULL for no content (size 0) */
+	int64_t mtime_ns;	/* 0: now */
+	/* out */
+	int has_old;
+	uint8_t old_sha[DB_SHA_BYTES];
+};
+int db_publish(struct db *db, struct db_publish *p);
+/* Remove a file or symlink; old_sha as for db_publish. */
+int db_unlink(struct db *db, const char *path, int *has_old, uint8_t old_sha[DB_SHA_BYTES]);
+int db_rmdir(struct db *db, const char *path);
+/*
+ * Rename with POSIX replace semantics (flags: RENAME_NOREPLACE honoured,
+ * RENAME_EXCHANGE refused with -EINVAL).  A replaced file's hash goes to
+ * old_sha.  Folders move with everything below them.
+ */
+int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
+	      int *has_old, uint8_t old_sha[DB_SHA_BYTES]);
+int db_setattr(struct db *db, const char *path, int what, uint32_t mode, uint32_t uid,
+	       uint32_t gid, int64_t mtime_ns);
+
+/* Is this hash the content of any live file? 1 yes, 0 no, or -errno. */
+int db_sha_in_use(struct db *db, const uint8_t sha[DB_SHA_BYTES]);
+int db_holder_add(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES]);
+int db_holder_remove(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES]);
+typedef int (*db_holder_cb)(const uint8_t node[DB_NODE_BYTES], void *ctx);
+int db_holders(struct db *db, const uint8_t sha[DB_SHA_BYTES], db_holder_cb cb, void *ctx);
+
+struct db_stats {
+	uint64_t entries;	/* live files, folders and links, root excluded */
+	uint64_t files, dirs, links;
+	uint64_t bytes;		/* sum of live file sizes */
+	uint64_t tombstones;
+	uint64_t blobs;		/* distinct contents of live files */
+	uint64_t blob_bytes;	/* their total size */
+};
+int db_stats(struct db *db, struct db_stats *st);
+/* Make every committed change durable (checkpoint the WAL, synced). */
+int db_sync(struct db *db);
+/* 0 if PRAGMA integrity_check says "ok", -EIO otherwise. */
+int db_check(struct db *db);
+/* Translate a sqlite result code to -errno. */
+int db_errno(int rc);
+
+#endif

@@ -1,0 +1,1173 @@
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "clock.h"
+#include "ctl.h"
+#include "db.h"
+#include "log.h"
+#include "path.h"
+#include "store.h"
+
+#define XATTR_SHA "user.oand.sha256"
+#define XATTR_HOLDERS "user.oand.holders"
+
+struct node {
+	const struct cfg *cfg;
+	char *data_dir;
+	char *mount_point;
+	int lock_fd;
+	uint8_t secret[NODE_ID_BYTES];
+	uint8_t id[NODE_ID_BYTES];
+	uint8_t empty_sha[STORE_SHA_BYTES];
+	struct clock *clock;
+	struct store *store;
+	struct db *db;
+	struct ctl *ctl;
+	int64_t started;
+
+	/* Blobs are collected under the write side; publishing holds the read
+	   side from storing the blob until the metadata names it. */
+	pthread_rwlock_t gc_lock;
+	pthread_mutex_t hlock;		/* guards files list and each file's path */
+	struct node_file *files;
+	int nfiles;
+};
+
+struct node_file {
+	struct node *node;
+	struct node_file *next, *prev;	/* node->files, under hlock */
+	char *path;			/* under hlock; NULL once unlinked */
+
+	pthread_mutex_t lock;		/* guards everything below */
+	int writable;
+	int blob_fd;			/* published content, or -1 */
+	int stage_fd;			/* private copy being written, or -1 */
+	char stage_path[PATH_MAX];
+	uint64_t size_published;	/* size of blob_fd's content */
+	/* Read without the lock by getattr on other paths: atomics. */
+	uint64_t size;
+	int64_t mtime_ns;
+	int dirty;			/* staged changes not yet published */
+	int error;			/* a write failed: never publish */
+	/* Running hash while writes arrive in order from an empty file. */
+	crypto_hash_sha256_state hash;
+	uint64_t hashed;
+	int hash_ok;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const uint8_t *node_id(const struct node *n)
+{
+	return n->id;
+}
+
+/* mkdir -p with mode 0700 for the folders we create. */
+static int mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The node's secret key: read, or made once and written atomically. */
+static int load_identity(struct node *n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd, r = 0;
+	ssize_t got;
+
+	snprintf(path, sizeof(path), "%s/node.key", n->data_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		got = read(fd, n->secret, sizeof(n->secret));
+		close(fd);
+		if (got != (ssize_t)sizeof(n->secret)) {
+			log_error("%s: damaged key file (expected %zu bytes)", path, sizeof(n->secret));
+			return -EINVAL;
+		}
+	} else if (errno == ENOENT) {
+		randombytes_buf(n->secret, sizeof(n->secret));
+		snprintf(tmp, sizeof(tmp), "%s/node.key.tmp", n->data_dir);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		if (write(fd, n->secret, sizeof(n->secret)) != (ssize_t)sizeof(n->secret) ||
+		    fsync(fd) != 0)
+			r = errno ? -errno : -EIO;
+		close(fd);
+		if (r == 0 && rename(tmp, path) != 0)
+			r = -errno;
+		if (r != 0) {
+			unlink(tmp);
+			return r;
+		}
+		log_notice("created node identity in %s", path);
+	} else {
+		return -errno;
+	}
+	crypto_scalarmult_curve25519_base(n->id, n->secret);
+	return 0;
+}
+
+/* Make sure the blob of empty content exists: new files point at it. */
+static int ensure_empty_blob(struct node *n)
+{
+	char path[PATH_MAX];
+	uint64_t size;
+	int fd, r;
+
+	if ((r = store_staging_new(n->store, &fd, path, sizeof(path))) != 0)
+		return r;
+	if ((r = store_hash_fd(fd, n->empty_sha, &size)) == 0)
+		r = store_commit(n->store, fd, path, n->empty_sha);
+	if (r != 0)
+		unlink(path);
+	close(fd);
+	return r;
+}
+
+static int gc_in_use(const uint8_t sha[STORE_SHA_BYTES], void *ctx)
+{
+	struct node *n = ctx;
+
+	if (memcmp(sha, n->empty_sha, STORE_SHA_BYTES) == 0)
+		return 1;
+	/* On a database error keep the blob. */
+	return db_sha_in_use(n->db, sha) != 0;
+}
+
+int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
+{
+	struct node *n;
+	char path[PATH_MAX];
+	int r = -ENOMEM;
+	long removed;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return -EIO;
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return -ENOMEM;
+	n->lock_fd = -1;
+	n->cfg = cfg;
+	n->started = now_ns() / 1000000000;
+	pthread_rwlock_init(&n->gc_lock, NULL);
+	pthread_mutex_init(&n->hlock, NULL);
+	if ((n->data_dir = strdup(cfg->data_dir)) == NULL)
+		goto out;
+	if (mount_point != NULL && (n->mount_point = strdup(mount_point)) == NULL)
+		goto out;
+	if ((r = mkdirs(n->data_dir)) != 0) {
+		log_error("cannot create data dir %s: %s", n->data_dir, strerror(-r));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/lock", n->data_dir);
+	if ((n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		r = -errno;
+		log_error("cannot open %s: %s", path, strerror(-r));
+		goto out;
+	}
+	if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		r = -EBUSY;
+		log_error("another oand is already running on %s", n->data_dir);
+		goto out;
+	}
+	if ((r = load_identity(n)) != 0) {
+		log_error("cannot load node identity: %s", strerror(-r));
+		goto out;
+	}
+	if ((n->clock = clock_new(NULL, NULL)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = store_open(n->data_dir, &n->store)) != 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/oand.db", n->data_dir);
+	if ((r = db_open(path, n->id, n->clock, &n->db)) != 0) {
+		log_error("cannot open database %s: %s", path, strerror(-r));
+		goto out;
+	}
+	if ((r = ensure_empty_blob(n)) != 0) {
+		log_error("cannot write to the store: %s", strerror(-r));
+		goto out;
+	}
+	removed = store_gc(n->store, gc_in_use, n);
+	if (removed > 0)
+		log_info("store: collected %ld unreferenced blob(s)", removed);
+	*out = n;
+	n = NULL;
+	r = 0;
+out:
+	node_close(n);
+	return r;
+}
+
+int node_start(struct node *n)
+{
+	int r = ctl_start(n, n->data_dir, &n->ctl);
+
+	if (r != 0)
+		log_error("cannot start the control socket: %s", strerror(-r));
+	return r;
+}
+
+void node_close(struct node *n)
+{
+	if (n == NULL)
+		return;
+	ctl_stop(n->ctl);
+	db_close(n->db);
+	store_close(n->store);
+	clock_free(n->clock);
+	if (n->lock_fd >= 0)
+		close(n->lock_fd);
+	explicit_bzero(n->secret, sizeof(n->secret));
+	pthread_rwlock_destroy(&n->gc_lock);
+	pthread_mutex_destroy(&n->hlock);
+	free(n->data_dir);
+	free(n->mount_point);
+	free(n);
+}
+
+static void entry_to_stat(const struct db_entry *e, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	switch (e->kind) {
+	case DB_DIR:
+		st->st_mode = S_IFDIR;
+		st->st_nlink = 2;
+		break;
+	case DB_LINK:
+		st->st_mode = S_IFLNK;
+		st->st_nlink = 1;
+		break;
+	default:
+		st->st_mode = S_IFREG;
+		st->st_nlink = 1;
+		break;
+	}
+	st->st_mode |= e->mode & 07777;
+	st->st_uid = e->uid;
+	st->st_gid = e->gid;
+	st->st_size = (off_t)e->size;
+	st->st_blksize = 65536;
+	st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
+	st->st_mtim.tv_sec = e->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = e->mtime_ns % 1000000000;
+	st->st_atim = st->st_mtim;
+	st->st_ctim.tv_sec = e->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = e->ctime_ns % 1000000000;
+}
+
+/* Staged size and mtime of an open, changed copy of path.  hlock held. */
+static void overlay_open_file(struct node *n, const char *path, struct stat *st)
+{
+	for (struct node_file *f = n->files; f != NULL; f = f->next) {
+		if (f->path == NULL || strcmp(f->path, path) != 0)
+			continue;
+		if (__atomic_load_n(&f->dirty, __ATOMIC_ACQUIRE)) {
+			uint64_t size = __atomic_load_n(&f->size, __ATOMIC_RELAXED);
+			int64_t mt = __atomic_load_n(&f->mtime_ns, __ATOMIC_RELAXED);
+
+			st->st_size = (off_t)size;
+			st->st_blocks = (blkcnt_t)((size + 511) / 512);
+			st->st_mtim.tv_sec = mt / 1000000000;
+			st->st_mtim.tv_nsec = mt % 1000000000;
+			st->st_atim = st->st_mtim;
+		}
+	}
+}
+
+int node_getattr(struct node *n, const char *path, struct stat *st)
+{
+	struct db_entry e;
+	int r;
+
+	if ((r = path_check(path)) != 0)
+		return r;
+	if ((r = db_get(n->db, path, &e)) != 0)
+		return r;
+	entry_to_stat(&e, st);
+	db_entry_clear(&e);
+	if (S_ISREG(st->st_mode)) {
+		pthread_mutex_lock(&n->hlock);
+		if (n->nfiles > 0)
+			overlay_open_file(n, path, st);
+		pthread_mutex_unlock(&n->hlock);
+	}
+	return 0;
+}
+
+struct list_ctx {
+	node_dir_cb cb;
+	void *ctx;
+};
+
+static int list_one(const char *name, const struct db_entry *e, void *ctx)
+{
+	struct list_ctx *lc = ctx;
+	struct stat st;
+
+	entry_to_stat(e, &st);
+	return lc->cb(name, &st, lc->ctx);
+}
+
+int node_readdir(struct node *n, const char *path, node_dir_cb cb, void *ctx)
+{
+	struct list_ctx lc = { cb, ctx };
+	int r;
+
+	if ((r = path_check(path)) != 0)
+		return r;
+	return db_list(n->db, path, list_one, &lc);
+}
+
+/* Checks every new name: the components are valid, none too long. */
+static int check_new(const char *path)
+{
+	int r = path_check(path);
+
+	if (r == 0 && strcmp(path, "/") == 0)
+		r = -EEXIST;
+	return r;
+}
+
+int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	int r = check_new(path);
+
+	return r ? r : db_mkdir(n->db, path, mode & 07777, uid, gid);
+}
+
+int node_rmdir(struct node *n, const char *path)
+{
+	int r = path_check(path);
+
+	return r ? r : db_rmdir(n->db, path);
+}
+
+/* Drop the blob of sha if nothing refers to it any more. */
+static void collect(struct node *n, const uint8_t sha[STORE_SHA_BYTES])
+{
+	pthread_rwlock_wrlock(&n->gc_lock);
+	if (!gc_in_use(sha, n) && store_remove(n->store, sha) == 0)
+		db_holder_remove(n->db, sha, n->id);
+	pthread_rwlock_unlock(&n->gc_lock);
+}
+
+/* Open handles of path lose their name (the file was removed).  hlock held. */
+static void detach_files(struct node *n, const char *path)
+{
+	for (struct node_file *f = n->files; f != NULL; f = f->next)
+		if (f->path != NULL && strcmp(f->path, path) == 0) {
+			free(f->path);
+			f->path = NULL;
+		}
+}
+
+int node_unlink(struct node *n, const char *path)
+{
+	uint8_t old[STORE_SHA_BYTES];
+	int has_old = 0, r;
+
+	if ((r = path_check(path)) != 0)
+		return r;
+	pthread_mutex_lock(&n->hlock);
+	r = db_unlink(n->db, path, &has_old, old);
+	if (r == 0)
+		detach_files(n, path);
+	pthread_mutex_unlock(&n->hlock);
+	if (r == 0 && has_old)
+		collect(n, old);
+	return r;
+}
+
+int node_rename(struct node *n, const char *from, const char *to, unsigned flags)
+{
+	uint8_t old[STORE_SHA_BYTES];
+	int has_old = 0, r;
+
+	if ((r = path_check(from)) != 0 || (r = check_new(to)) != 0)
+		return r;
+	pthread_mutex_lock(&n->hlock);
+	r = db_rename(n->db, from, to, flags, &has_old, old);
+	if (r == 0 && strcmp(from, to) != 0) {
+		detach_files(n, to);
+		for (struct node_file *f = n->files; f != NULL; f = f->next) {
+			char np[PATH_TREE_MAX], *dup;
+
+			if (f->path == NULL || !path_is_within(f->path, from))
+				continue;
+			if (path_rebase(f->path, from, to, np, sizeof(np)) != 0 ||
+			    (dup = strdup(np)) == NULL) {
+				free(f->path);
+				f->path = NULL;
+				continue;
+			}
+			free(f->path);
+			f->path = dup;
+		}
+	}
+	pthread_mutex_unlock(&n->hlock);
+	if (r == 0 && has_old)
+		collect(n, old);
+	return r;
+}
+
+int node_symlink(struct node *n, const char *target, const char *path, uid_t uid, gid_t gid)
+{
+	int r = check_new(path);
+
+	if (r != 0)
+		return r;
+	if (target[0] == '\0')
+		return -ENOENT;
+	return db_symlink(n->db, path, target, uid, gid);
+}
+
+int node_readlink(struct node *n, const char *path, char *buf, size_t len)
+{
+	struct db_entry e;
+	int r;
+
+	if (len == 0)
+		return -EINVAL;
+	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
+		return r;
+	if (e.kind != DB_LINK || e.target == NULL) {
+		r = -EINVAL;
+	} else {
+		/* readlink(2) truncates; FUSE wants it NUL-terminated. */
+		snprintf(buf, len, "%s", e.target);
+	}
+	db_entry_clear(&e);
+	return r;
+}
+
+int node_chmod(struct node *n, const char *path, mode_t mode)
+{
+	int r = path_check(path);
+
+	return r ? r : db_setattr(n->db, path, DB_SET_MODE, mode, 0, 0, 0);
+}
+
+int node_chown(struct node *n, const char *path, uid_t uid, gid_t gid)
+{
+	int r = path_check(path);
+
+	return r ? r : db_setattr(n->db, path, DB_SET_OWNER, 0, uid, gid, 0);
+}
+
+int node_utimens(struct node *n, const char *path, int64_t mtime_ns)
+{
+	int r = path_check(path);
+
+	if (r != 0 || mtime_ns < 0)
+		return r;
+	return db_setattr(n->db, path, DB_SET_MTIME, 0, 0, 0, mtime_ns);
+}
+
+int node_access(struct node *n, const char *path, int mask, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int r = node_getattr(n, path, &st);
+	mode_t bits;
+
+	if (r != 0 || mask == F_OK)
+		return r;
+	if (uid == 0) {
+		/* root may do anything but execute what nobody may execute */
+		if ((mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	if (st.st_uid == uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (st.st_gid == gid)
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	if (((mask & R_OK) && !(bits & 4)) || ((mask & W_OK) && !(bits & 2)) ||
+	    ((mask & X_OK) && !(bits & 1)))
+		return -EACCES;
+	return 0;
+}
+
+int node_statfs(struct node *n, struct statvfs *sv)
+{
+	if (statvfs(n->data_dir, sv) != 0)
+		return -errno;
+	sv->f_namemax = PATH_NAME_MAX;
+	return 0;
+}
+
+struct holders_ctx {
+	char *buf;
+	size_t size, len;
+};
+
+static int holder_one(const uint8_t node[DB_NODE_BYTES], void *ctx)
+{
+	struct holders_ctx *h = ctx;
+	char hex[STORE_HEX_LEN];
+
+	store_hex(node, hex);
+	if (h->len + (h->len ? 1 : 0) + 64 < h->size) {
+		if (h->len)
+			h->buf[h->len++] = ',';
+		memcpy(h->buf + h->len, hex, 64);
+	} else if (h->len) {
+		h->len++;
+	}
+	h->len += 64;
+	return 0;
+}
+
+/* Copy value (len bytes) out as getxattr(2) does. */
+static int xattr_value(const char *value, size_t len, char *buf, size_t size)
+{
+	if (size == 0)
+		return (int)len;
+	if (len > size)
+		return -ERANGE;
+	memcpy(buf, value, len);
+	return (int)len;
+}
+
+int node_getxattr(struct node *n, const char *path, const char *name, char *buf, size_t size)
+{
+	struct db_entry e;
+	int r;
+
+	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
+		return r;
+	if (e.kind != DB_FILE || !e.has_sha) {
+		r = -ENODATA;
+	} else if (strcmp(name, XATTR_SHA) == 0) {
+		char hex[STORE_HEX_LEN];
+
+		store_hex(e.sha256, hex);
+		r = xattr_value(hex, 64, buf, size);
+	} else if (strcmp(name, XATTR_HOLDERS) == 0) {
+		char tmp[8192];
+		struct holders_ctx h = { tmp, sizeof(tmp), 0 };
+
+		if ((r = db_holders(n->db, e.sha256, holder_one, &h)) == 0)
+			r = h.len > sizeof(tmp) ? -E2BIG : xattr_value(tmp, h.len, buf, size);
+	} else {
+		r = -ENODATA;
+	}
+	db_entry_clear(&e);
+	return r;
+}
+
+int node_listxattr(struct node *n, const char *path, char *buf, size_t size)
+{
+	static const char names[] = XATTR_SHA "\0" XATTR_HOLDERS;
+	struct db_entry e;
+	int r;
+
+	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
+		return r;
+	if (e.kind == DB_FILE && e.has_sha)
+		r = xattr_value(names, sizeof(names), buf, size);
+	else
+		r = 0;
+	db_entry_clear(&e);
+	return r;
+}
+
+/* ---- open files ---- */
+
+static void file_link(struct node *n, struct node_file *f)
+{
+	pthread_mutex_lock(&n->hlock);
+	f->next = n->files;
+	if (n->files)
+		n->files->prev = f;
+	n->files = f;
+	n->nfiles++;
+	pthread_mutex_unlock(&n->hlock);
+}
+
+static void file_unlink(struct node *n, struct node_file *f)
+{
+	pthread_mutex_lock(&n->hlock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		n->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	n->nfiles--;
+	pthread_mutex_unlock(&n->hlock);
+}
+
+static void file_free(struct node_file *f)
+{
+	if (f == NULL)
+		return;
+	if (f->blob_fd >= 0)
+		close(f->blob_fd);
+	if (f->stage_fd >= 0) {
+		close(f->stage_fd);
+		unlink(f->stage_path);
+	}
+	pthread_mutex_destroy(&f->lock);
+	free(f->path);
+	free(f);
+}
+
+static struct node_file *file_new(struct node *n, const char *path)
+{
+	struct node_file *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	if ((f->path = strdup(path)) == NULL) {
+		free(f);
+		return NULL;
+	}
+	f->node = n;
+	f->blob_fd = -1;
+	f->stage_fd = -1;
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+/* Give f an empty staging file (O_TRUNC, or before a full rewrite). */
+static int stage_empty(struct node_file *f)
+{
+	int r;
+
+	if (f->stage_fd >= 0) {
+		if (ftruncate(f->stage_fd, 0) != 0)
+			return -errno;
+	} else if ((r = store_staging_new(f->node->store, &f->stage_fd, f->stage_path,
+					  sizeof(f->stage_path))) != 0) {
+		return r;
+	}
+	f->size = 0;
+	crypto_hash_sha256_init(&f->hash);
+	f->hashed = 0;
+	f->hash_ok = 1;
+	return 0;
+}
+
+/* Copy the published content into a staging file before the first change. */
+static int stage_ensure(struct node_file *f)
+{
+	off_t in = 0, out = 0;
+	int r;
+
+	if (f->stage_fd >= 0)
+		return 0;
+	if ((r = stage_empty(f)) != 0)
+		return r;
+	if (f->blob_fd < 0 || f->size_published == 0)
+		return 0;
+	while ((uint64_t)in < f->size_published) {
+		ssize_t c = copy_file_range(f->blob_fd, &in, f->stage_fd, &out,
+					    f->size_published - (uint64_t)in, 0);
+
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		if (c == 0) {
+			r = -EIO;	/* blob shorter than its record */
+			goto fail;
+		}
+	}
+	f->size = f->size_published;
+	f->hash_ok = 0;
+	return 0;
+fail:
+	close(f->stage_fd);
+	unlink(f->stage_path);
+	f->stage_fd = -1;
+	return r;
+}
+
+static void set_changed(struct node_file *f, uint64_t size)
+{
+	__atomic_store_n(&f->size, size, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->mtime_ns, now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&f->dirty, 1, __ATOMIC_RELEASE);
+}
+
+int node_open_file(struct node *n, const char *path, int flags, struct node_file **out)
+{
+	struct node_file *f = NULL;
+	struct db_entry e;
+	int r;
+
+	*out = NULL;
+	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
+		return r;
+	if (e.kind == DB_DIR) {
+		r = -EISDIR;
+		goto out;
+	}
+	if (e.kind != DB_FILE) {
+		r = -ELOOP;
+		goto out;
+	}
+	if ((f = file_new(n, path)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	f->writable = (flags & O_ACCMODE) != O_RDONLY;
+	f->size = f->size_published = e.size;
+	f->mtime_ns = e.mtime_ns;
+	if (e.has_sha && e.size > 0) {
+		r = store_open_blob(n->store, e.sha256, &f->blob_fd);
+		if (r == -ENOENT) {
+			char hex[STORE_HEX_LEN];
+
+			store_hex(e.sha256, hex);
+			log_error("%s: content %s is not held by this node", path, hex);
+			r = -EIO;
+		}
+		if (r != 0)
+			goto out;
+	}
+	if (f->writable && (flags & O_TRUNC)) {
+		if ((r = stage_empty(f)) != 0)
+			goto out;
+		if (f->size_published != 0)
+			set_changed(f, 0);
+	}
+	file_link(n, f);
+	*out = f;
+	f = NULL;
+	r = 0;
+out:
+	file_free(f);
+	db_entry_clear(&e);
+	return r;
+}
+
+int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t uid, gid_t gid,
+		struct node_file **out)
+{
+	struct db_publish p = { .path = path, .excl = 1, .create = 1, .mode = mode & 07777,
+				.uid = uid, .gid = gid, .size = 0, .sha = n->empty_sha };
+	struct node_file *f;
+	int r;
+
+	*out = NULL;
+	if ((r = check_new(path)) != 0)
+		return r;
+	r = db_publish(n->db, &p);
+	if (r == -EEXIST && !(flags & O_EXCL))
+		return node_open_file(n, path, flags, out);
+	if (r != 0)
+		return r;
+	if ((f = file_new(n, path)) == NULL)
+		return -ENOMEM;
+	f->writable = (flags & O_ACCMODE) != O_RDONLY;
+	f->mtime_ns = now_ns();
+	/* An empty stage now lets sequential writes be hashed as they come. */
+	if (f->writable && (r = stage_empty(f)) != 0) {
+		file_free(f);
+		return r;
+	}
+	file_link(n, f);
+	*out = f;
+	return 0;
+}
+
+ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+	ssize_t r = 0;
+	int fd;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&f->lock);
+	fd = f->stage_fd >= 0 ? f->stage_fd : f->blob_fd;
+	while (fd >= 0 && done < size) {
+		ssize_t c = pread(fd, buf + done, size - done, off + (off_t)done);
+
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (c == 0)
+			break;
+		done += (size_t)c;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return r < 0 ? r : (ssize_t)done;
+}
+
+ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+	ssize_t r = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	if (!f->writable)
+		return -EBADF;
+	pthread_mutex_lock(&f->lock);
+	if (f->error) {
+		r = f->error;
+		goto out;
+	}
+	if ((r = stage_ensure(f)) != 0)
+		goto fail;
+	while (done < size) {
+		ssize_t c = pwrite(f->stage_fd, buf + done, size - done, off + (off_t)done);
+
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		done += (size_t)c;
+	}
+	if (f->hash_ok) {
+		if ((uint64_t)off == f->hashed) {
+			crypto_hash_sha256_update(&f->hash, (const unsigned char *)buf, size);
+			f->hashed += size;
+		} else {
+			f->hash_ok = 0;
+		}
+	}
+	set_changed(f, (uint64_t)off + size > f->size ? (uint64_t)off + size : f->size);
+	r = (ssize_t)size;
+	goto out;
+fail:
+	/* A failed write leaves the staged copy incomplete: never publish it. */
+	f->error = (int)r;
+	log_warn("%s: write failed: %s; the file keeps its previous content",
+		 f->path ? f->path : "(removed)", strerror((int)-r));
+out:
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int node_file_truncate(struct node_file *f, uint64_t size)
+{
+	int r;
+
+	if (!f->writable)
+		return -EBADF;
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	pthread_mutex_lock(&f->lock);
+	if ((r = f->error) != 0)
+		goto out;
+	if (size == 0) {
+		r = stage_empty(f);
+	} else if ((r = stage_ensure(f)) == 0 && ftruncate(f->stage_fd, (off_t)size) != 0) {
+		r = -errno;
+	}
+	if (r != 0) {
+		f->error = r;
+		goto out;
+	}
+	if (size != f->hashed)
+		f->hash_ok = 0;
+	set_changed(f, size);
+out:
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int node_file_getattr(struct node_file *f, struct stat *st)
+{
+	struct node *n = f->node;
+	char *path = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&n->hlock);
+	if (f->path != NULL && (path = strdup(f->path)) == NULL)
+		r = -ENOMEM;
+	pthread_mutex_unlock(&n->hlock);
+	if (r == 0 && path != NULL)
+		r = node_getattr(n, path, st);
+	if (path == NULL || r == -ENOENT) {
+		/* Removed while open: describe what the handle holds. */
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFREG | 0600;
+		st->st_nlink = 0;
+		r = 0;
+	}
+	free(path);
+	if (r == 0) {
+		pthread_mutex_lock(&f->lock);
+		if (f->dirty || path == NULL) {
+			st->st_size = (off_t)f->size;
+			st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
+			st->st_mtim.tv_sec = f->mtime_ns / 1000000000;
+			st->st_mtim.tv_nsec = f->mtime_ns % 1000000000;
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	return r;
+}
+
+/* Store the staged copy and publish it as the new version.  f->lock held. */
+static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTES])
+{
+	struct node *n = f->node;
+	uint8_t sha[STORE_SHA_BYTES];
+	struct db_publish p = { 0 };
+	int r, published = 0;
+
+	*has_old = 0;
+	if (!f->dirty)
+		return 0;
+	if (f->error)
+		return f->error;
+	if (f->hash_ok && f->hashed == f->size) {
+		crypto_hash_sha256_state h = f->hash;
+
+		crypto_hash_sha256_final(&h, sha);
+	} else if ((r = store_hash_fd(f->stage_fd, sha, NULL)) != 0) {
+		goto fail;
+	}
+	pthread_rwlock_rdlock(&n->gc_lock);
+	if ((r = store_commit(n->store, f->stage_fd, f->stage_path, sha)) != 0) {
+		pthread_rwlock_unlock(&n->gc_lock);
+		goto fail;	/* the staged copy stays; a later close may retry */
+	}
+	pthread_mutex_lock(&n->hlock);
+	if (f->path != NULL) {
+		p.path = f->path;
+		p.create = 1;
+		p.mode = 0644;
+		p.size = f->size;
+		p.sha = sha;
+		p.mtime_ns = f->mtime_ns;
+		r = db_publish(n->db, &p);
+		published = r == 0;
+	}
+	pthread_mutex_unlock(&n->hlock);
+	if (published)
+		db_holder_add(n->db, sha, n->id);
+	pthread_rwlock_unlock(&n->gc_lock);
+	/* The staged copy is now the blob (or a duplicate of it): read-only. */
+	if (f->blob_fd >= 0)
+		close(f->blob_fd);
+	f->blob_fd = f->stage_fd;
+	f->stage_fd = -1;
+	f->size_published = f->size;
+	__atomic_store_n(&f->dirty, 0, __ATOMIC_RELEASE);
+	if (!published) {
+		/* Removed while open, or the database refused: drop the blob
+		   again unless something else uses it. */
+		collect(n, sha);
+		if (r != 0) {
+			f->error = r;
+			log_error("%s: cannot publish: %s", f->path ? f->path : "?", strerror(-r));
+		}
+		return r;
+	}
+	if (p.has_old) {
+		*has_old = 1;
+		memcpy(old, p.old_sha, STORE_SHA_BYTES);
+	}
+	return 0;
+fail:
+	log_error("%s: cannot store the new content: %s; the file keeps its previous content",
+		  f->path ? f->path : "(removed)", strerror(-r));
+	return r;
+}
+
+int node_file_flush(struct node_file *f)
+{
+	uint8_t old[STORE_SHA_BYTES];
+	int has_old, r;
+
+	pthread_mutex_lock(&f->lock);
+	r = publish(f, &has_old, old);
+	pthread_mutex_unlock(&f->lock);
+	if (r == 0 && has_old)
+		collect(f->node, old);
+	return r;
+}
+
+int node_file_fsync(struct node_file *f)
+{
+	int r = node_file_flush(f);
+
+	return r ? r : db_sync(f->node->db);
+}
+
+int node_file_release(struct node_file *f)
+{
+	int r;
+
+	if (f == NULL)
+		return 0;
+	r = f->error ? 0 : node_file_flush(f);
+	file_unlink(f->node, f);
+	file_free(f);
+	return r;
+}
+
+int node_truncate(struct node *n, const char *path, uint64_t size)
+{
+	struct node_file *f;
+	int r = node_open_file(n, path, O_WRONLY, &f);
+
+	if (r != 0)
+		return r;
+	r = node_file_truncate(f, size);
+	if (r == 0)
+		r = node_file_flush(f);
+	node_file_release(f);
+	return r;
+}
+
+/* ---- status ---- */
+
+int node_status(struct node *n, struct node_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", n->cfg->server_name);
+	store_hex(n->id, st->id_hex);
+	snprintf(st->data_dir, sizeof(st->data_dir), "%s", n->data_dir);
+	snprintf(st->mount_point, sizeof(st->mount_point), "%s",
+		 n->mount_point ? n->mount_point : "");
+	st->pid = (long)getpid();
+	st->started = n->started;
+	pthread_mutex_lock(&n->hlock);
+	st->open_files = n->nfiles;
+	pthread_mutex_unlock(&n->hlock);
+	return db_stats(n->db, &st->db);
+}
+
+/* Append s as a JSON string. */
+static void json_str(char *buf, size_t len, size_t *pos, const char *s)
+{
+	size_t p = *pos;
+
+#define PUT(c) do { if (p + 1 < len) buf[p] = (c); p++; } while (0)
+	PUT('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			PUT('\\');
+			PUT((char)c);
+		} else if (c < 0x20) {
+			char esc[8];
+
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			for (char *e = esc; *e; e++)
+				PUT(*e);
+		} else {
+			PUT((char)c);
+		}
+	}
+	PUT('"');
+#undef PUT
+	*pos = p;
+}
+
+int node_status_json(const struct node_status *st, char *buf, size_t len)
+{
+	size_t pos = 0;
+	int n;
+
+#define APPEND(...) do { \
+		n = snprintf(buf + (pos < len ? pos : len), pos < len ? len - pos : 0, __VA_ARGS__); \
+		pos += (size_t)(n > 0 ? n : 0); \
+	} while (0)
+	APPEND("{\"name\":");
+	json_str(buf, len, &pos, st->name);
+	APPEND(",\"id\":\"%s\",\"version\":\"%s\",\"pid\":%ld,\"started\":%lld,\"data_dir\":",
+	       st->id_hex, NODE_VERSION, st->pid, (long long)st->started);
+	json_str(buf, len, &pos, st->data_dir);
+	APPEND(",\"mount_point\":");
+	if (st->mount_point[0])
+		json_str(buf, len, &pos, st->mount_point);
+	else
+		APPEND("null");
+	APPEND(",\"entries\":%llu,\"files\":%llu,\"folders\":%llu,\"symlinks\":%llu,"
+	       "\"bytes\":%llu,\"blobs\":%llu,\"bytes_stored\":%llu,\"tombstones\":%llu,"
+	       "\"open_files\":%d}",
+	       (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
+	       (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
+	       (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
+	       (unsigned long long)st->db.blob_bytes, (unsigned long long)st->db.tombstones,
+	       st->open_files);
+#undef APPEND
+	if (pos >= len)
+		return -ENOSPC;
+	return 0;
+}
+
+int node_status_text(const struct node_status *st, char *buf, size_t len)
+{
+	char since[32];
+	time_t t = (time_t)st->started;
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(buf, len,
+		     "node:        %s\n"
+		     "id:          %s\n"
+		     "version:     %s\n"
+		     "pid:         %ld (running since %s)\n"
+		     "data dir:    %s\n"
+		     "mount point: %s\n"
+		     "entries:     %llu (%llu files, %llu folders, %llu symlinks)\n"
+		     "bytes:       %llu in files\n"
+		     "stored:      %llu bytes in %llu blobs\n"
+		     "open files:  %d\n",
+		     st->name, st->id_hex, NODE_VERSION, st->pid, since, st->data_dir,
+		     st->mount_point[0] ? st->mount_point : "(not mounted)",
+		     (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
+		     (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
+		     (unsigned long long)st->db.bytes, (unsigned long long)st->db.blob_bytes,
+		     (unsigned long long)st->db.blobs, st->open_files);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}

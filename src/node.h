@@ -1,0 +1,92 @@
+/*
+ * node: one oand node.  It owns the configuration, identity, metadata
+ * (db), content store, clock and the control socket, and offers the
+ * filesystem operations the FUSE layer (and later the network) call.
+ * Every operation returns 0 or -errno and may be called from any thread.
+ *
+ * Writes are close-to-open: an open file handle writes to its own staging
+ * file; node_file_flush() (close) hashes it, stores the blob durably and
+ * only then publishes the new version.  Until then other opens see the
+ * previous version; getattr on this node reports the staged size.
+ *
+ * Lock order: node.hlock, then node_file.lock, then db's own lock.
+ * gc_lock (rwlock) is taken before hlock where both are needed.
+ */
+#ifndef OAND_NODE_H
+#define OAND_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "db.h"
+
+struct cfg;
+struct node;
+struct node_file;
+
+#define NODE_ID_BYTES 32
+#define NODE_VERSION "0.1.0"
+
+/* Open the data dir, take its lock, open store and db.  cfg stays owned by
+ * the caller and must outlive the node. */
+int node_open(const struct cfg *cfg, const char *mount_point, struct node **out);
+/* Start the node's threads (control socket); after any fork. */
+int node_start(struct node *n);
+void node_close(struct node *n);
+
+const uint8_t *node_id(const struct node *n);
+
+/* Namespace operations on tree paths. */
+int node_getattr(struct node *n, const char *path, struct stat *st);
+typedef int (*node_dir_cb)(const char *name, const struct stat *st, void *ctx);
+int node_readdir(struct node *n, const char *path, node_dir_cb cb, void *ctx);
+int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid, gid_t gid);
+int node_rmdir(struct node *n, const char *path);
+int node_unlink(struct node *n, const char *path);
+int node_rename(struct node *n, const char *from, const char *to, unsigned flags);
+int node_symlink(struct node *n, const char *target, const char *path, uid_t uid, gid_t gid);
+int node_readlink(struct node *n, const char *path, char *buf, size_t len);
+int node_chmod(struct node *n, const char *path, mode_t mode);
+int node_chown(struct node *n, const char *path, uid_t uid, gid_t gid);
+/* mtime_ns < 0: leave as is; the node keeps no separate atime. */
+int node_utimens(struct node *n, const char *path, int64_t mtime_ns);
+int node_truncate(struct node *n, const char *path, uint64_t size);
+int node_access(struct node *n, const char *path, int mask, uid_t uid, gid_t gid);
+int node_statfs(struct node *n, struct statvfs *sv);
+int node_getxattr(struct node *n, const char *path, const char *name, char *buf, size_t size);
+int node_listxattr(struct node *n, const char *path, char *buf, size_t size);
+
+/* Open files.  flags are open(2) flags. */
+int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t uid, gid_t gid,
+		struct node_file **out);
+int node_open_file(struct node *n, const char *path, int flags, struct node_file **out);
+ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off);
+ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t off);
+int node_file_truncate(struct node_file *f, uint64_t size);
+int node_file_getattr(struct node_file *f, struct stat *st);
+int node_file_flush(struct node_file *f);
+int node_file_fsync(struct node_file *f);
+/* Publishes what is still unpublished, then frees f. */
+int node_file_release(struct node_file *f);
+
+struct node_status {
+	char name[256];
+	char id_hex[2 * NODE_ID_BYTES + 1];
+	char data_dir[4096];
+	char mount_point[4096];	/* "" if not mounted */
+	long pid;
+	int64_t started;	/* seconds since the epoch */
+	struct db_stats db;
+	uint64_t stored_bytes;	/* bytes of blobs held here */
+	uint64_t blobs;
+	int open_files;
+};
+int node_status(struct node *n, struct node_status *st);
+/* The status as one JSON object, or as text for people (NUL-terminated). */
+int node_status_json(const struct node_status *st, char *buf, size_t len);
+int node_status_text(const struct node_status *st, char *buf, size_t len);
+
+#endif

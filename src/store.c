@@ -1,0 +1,424 @@
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/*
+ * Verified blobs are remembered by identity (device, inode, size, ctime):
+ * a blob whose inode has not changed since it was hashed in full is not
+ * hashed again at every open.  Any write to it changes its ctime, so a
+ * blob modified behind our back is verified again.  Bounded: a fixed
+ * table, overwritten on collision.
+ */
+#define VCACHE_SLOTS 4096
+
+struct vcache_slot {
+	uint8_t sha[STORE_SHA_BYTES];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec ctime;
+	int used;
+};
+
+struct store {
+	char *dir;
+	char *objects;
+	char *staging;
+	char *corrupt;
+	pthread_mutex_t lock;	/* guards vcache */
+	struct vcache_slot vcache[VCACHE_SLOTS];
+};
+
+void store_hex(const uint8_t sha[STORE_SHA_BYTES], char out[STORE_HEX_LEN])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < STORE_SHA_BYTES; i++) {
+		out[2 * i] = digits[sha[i] >> 4];
+		out[2 * i + 1] = digits[sha[i] & 15];
+	}
+	out[2 * STORE_SHA_BYTES] = '\0';
+}
+
+int store_unhex(const char *hex, uint8_t sha[STORE_SHA_BYTES])
+{
+	for (int i = 0; i < STORE_SHA_BYTES; i++) {
+		int v = 0;
+
+		for (int j = 0; j < 2; j++) {
+			char c = hex[2 * i + j];
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v |= c - 'a' + 10;
+			else
+				return -EINVAL;
+		}
+		sha[i] = (uint8_t)v;
+	}
+	return hex[2 * STORE_SHA_BYTES] == '\0' ? 0 : -EINVAL;
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = malloc(n);
+
+	if (s != NULL)
+		snprintf(s, n, "%s/%s", a, b);
+	return s;
+}
+
+static int mkdir_p1(const char *p)
+{
+	if (mkdir(p, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Remove every plain file in dir (crash leftovers). */
+static void clean_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	long n = 0;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		log_notice("store: removed %ld unpublished staging file(s) left by a crash", n);
+}
+
+int store_open(const char *data_dir, struct store **out)
+{
+	struct store *st;
+	int r = -ENOMEM;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return -EIO;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	if ((st->dir = strdup(data_dir)) == NULL ||
+	    (st->objects = join(data_dir, "objects")) == NULL ||
+	    (st->staging = join(data_dir, "staging")) == NULL ||
+	    (st->corrupt = join(data_dir, "corrupt")) == NULL)
+		goto out;
+	if ((r = mkdir_p1(st->objects)) != 0 || (r = mkdir_p1(st->staging)) != 0) {
+		log_error("store: cannot create folders under %s: %s", data_dir, strerror(-r));
+		goto out;
+	}
+	clean_dir(st->staging);
+	*out = st;
+	st = NULL;
+	r = 0;
+out:
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_destroy(&st->lock);
+	free(st->dir);
+	free(st->objects);
+	free(st->staging);
+	free(st->corrupt);
+	free(st);
+}
+
+/* objects/ab/cd/<hex>; with mk, create the fan-out folders. */
+static int blob_path(struct store *st, const uint8_t sha[STORE_SHA_BYTES], char *out,
+		     size_t outlen, int mk)
+{
+	char hex[STORE_HEX_LEN];
+	int n, r;
+
+	store_hex(sha, hex);
+	if (mk) {
+		n = snprintf(out, outlen, "%s/%.2s", st->objects, hex);
+		if (n < 0 || (size_t)n >= outlen)
+			return -ENAMETOOLONG;
+		if ((r = mkdir_p1(out)) != 0)
+			return r;
+		n = snprintf(out, outlen, "%s/%.2s/%.2s", st->objects, hex, hex + 2);
+		if (n < 0 || (size_t)n >= outlen)
+			return -ENAMETOOLONG;
+		if ((r = mkdir_p1(out)) != 0)
+			return r;
+	}
+	n = snprintf(out, outlen, "%s/%.2s/%.2s/%s", st->objects, hex, hex + 2, hex);
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int store_staging_new(struct store *st, int *fd, char *path, size_t pathlen)
+{
+	int n = snprintf(path, pathlen, "%s/stage.XXXXXX", st->staging);
+
+	*fd = -1;
+	if (n < 0 || (size_t)n >= pathlen)
+		return -ENAMETOOLONG;
+	if ((*fd = mkostemp(path, O_CLOEXEC)) < 0)
+		return -errno;
+	return 0;
+}
+
+int store_hash_fd(int fd, uint8_t sha[STORE_SHA_BYTES], uint64_t *size)
+{
+	crypto_hash_sha256_state h;
+	size_t bufsz = 1 << 20;
+	uint8_t *buf = malloc(bufsz);
+	uint64_t off = 0;
+	int r = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	crypto_hash_sha256_init(&h);
+	for (;;) {
+		ssize_t n = pread(fd, buf, bufsz, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	if (r == 0) {
+		crypto_hash_sha256_final(&h, sha);
+		if (size != NULL)
+			*size = off;
+	}
+	return r;
+}
+
+static unsigned vslot(const uint8_t sha[STORE_SHA_BYTES])
+{
+	return ((unsigned)sha[0] << 8 | sha[1]) % VCACHE_SLOTS;
+}
+
+static void vcache_put(struct store *st, const uint8_t sha[STORE_SHA_BYTES], const struct stat *sb)
+{
+	struct vcache_slot *s = &st->vcache[vslot(sha)];
+
+	pthread_mutex_lock(&st->lock);
+	memcpy(s->sha, sha, STORE_SHA_BYTES);
+	s->dev = sb->st_dev;
+	s->ino = sb->st_ino;
+	s->size = sb->st_size;
+	s->ctime = sb->st_ctim;
+	s->used = 1;
+	pthread_mutex_unlock(&st->lock);
+}
+
+static int vcache_hit(struct store *st, const uint8_t sha[STORE_SHA_BYTES], const struct stat *sb)
+{
+	struct vcache_slot *s = &st->vcache[vslot(sha)];
+	int hit;
+
+	pthread_mutex_lock(&st->lock);
+	hit = s->used && memcmp(s->sha, sha, STORE_SHA_BYTES) == 0 && s->dev == sb->st_dev &&
+	      s->ino == sb->st_ino && s->size == sb->st_size &&
+	      s->ctime.tv_sec == sb->st_ctim.tv_sec && s->ctime.tv_nsec == sb->st_ctim.tv_nsec;
+	pthread_mutex_unlock(&st->lock);
+	return hit;
+}
+
+void store_forget_verified(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	memset(st->vcache, 0, sizeof(st->vcache));
+	pthread_mutex_unlock(&st->lock);
+}
+
+int store_commit(struct store *st, int fd, const char *path, const uint8_t sha[STORE_SHA_BYTES])
+{
+	char dst[PATH_MAX], dir[PATH_MAX];
+	struct stat sb;
+	int r;
+
+	if ((r = blob_path(st, sha, dst, sizeof(dst), 1)) != 0)
+		goto fail;
+	if (access(dst, F_OK) == 0) {
+		/* Same content is stored already (and was fsynced then). */
+		unlink(path);
+		return 0;
+	}
+	if (fsync(fd) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* Blobs are immutable: read-only for everyone but root. */
+	fchmod(fd, 0400);
+	if (rename(path, dst) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s", dst);
+	*strrchr(dir, '/') = '\0';
+	if ((r = fsync_dir(dir)) != 0) {
+		log_error("store: fsync of %s: %s", dir, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &sb) == 0)
+		vcache_put(st, sha, &sb);
+	return 0;
+fail:
+	log_error("store: cannot store blob: %s", strerror(-r));
+	return r;
+}
+
+/* Move a bad blob aside so it is neither served nor counted as held. */
+static void quarantine(struct store *st, const char *path, const char *hex)
+{
+	char dst[PATH_MAX];
+
+	if (mkdir_p1(st->corrupt) != 0)
+		return;
+	snprintf(dst, sizeof(dst), "%s/%s", st->corrupt, hex);
+	if (rename(path, dst) != 0)
+		unlink(path);
+}
+
+int store_open_blob(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fdp)
+{
+	char path[PATH_MAX], hex[STORE_HEX_LEN];
+	uint8_t got[STORE_SHA_BYTES];
+	struct stat sb;
+	int fd, r;
+
+	*fdp = -1;
+	if ((r = blob_path(st, sha, path, sizeof(path), 0)) != 0)
+		return r;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (fstat(fd, &sb) != 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!vcache_hit(st, sha, &sb)) {
+		if ((r = store_hash_fd(fd, got, NULL)) != 0) {
+			close(fd);
+			return r;
+		}
+		if (memcmp(got, sha, STORE_SHA_BYTES) != 0) {
+			store_hex(sha, hex);
+			log_error("store: blob %s fails its SHA-256 check; not served, moved to %s",
+				  hex, st->corrupt);
+			quarantine(st, path, hex);
+			close(fd);
+			return -EIO;
+		}
+		vcache_put(st, sha, &sb);
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int store_has(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
+{
+	char path[PATH_MAX];
+
+	if (blob_path(st, sha, path, sizeof(path), 0) != 0)
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+int store_remove(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
+{
+	char path[PATH_MAX];
+	int r;
+
+	if ((r = blob_path(st, sha, path, sizeof(path), 0)) != 0)
+		return r;
+	if (unlink(path) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Open a sub-folder of d as a new DIR stream. */
+static DIR *opendir_at(DIR *d, const char *name)
+{
+	int fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *sub;
+
+	if (fd < 0)
+		return NULL;
+	if ((sub = fdopendir(fd)) == NULL)
+		close(fd);
+	return sub;
+}
+
+long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
+{
+	DIR *d1 = opendir(st->objects), *d2, *d3;
+	struct dirent *a, *b, *c;
+	long removed = 0;
+
+	if (d1 == NULL)
+		return -errno;
+	while ((a = readdir(d1)) != NULL) {
+		if (a->d_name[0] == '.' || (d2 = opendir_at(d1, a->d_name)) == NULL)
+			continue;
+		while ((b = readdir(d2)) != NULL) {
+			if (b->d_name[0] == '.' || (d3 = opendir_at(d2, b->d_name)) == NULL)
+				continue;
+			while ((c = readdir(d3)) != NULL) {
+				uint8_t sha[STORE_SHA_BYTES];
+
+				if (c->d_name[0] == '.' || store_unhex(c->d_name, sha) != 0)
+					continue;
+				if (in_use(sha, ctx) == 0 && unlinkat(dirfd(d3), c->d_name, 0) == 0)
+					removed++;
+			}
+			closedir(d3);
+		}
+		closedir(d2);
+	}
+	closedir(d1);
+	return removed;
+}
