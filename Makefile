@@ -37,10 +37,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock db store ctl node
+CORE = log cfg path clock sha256 db store ctl node
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node
+UNIT = cfg path clock db store log node sha256
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -63,7 +63,8 @@ $(B)/tests/check_path: $(B)/tests/check_path.o $(B)/src/path.o
 $(B)/tests/check_clock: $(B)/tests/check_clock.o $(B)/src/clock.o
 $(B)/tests/check_cfg: $(B)/tests/check_cfg.o $(B)/src/cfg.o $(B)/src/log.o
 $(B)/tests/check_db: $(B)/tests/check_db.o $(B)/src/db.o $(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o
-$(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/log.o
+$(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha256.o $(B)/src/log.o
+$(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(UNIT_BIN):
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
@@ -71,8 +72,13 @@ $(UNIT_BIN):
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_DEFAULT_TIMEOUT=60 $$t; done
 
-integration: all
-	OAND_BIN=$(abspath $(BIN)) tests/integration/run-all
+# Small C programs the integration tests use for syscalls shell tools lack.
+TOOLS = $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
+$(B)/tests/tools/%: $(B)/tests/tools/%.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+integration: all $(TOOLS)
+	OAND_BIN=$(abspath $(BIN)) OAND_TOOLS=$(abspath $(B)/tests/tools) tests/integration/run-all
 
 check: unit integration
 

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "log.h"
 #include "path.h"
+#include "sha256.h"
 #include "store.h"
 
 #define XATTR_SHA "user.oand.sha256"
@@ -63,7 +64,7 @@ struct node_file {
 	int dirty;			/* staged changes not yet published */
 	int error;			/* a write failed: never publish */
 	/* Running hash while writes arrive in order from an empty file. */
-	crypto_hash_sha256_state hash;
+	struct sha256 hash;
 	uint64_t hashed;
 	int hash_ok;
 };
@@ -682,7 +683,7 @@ static int stage_empty(struct node_file *f)
 		return r;
 	}
 	f->size = 0;
-	crypto_hash_sha256_init(&f->hash);
+	sha256_init(&f->hash);
 	f->hashed = 0;
 	f->hash_ok = 1;
 	return 0;
@@ -870,7 +871,7 @@ ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t
 	}
 	if (f->hash_ok) {
 		if ((uint64_t)off == f->hashed) {
-			crypto_hash_sha256_update(&f->hash, (const unsigned char *)buf, size);
+			sha256_update(&f->hash, buf, size);
 			f->hashed += size;
 		} else {
 			f->hash_ok = 0;
@@ -964,9 +965,9 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	if (f->error)
 		return f->error;
 	if (f->hash_ok && f->hashed == f->size) {
-		crypto_hash_sha256_state h = f->hash;
+		struct sha256 h = f->hash;
 
-		crypto_hash_sha256_final(&h, sha);
+		sha256_final(&h, sha);
 	} else if ((r = store_hash_fd(f->stage_fd, sha, NULL)) != 0) {
 		goto fail;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sha256.h"
 
 /*
  * Verified blobs are remembered by identity (device, inode, size, ctime):
@@ -203,7 +204,7 @@ int store_staging_new(struct store *st, int *fd, char *path, size_t pathlen)
 
 int store_hash_fd(int fd, uint8_t sha[STORE_SHA_BYTES], uint64_t *size)
 {
-	crypto_hash_sha256_state h;
+	struct sha256 h;
 	size_t bufsz = 1 << 20;
 	uint8_t *buf = malloc(bufsz);
 	uint64_t off = 0;
@@ -211,7 +212,7 @@ int store_hash_fd(int fd, uint8_t sha[STORE_SHA_BYTES], uint64_t *size)
 
 	if (buf == NULL)
 		return -ENOMEM;
-	crypto_hash_sha256_init(&h);
+	sha256_init(&h);
 	for (;;) {
 		ssize_t n = pread(fd, buf, bufsz, (off_t)off);
 
@@ -223,12 +224,12 @@ int store_hash_fd(int fd, uint8_t sha[STORE_SHA_BYTES], uint64_t *size)
 		}
 		if (n == 0)
 			break;
-		crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+		sha256_update(&h, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
 	free(buf);
 	if (r == 0) {
-		crypto_hash_sha256_final(&h, sha);
+		sha256_final(&h, sha);
 		if (size != NULL)
 			*size = off;
 	}

@@ -1,0 +1,133 @@
+# Shared helpers for the integration tests.  Source it, then call t_init.
+#
+# Every test runs the real binaries ($OAND_BIN/oand, $OAND_BIN/mount.oand)
+# on real FUSE mounts under a private temporary folder.  Whatever happens,
+# the EXIT trap unmounts every mount under that folder and kills every
+# process the test started, so a failing test leaves nothing behind.
+# Waits are for a state with a deadline (t_wait), never a fixed sleep.
+
+set -u
+OAND_BIN=${OAND_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+OAND="$OAND_BIN/oand"
+MOUNT_OAND="$OAND_BIN/mount.oand"
+T_NAME=$(basename "$0" .sh)
+T_DIR=
+T_PIDS=()
+T_FAILED=0
+T_CHECKS=0
+
+t_log() { printf '[%s] %s\n' "$T_NAME" "$*" >&2; }
+
+# Unmount everything below T_DIR (deepest first), kill what we started.
+t_cleanup() {
+	local rc=$? m pid
+	[ -n "$T_DIR" ] || return $rc
+	for pid in "${T_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for m in $(awk -v d="$T_DIR" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r); do
+		fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for pid in "${T_PIDS[@]}"; do
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	if [ "${T_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${T_KEEP_FAILED:-0}" = 1 ]; }; then
+		t_log "kept $T_DIR"
+	else
+		rm -rf "$T_DIR"
+	fi
+	return $rc
+}
+
+t_init() {
+	T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/oand-$T_NAME.XXXXXX")
+	trap t_cleanup EXIT
+	trap 'exit 130' INT TERM
+	[ -x "$OAND" ] && [ -x "$MOUNT_OAND" ] || { t_log "binaries not built in $OAND_BIN"; exit 1; }
+	[ -c /dev/fuse ] || { t_log "/dev/fuse is missing: FUSE tests cannot run"; exit 1; }
+}
+
+t_fail() { t_log "FAIL: $*"; T_FAILED=$((T_FAILED + 1)); }
+t_pass() { T_CHECKS=$((T_CHECKS + 1)); }
+# t_check DESC CMD...: run CMD, count a failure if it fails.
+t_check() {
+	local desc=$1; shift
+	if "$@"; then t_pass; else t_fail "$desc"; fi
+}
+t_eq() {
+	if [ "$1" = "$2" ]; then t_pass; else t_fail "$3: expected '$2', got '$1'"; fi
+}
+# t_die: a failure after which the test cannot go on.
+t_die() { t_log "FAIL: $*"; exit 1; }
+
+# t_wait TIMEOUT_S DESC CMD...: poll CMD until it succeeds or time runs out.
+t_wait() {
+	local timeout=$1 desc=$2; shift 2
+	local deadline=$(( $(date +%s%N) + timeout * 1000000000 ))
+	until "$@" 2>/dev/null; do
+		if [ "$(date +%s%N)" -ge $deadline ]; then
+			t_log "timed out after ${timeout}s waiting for: $desc"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# t_conf NAME [extra oand-group lines] : writes $T_DIR/NAME.conf for data
+# $T_DIR/NAME.data and mount point $T_DIR/NAME.mnt; prints the conf path.
+t_conf() {
+	local name=$1; shift
+	local conf="$T_DIR/$name.conf"
+	mkdir -p "$T_DIR/$name.mnt"
+	{
+		echo "oand = {"
+		echo "  server-name = \"$name\";"
+		echo "  data-dir = \"$T_DIR/$name.data\";"
+		echo "  log-level = \"info\";"
+		for l in "$@"; do echo "  $l"; done
+		echo "};"
+		echo "oan = { mount-point = \"$T_DIR/$name.mnt\"; };"
+	} > "$conf"
+	echo "$conf"
+}
+
+t_is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
+
+# t_start NAME: start the node of NAME.conf as a daemon (it mounts
+# NAME.mnt before returning), remember its pid.  Logs go to NAME.log.
+t_start() {
+	local name=$1 conf="$T_DIR/$1.conf" pidf="$T_DIR/$1.pid"
+	"$OAND" -c "$conf" -p "$pidf" 2>>"$T_DIR/$name.log" || return 1
+	T_PIDS+=("$(cat "$pidf")")
+	t_is_mounted "$T_DIR/$name.mnt"
+}
+
+# t_stop NAME: unmount NAME.mnt and wait until its node has exited.
+t_stop() {
+	local name=$1 pid
+	pid=$(cat "$T_DIR/$name.pid" 2>/dev/null) || return 1
+	fusermount3 -u "$T_DIR/$name.mnt" || return 1
+	t_wait 20 "node $name to exit" sh -c "! kill -0 $pid" || return 1
+}
+
+# t_kill9 NAME: kill the node without warning and clear its stale mount.
+t_kill9() {
+	local name=$1 pid
+	pid=$(cat "$T_DIR/$name.pid" 2>/dev/null) || return 1
+	kill -KILL "$pid"
+	t_wait 10 "node $name to die" sh -c "! kill -0 $pid"
+	fusermount3 -u -z "$T_DIR/$name.mnt" 2>/dev/null || umount -l "$T_DIR/$name.mnt" 2>/dev/null
+	t_wait 10 "mount $name to go" sh -c "! awk -v m='$T_DIR/$name.mnt' '\$2 == m {f=1} END {exit !f}' /proc/mounts"
+}
+
+# t_done: print the result line and exit with the right status.
+t_done() {
+	if [ "$T_FAILED" -gt 0 ]; then
+		t_log "$T_FAILED check(s) failed, $T_CHECKS passed"
+		exit 1
+	fi
+	t_log "all $T_CHECKS checks passed"
+	exit 0
+}
+
+# Helper programs built from tests/tools/*.c (make integration builds them).
+OAND_TOOLS=${OAND_TOOLS:-$OAND_BIN/build/obj/tests/tools}
