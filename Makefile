@@ -70,15 +70,25 @@ $(UNIT_BIN):
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_DEFAULT_TIMEOUT=60 $$t; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_DEFAULT_TIMEOUT=120 $$t; done
 
 # Small C programs the integration tests use for syscalls shell tools lack.
 TOOLS = $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 $(B)/tests/tools/%: $(B)/tests/tools/%.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+ifeq ($(SAN),1)
+# A daemon's stderr is /dev/null: sanitizer reports go to files, and any
+# report fails the run.
+SAN_LOG = $(abspath $(B))/sanitizer
+SAN_ENV = ASAN_OPTIONS=log_path=$(SAN_LOG):abort_on_error=1 \
+	UBSAN_OPTIONS=log_path=$(SAN_LOG):print_stacktrace=1:halt_on_error=1
+endif
+
 integration: all $(TOOLS)
-	OAND_BIN=$(abspath $(BIN)) OAND_TOOLS=$(abspath $(B)/tests/tools) tests/integration/run-all
+	@rm -f $(SAN_LOG).*
+	$(SAN_ENV) OAND_BIN=$(abspath $(BIN)) OAND_TOOLS=$(abspath $(B)/tests/tools) tests/integration/run-all
+	@if ls $(SAN_LOG).* >/dev/null 2>&1; then echo "sanitizer reports:"; cat $(SAN_LOG).*; exit 1; fi
 
 check: unit integration
 

@@ -46,9 +46,15 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 1;
 	cfg->auto_cache = 1;
-	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
-	cfg->negative_timeout = 0;
+	/*
+	 * Every change reaches the tree through this mount, so the kernel's
+	 * caches stay right on their own; a FUSE round trip costs far more
+	 * than the work behind it.  Changes from elsewhere (peers) will be
+	 * pushed to the kernel with invalidations.
+	 */
+	cfg->entry_timeout = 10.0;
+	cfg->attr_timeout = 10.0;
+	cfg->negative_timeout = 2.0;
 	return fuse_get_context()->private_data;
 }
 

@@ -74,7 +74,10 @@ struct db {
 	struct clock *clock;
 	uint8_t self[DB_NODE_BYTES];
 	uint64_t next_seq;
+	uint64_t seq_reserved;	/* numbers below this are reserved on disk */
 };
+
+#define SEQ_BLOCK 1024
 
 int db_errno(int rc)
 {
@@ -144,14 +147,21 @@ static int tx_begin(struct db *db)
 	return r;
 }
 
-/* Commit if r == 0, roll back otherwise; unlocks.  Returns the outcome. */
+/*
+ * Commit if r == 0, roll back otherwise; unlocks.  Returns the outcome.
+ * Sequence numbers are reserved in blocks, as database sequences are: the
+ * stored mark only moves when the numbers in hand run out, so a crash may
+ * skip numbers but never hands one out twice.
+ */
 static int tx_end(struct db *db, int r, uint64_t seq_before)
 {
-	if (r == 0 && db->next_seq != seq_before) {
+	if (r == 0 && db->next_seq > db->seq_reserved) {
 		sqlite3_stmt *s = stmt(db, S_SEQ_SAVE);
+		uint64_t mark = db->next_seq + SEQ_BLOCK;
 
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)db->next_seq);
-		r = step_done(db, s);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)mark);
+		if ((r = step_done(db, s)) == 0)
+			db->seq_reserved = mark;
 	}
 	if (r == 0)
 		r = step_done(db, stmt(db, S_COMMIT));
@@ -367,7 +377,9 @@ static int load_seq(struct db *db)
 			       NULL) != SQLITE_OK)
 		return -EIO;
 	rc = sqlite3_step(s);
+	/* The stored value is a reservation mark: start above it. */
 	db->next_seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 1;
+	db->seq_reserved = 0;	/* reserve a block at the first commit */
 	sqlite3_finalize(s);
 	/* Our own clock must not fall behind what we already wrote. */
 	if (sqlite3_prepare_v2(db->h, "SELECT MAX(hlc) FROM entries", -1, &s, NULL) != SQLITE_OK)
@@ -425,7 +437,10 @@ int db_open(const char *file, const uint8_t self[DB_NODE_BYTES], struct clock *c
 	 * process; db_sync() (fsync from a client) makes it survive power
 	 * loss.  Blobs are fsynced before the commit that names them.
 	 */
-	if ((r = exec_sql(db->h, "PRAGMA journal_mode=WAL")) != 0 ||
+	/* One node per data dir (flock): no file locks per transaction, and
+	   the WAL index lives in memory. */
+	if ((r = exec_sql(db->h, "PRAGMA locking_mode=EXCLUSIVE")) != 0 ||
+	    (r = exec_sql(db->h, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (r = exec_sql(db->h, "PRAGMA synchronous=NORMAL")) != 0 ||
 	    (r = exec_sql(db->h, "PRAGMA foreign_keys=ON")) != 0 ||
 	    (r = exec_sql(db->h, "PRAGMA cache_size=-4096")) != 0)
@@ -617,6 +632,14 @@ int db_publish(struct db *db, struct db_publish *p)
 	e.ctime_ns = now;
 	r = put_entry(db, p->path, &e);
 	db_entry_clear(&e);
+	if (r == 0 && p->sha != NULL && p->holder != NULL) {
+		sqlite3_stmt *s = stmt(db, S_HOLD_ADD);
+
+		sqlite3_bind_blob(s, 1, p->sha, DB_SHA_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, p->holder, DB_NODE_BYTES, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, now);
+		r = step_done(db, s);
+	}
 	if (r == 0 && p->has_old && p->sha != NULL && memcmp(p->sha, p->old_sha, DB_SHA_BYTES) == 0)
 		p->has_old = 0;	/* same content: nothing to collect */
 out:

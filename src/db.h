@@ -67,6 +67,7 @@ struct db_publish {
 	uint64_t size;
 	const uint8_t *sha;	/* NULL for no content (size 0) */
 	int64_t mtime_ns;	/* 0: now */
+	const uint8_t *holder;	/* node to record as holder of sha, or NULL */
 	/* out */
 	int has_old;
 	uint8_t old_sha[DB_SHA_BYTES];

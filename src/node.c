@@ -56,6 +56,8 @@ struct node_file {
 	int writable;
 	int blob_fd;			/* published content, or -1 */
 	int stage_fd;			/* private copy being written, or -1 */
+	int fresh;			/* staged content started empty (stage_reset);
+					   with stage_fd < 0 it is still empty */
 	char stage_path[PATH_MAX];
 	uint64_t size_published;	/* size of blob_fd's content */
 	/* Read without the lock by getattr on other paths: atomics. */
@@ -574,6 +576,13 @@ int node_getxattr(struct node *n, const char *path, const char *name, char *buf,
 	struct db_entry e;
 	int r;
 
+	/*
+	 * Only the user namespace exists here.  ENOTSUP (not ENODATA) for the
+	 * others tells tools such as ls that this filesystem has no ACLs or
+	 * security labels, so they stop asking for every file.
+	 */
+	if (strncmp(name, "user.", 5) != 0)
+		return -ENOTSUP;
 	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
 		return r;
 	if (e.kind != DB_FILE || !e.has_sha) {
@@ -670,18 +679,16 @@ static struct node_file *file_new(struct node *n, const char *path)
 	return f;
 }
 
-/* Give f an empty staging file (O_TRUNC, or before a full rewrite). */
-static int stage_empty(struct node_file *f)
+/*
+ * Start the staged content afresh, empty (O_TRUNC, truncate to 0, a new
+ * file).  No staging file is made until the first byte is written, so
+ * creating empty files costs no file on disk.
+ */
+static int stage_reset(struct node_file *f)
 {
-	int r;
-
-	if (f->stage_fd >= 0) {
-		if (ftruncate(f->stage_fd, 0) != 0)
-			return -errno;
-	} else if ((r = store_staging_new(f->node->store, &f->stage_fd, f->stage_path,
-					  sizeof(f->stage_path))) != 0) {
-		return r;
-	}
+	if (f->stage_fd >= 0 && ftruncate(f->stage_fd, 0) != 0)
+		return -errno;
+	f->fresh = 1;
 	f->size = 0;
 	sha256_init(&f->hash);
 	f->hashed = 0;
@@ -689,7 +696,8 @@ static int stage_empty(struct node_file *f)
 	return 0;
 }
 
-/* Copy the published content into a staging file before the first change. */
+/* Have a staging file: empty when fresh, else a copy of the published
+   content, made before the first change to it. */
 static int stage_ensure(struct node_file *f)
 {
 	off_t in = 0, out = 0;
@@ -697,10 +705,14 @@ static int stage_ensure(struct node_file *f)
 
 	if (f->stage_fd >= 0)
 		return 0;
-	if ((r = stage_empty(f)) != 0)
+	if ((r = store_staging_new(f->node->store, &f->stage_fd, f->stage_path,
+				   sizeof(f->stage_path))) != 0)
 		return r;
-	if (f->blob_fd < 0 || f->size_published == 0)
+	if (f->fresh || f->blob_fd < 0 || f->size_published == 0) {
+		if (!f->fresh)
+			stage_reset(f);
 		return 0;
+	}
 	while ((uint64_t)in < f->size_published) {
 		ssize_t c = copy_file_range(f->blob_fd, &in, f->stage_fd, &out,
 					    f->size_published - (uint64_t)in, 0);
@@ -770,7 +782,7 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 			goto out;
 	}
 	if (f->writable && (flags & O_TRUNC)) {
-		if ((r = stage_empty(f)) != 0)
+		if ((r = stage_reset(f)) != 0)
 			goto out;
 		if (f->size_published != 0)
 			set_changed(f, 0);
@@ -789,7 +801,8 @@ int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t 
 		struct node_file **out)
 {
 	struct db_publish p = { .path = path, .excl = 1, .create = 1, .mode = mode & 07777,
-				.uid = uid, .gid = gid, .size = 0, .sha = n->empty_sha };
+				.uid = uid, .gid = gid, .size = 0, .sha = n->empty_sha,
+				.holder = n->id };
 	struct node_file *f;
 	int r;
 
@@ -805,11 +818,8 @@ int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t 
 		return -ENOMEM;
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	f->mtime_ns = now_ns();
-	/* An empty stage now lets sequential writes be hashed as they come. */
-	if (f->writable && (r = stage_empty(f)) != 0) {
-		file_free(f);
-		return r;
-	}
+	/* Fresh: sequential writes are hashed as they come. */
+	stage_reset(f);
 	file_link(n, f);
 	*out = f;
 	return 0;
@@ -824,7 +834,7 @@ ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off)
 	if (off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&f->lock);
-	fd = f->stage_fd >= 0 ? f->stage_fd : f->blob_fd;
+	fd = f->stage_fd >= 0 ? f->stage_fd : f->fresh ? -1 : f->blob_fd;
 	while (fd >= 0 && done < size) {
 		ssize_t c = pread(fd, buf + done, size - done, off + (off_t)done);
 
@@ -902,7 +912,7 @@ int node_file_truncate(struct node_file *f, uint64_t size)
 	if ((r = f->error) != 0)
 		goto out;
 	if (size == 0) {
-		r = stage_empty(f);
+		r = stage_reset(f);
 	} else if ((r = stage_ensure(f)) == 0 && ftruncate(f->stage_fd, (off_t)size) != 0) {
 		r = -errno;
 	}
@@ -964,7 +974,10 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		return 0;
 	if (f->error)
 		return f->error;
-	if (f->hash_ok && f->hashed == f->size) {
+	if (f->stage_fd < 0) {
+		/* Truncated and never written: the empty content, always held. */
+		memcpy(sha, n->empty_sha, STORE_SHA_BYTES);
+	} else if (f->hash_ok && f->hashed == f->size) {
 		struct sha256 h = f->hash;
 
 		sha256_final(&h, sha);
@@ -972,7 +985,8 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		goto fail;
 	}
 	pthread_rwlock_rdlock(&n->gc_lock);
-	if ((r = store_commit(n->store, f->stage_fd, f->stage_path, sha)) != 0) {
+	if (f->stage_fd >= 0 &&
+	    (r = store_commit(n->store, f->stage_fd, f->stage_path, sha)) != 0) {
 		pthread_rwlock_unlock(&n->gc_lock);
 		goto fail;	/* the staged copy stays; a later close may retry */
 	}
@@ -984,18 +998,18 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		p.size = f->size;
 		p.sha = sha;
 		p.mtime_ns = f->mtime_ns;
+		p.holder = n->id;
 		r = db_publish(n->db, &p);
 		published = r == 0;
 	}
 	pthread_mutex_unlock(&n->hlock);
-	if (published)
-		db_holder_add(n->db, sha, n->id);
 	pthread_rwlock_unlock(&n->gc_lock);
 	/* The staged copy is now the blob (or a duplicate of it): read-only. */
 	if (f->blob_fd >= 0)
 		close(f->blob_fd);
 	f->blob_fd = f->stage_fd;
 	f->stage_fd = -1;
+	f->fresh = 0;
 	f->size_published = f->size;
 	__atomic_store_n(&f->dirty, 0, __ATOMIC_RELEASE);
 	if (!published) {
