@@ -12,6 +12,7 @@
 
 #define XATTR_PREFIX "user.oand."
 
+/* private_data is the node once op_init has run. */
 static struct node *node(void)
 {
 	return fuse_get_context()->private_data;
@@ -55,7 +56,8 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = 10.0;
 	cfg->attr_timeout = 10.0;
 	cfg->negative_timeout = 2.0;
-	return fuse_get_context()->private_data;
+	/* fuse_new was given a slot that the node was put in later. */
+	return *(struct node **)fuse_get_context()->private_data;
 }
 
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)

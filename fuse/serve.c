@@ -85,32 +85,46 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
-static struct fuse *mount_fs(const struct serve_opts *o, struct node *n, int *status)
+/* Append ",opt" to buf unless opt is NULL or empty. */
+static void add_options(char *buf, size_t len, const char *opt)
 {
-	char opts[4096];
+	size_t used = strlen(buf);
+
+	if (opt != NULL && opt[0] != '\0')
+		snprintf(buf + used, len - used, "%s%s", used ? "," : "", opt);
+}
+
+/*
+ * Make the FUSE object first: bad mount options are refused (exit 2)
+ * before anything is created.  The node does not exist yet; op_init
+ * reads it from *slot once the loop starts.
+ */
+static struct fuse *fuse_prepare(const struct serve_opts *o, struct node **slot)
+{
+	char opts[4096] = "";
 	char *argv[] = { "oand", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	struct fuse *f;
 
-	*status = 1;
-	snprintf(opts, sizeof(opts), "%s%s%s%s%s", BASE_OPTIONS,
-		 o->cfg->mount_options ? "," : "", o->cfg->mount_options ? o->cfg->mount_options : "",
-		 o->mount_options ? "," : "", o->mount_options ? o->mount_options : "");
+	add_options(opts, sizeof(opts), BASE_OPTIONS);
+	add_options(opts, sizeof(opts), o->cfg->mount_options);
+	add_options(opts, sizeof(opts), o->mount_options);
+	f = fuse_new(&args, &ops_oand, sizeof(ops_oand), slot);
+	fuse_opt_free_args(&args);
+	if (f == NULL)
+		log_error("invalid mount options: %s", opts);
+	return f;
+}
+
+static int mount_fs(const struct serve_opts *o, struct fuse *f)
+{
 	if (mkdir(o->mount_point, 0755) == 0)
 		log_notice("created mount point %s", o->mount_point);
-	f = fuse_new(&args, &ops_oand, sizeof(ops_oand), n);
-	fuse_opt_free_args(&args);
-	if (f == NULL) {
-		log_error("invalid mount options: %s", opts);
-		*status = 2;
-		return NULL;
-	}
 	if (fuse_mount(f, o->mount_point) != 0) {
 		log_error("cannot mount on %s", o->mount_point);
-		fuse_destroy(f);
-		return NULL;
+		return -EIO;
 	}
-	return f;
+	return 0;
 }
 
 int serve_run(const struct serve_opts *o)
@@ -118,20 +132,26 @@ int serve_run(const struct serve_opts *o)
 	struct node *n = NULL;
 	struct fuse *f = NULL;
 	struct fuse_loop_config *lc = NULL;
-	int report_fd = -1, status = 1, r, pid_written = 0;
+	int report_fd = -1, status = 1, r, pid_written = 0, mounted = 0;
 	sigset_t sigs;
 
 	if (!o->foreground && (r = daemonize(&report_fd)) != 0) {
 		log_error("cannot daemonize: %s", strerror(-r));
 		return 1;
 	}
+	if (o->mount_point != NULL && (f = fuse_prepare(o, &n)) == NULL) {
+		status = 2;
+		goto out;
+	}
 	if ((r = node_open(o->cfg, o->mount_point, &n)) != 0) {
 		log_error("cannot start the node on %s: %s", o->cfg->data_dir, strerror(-r));
 		goto out;
 	}
-	if (o->mount_point != NULL && (f = mount_fs(o, n, &status)) == NULL)
-		goto out;
-	status = 1;
+	if (f != NULL) {
+		if (mount_fs(o, f) != 0)
+			goto out;
+		mounted = 1;
+	}
 	if (o->pidfile != NULL) {
 		if ((r = write_pidfile(o->pidfile)) != 0) {
 			log_error("cannot write pid file %s: %s", o->pidfile, strerror(-r));
@@ -173,7 +193,8 @@ int serve_run(const struct serve_opts *o)
 	}
 out:
 	if (f != NULL) {
-		fuse_unmount(f);
+		if (mounted)
+			fuse_unmount(f);
 		fuse_destroy(f);
 	}
 	if (lc != NULL)
