@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../src/log.h"
 #include "../src/node.h"
 
 #define XATTR_PREFIX "user.oand."
@@ -42,8 +43,13 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* O_TRUNC arrives with open, so truncation is staged, not published. */
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Cached pages are dropped by libfuse's auto_cache check at open, not
+	   by a size/mtime check on every read. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = 1 << 20;
-	conn->max_readahead = 1 << 20;
+	/* Files are read whole and in order: several 1 MiB requests in flight
+	   (the kernel grants at most what serve.c set on the bdi). */
+	conn->max_readahead = OPS_READAHEAD;
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 1;
 	cfg->auto_cache = 1;

@@ -9,6 +9,9 @@
 #define FUSE_USE_VERSION 314
 #include <fuse.h>
 
+/* Readahead asked of the kernel, in bytes. */
+#define OPS_READAHEAD (4u << 20)
+
 extern const struct fuse_operations ops_oand;
 
 #endif

@@ -116,6 +116,40 @@ static struct fuse *fuse_prepare(const struct serve_opts *o, struct node **slot)
 	return f;
 }
 
+/*
+ * A FUSE mount starts with the kernel's default readahead (128 KiB) and
+ * at INIT the filesystem may only lower what the bdi has.  Whole files are
+ * read in order, so raise the bdi's value before INIT (root only; best
+ * effort); op_init then asks for the same.  The mount is found in
+ * mountinfo: stat on it would wait for our own loop.
+ */
+static void raise_readahead(const char *mp)
+{
+	char line[8192], dev[64] = "", path[128];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char d[64], m[4096];
+
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*d %*d %63s %*s %4095s", d, m) == 2 && strcmp(m, mp) == 0)
+			snprintf(dev, sizeof(dev), "%s", d);	/* the last one is ours */
+	}
+	fclose(f);
+	if (dev[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	if ((f = fopen(path, "w")) == NULL) {
+		log_debug("cannot raise readahead (%s): %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%d\n", OPS_READAHEAD >> 10);
+	if (fclose(f) != 0)
+		log_debug("cannot raise readahead (%s): %s", path, strerror(errno));
+}
+
 static int mount_fs(const struct serve_opts *o, struct fuse *f)
 {
 	if (mkdir(o->mount_point, 0755) == 0)
@@ -124,6 +158,7 @@ static int mount_fs(const struct serve_opts *o, struct fuse *f)
 		log_error("cannot mount on %s", o->mount_point);
 		return -EIO;
 	}
+	raise_readahead(o->mount_point);
 	return 0;
 }
 
@@ -168,8 +203,10 @@ int serve_run(const struct serve_opts *o)
 			goto out;
 		if ((lc = fuse_loop_cfg_create()) == NULL)
 			goto out;
+		/* Keep the workers: making a thread per request burst costs
+		   more than the request. */
 		fuse_loop_cfg_set_max_threads(lc, 16);
-		fuse_loop_cfg_set_idle_threads(lc, 4);
+		fuse_loop_cfg_set_idle_threads(lc, 16);
 		report(&report_fd, 0);
 		if (!o->foreground)
 			detach_stdio();

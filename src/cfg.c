@@ -9,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { K_STRING, K_PATH, K_PORT, K_HEXKEY, K_LOGLEVEL, K_NAME };
+/* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
+enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME };
 
 struct key {
 	const char *group;
@@ -27,7 +28,7 @@ static const struct key keys[] = {
 	{ "oand", "bff-domain-name", K_NAME, OFF(bff_domain_name) },
 	{ "oand", "bff-port", K_PORT, OFF(bff_port) },
 	{ "oand", "data-dir", K_PATH, OFF(data_dir) },
-	{ "oand", "tox-port", K_PORT, OFF(tox_port) },
+	{ "oand", "tox-port", K_PORT0, OFF(tox_port) },
 	{ "oand", "cluster-key", K_HEXKEY, OFF(cluster_key) },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
@@ -152,7 +153,9 @@ static int hexval(int c)
 static const char *type_name(enum key_type t)
 {
 	switch (t) {
-	case K_PORT: return "an integer";
+	case K_PORT:
+	case K_PORT0: return "an integer";
+	case K_NAME: return "a non-empty string of at most 255 bytes without control characters";
 	case K_HEXKEY: return "a string of 64 hex digits";
 	case K_LOGLEVEL: return "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
 	case K_PATH: return "an absolute path (string)";
@@ -169,15 +172,15 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 	int type = config_setting_type(s);
 	const char *str;
 
-	if (k->type == K_PORT) {
-		long long v;
+	if (k->type == K_PORT || k->type == K_PORT0) {
+		long long v, min = k->type == K_PORT ? 1 : 0;
 
 		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 			goto wrong_type;
 		v = config_setting_get_int64(s);
-		if (v < 0 || v > 65535) {
-			snprintf(err, errlen, "%s:%d: %s.%s: value %lld out of range (0..65535)",
-				 where, line, k->group, k->name, v);
+		if (v < min || v > 65535) {
+			snprintf(err, errlen, "%s:%d: %s.%s: value %lld out of range (%lld..65535)",
+				 where, line, k->group, k->name, v, min);
 			return -EINVAL;
 		}
 		*(int *)(base + k->offset) = (int)v;
@@ -286,13 +289,9 @@ static int cfg_from_config(config_t *lc, const char *where, struct cfg **out,
 			}
 			if ((r = cfg_set_key(cfg, k, s, where, err, errlen)) != 0)
 				goto out;
+			/* the checks above go to out without setting r */
+			r = -EINVAL;
 		}
-	}
-	r = -EINVAL;
-	if (cfg->server_port == 0 || cfg->bff_port == 0) {
-		snprintf(err, errlen, "%s: %s: value 0 out of range (1..65535)", where,
-			 cfg->server_port == 0 ? "oand.server-port" : "oand.bff-port");
-		goto out;
 	}
 	if (cfg_fill_defaults(cfg) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -315,8 +314,15 @@ static void syntax_error(config_t *lc, const char *where, char *err, size_t errl
 {
 	const char *file = config_error_file(lc);
 
-	snprintf(err, errlen, "%s:%d: syntax error: %s", file ? file : where,
-		 config_error_line(lc), config_error_text(lc));
+	const char *text = config_error_text(lc);
+
+	/* libconfig's text is often just "syntax error": say it once. */
+	if (text == NULL || strstr(text, "syntax error") != NULL)
+		snprintf(err, errlen, "%s:%d: syntax error", file ? file : where,
+			 config_error_line(lc));
+	else
+		snprintf(err, errlen, "%s:%d: syntax error: %s", file ? file : where,
+			 config_error_line(lc), text);
 }
 
 int cfg_parse_string(const char *text, struct cfg **out, char *err, size_t errlen)

@@ -155,16 +155,20 @@ static int tx_begin(struct db *db)
  */
 static int tx_end(struct db *db, int r, uint64_t seq_before)
 {
+	uint64_t mark = 0;
+
 	if (r == 0 && db->next_seq > db->seq_reserved) {
 		sqlite3_stmt *s = stmt(db, S_SEQ_SAVE);
-		uint64_t mark = db->next_seq + SEQ_BLOCK;
 
+		mark = db->next_seq + SEQ_BLOCK;
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)mark);
-		if ((r = step_done(db, s)) == 0)
-			db->seq_reserved = mark;
+		r = step_done(db, s);
 	}
 	if (r == 0)
 		r = step_done(db, stmt(db, S_COMMIT));
+	/* The reservation counts only once it is on disk. */
+	if (r == 0 && mark != 0)
+		db->seq_reserved = mark;
 	if (r != 0) {
 		step_done(db, stmt(db, S_ROLLBACK));
 		db->next_seq = seq_before;
@@ -766,8 +770,12 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 		goto out;
 	if ((r = parent_ok(db, to)) != 0)
 		goto out_src;
-	if (strcmp(from, to) == 0)
-		goto out_src;	/* POSIX: same entry, nothing to do */
+	if (strcmp(from, to) == 0) {
+		/* POSIX: same entry, nothing to do; but it does exist. */
+		if (flags & RENAME_NOREPLACE)
+			r = -EEXIST;
+		goto out_src;
+	}
 	if (src.kind == DB_DIR && path_is_within(to, from)) {
 		r = -EINVAL;
 		goto out_src;

@@ -968,6 +968,7 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	uint8_t sha[STORE_SHA_BYTES];
 	struct db_publish p = { 0 };
 	int r, published = 0;
+	int64_t t0 = now_ns(), t_hash, t_sync;
 
 	*has_old = 0;
 	if (!f->dirty)
@@ -984,6 +985,13 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	} else if ((r = store_hash_fd(f->stage_fd, sha, NULL)) != 0) {
 		goto fail;
 	}
+	t_hash = now_ns();
+	/* The slow part of storing, outside the collector's lock. */
+	if (f->stage_fd >= 0 && fsync(f->stage_fd) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	t_sync = now_ns();
 	pthread_rwlock_rdlock(&n->gc_lock);
 	if (f->stage_fd >= 0 &&
 	    (r = store_commit(n->store, f->stage_fd, f->stage_path, sha)) != 0) {
@@ -1026,6 +1034,10 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		*has_old = 1;
 		memcpy(old, p.old_sha, STORE_SHA_BYTES);
 	}
+	log_debug("published %02x%02x%02x%02x...: %llu bytes (hash %lld ms, fsync %lld ms, "
+		  "commit %lld ms)", sha[0], sha[1], sha[2], sha[3], (unsigned long long)f->size,
+		  (long long)(t_hash - t0) / 1000000, (long long)(t_sync - t_hash) / 1000000,
+		  (long long)(now_ns() - t_sync) / 1000000);
 	return 0;
 fail:
 	log_error("%s: cannot store the new content: %s; the file keeps its previous content",

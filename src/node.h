@@ -80,8 +80,6 @@ struct node_status {
 	long pid;
 	int64_t started;	/* seconds since the epoch */
 	struct db_stats db;
-	uint64_t stored_bytes;	/* bytes of blobs held here */
-	uint64_t blobs;
 	int open_files;
 };
 int node_status(struct node *n, struct node_status *st);

@@ -74,12 +74,16 @@ int path_is_within(const char *p, const char *dir)
 
 int path_rebase(const char *p, const char *from, const char *to, char *out, size_t outlen)
 {
-	size_t nf = strlen(from);
+	const char *rest;
 	int n;
 
 	if (!path_is_within(p, from))
 		return -EINVAL;
-	n = snprintf(out, outlen, "%s%s", to, p + nf);
+	/* rest is "" or "/..."; the root's own slash must not be doubled or lost */
+	rest = strcmp(from, "/") == 0 ? (strcmp(p, "/") == 0 ? "" : p) : p + strlen(from);
+	if (strcmp(to, "/") == 0 && rest[0] != '\0')
+		to = "";
+	n = snprintf(out, outlen, "%s%s", to, rest);
 	if (n < 0 || (size_t)n >= outlen || (size_t)n >= PATH_TREE_MAX)
 		return -ENAMETOOLONG;
 	return 0;
