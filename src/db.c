@@ -20,7 +20,7 @@
 
 enum stmt_id {
 	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
-	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_TOUCH,
 	S_COUNT
 };
 
@@ -45,6 +45,7 @@ static const char *const sql_text[S_COUNT] = {
 	[S_HOLD_DEL] = "DELETE FROM holders WHERE sha256=?1 AND node=?2",
 	[S_HOLD_LIST] = "SELECT node FROM holders WHERE sha256=?1 ORDER BY since",
 	[S_SEQ_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('next_seq',?1)",
+	[S_TOUCH] = "UPDATE entries SET mtime=?2,ctime=?2 WHERE path=?1 AND deleted=0",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -290,6 +291,26 @@ static int put_tombstone(struct db *db, const char *path)
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)clock_now(db->clock));
 	sqlite3_bind_blob(s, 4, db->self, DB_NODE_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)db->next_seq++);
+	return step_done(db, s);
+}
+
+/*
+ * A name was added to or removed from path's folder: its mtime and ctime
+ * move, as POSIX has it.  The folder's version does not: the change that
+ * caused it carries the news.  Lock held.
+ */
+static int touch_parent(struct db *db, const char *path)
+{
+	char parent[PATH_TREE_MAX];
+	const char *name;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = path_split(path, parent, sizeof(parent), &name)) != 0)
+		return r;
+	s = stmt(db, S_TOUCH);
+	sqlite3_bind_text(s, 1, parent, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ns());
 	return step_done(db, s);
 }
 
@@ -551,7 +572,8 @@ int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint3
 	e.uid = uid;
 	e.gid = gid;
 	e.mtime_ns = e.ctime_ns = now_ns();
-	r = put_entry(db, path, &e);
+	if ((r = put_entry(db, path, &e)) == 0)
+		r = touch_parent(db, path);
 out:
 	return tx_end(db, r, seq);
 }
@@ -584,7 +606,8 @@ int db_symlink(struct db *db, const char *path, const char *target, uint32_t uid
 	e.size = strlen(target);
 	e.mtime_ns = e.ctime_ns = now_ns();
 	e.target = (char *)target;
-	r = put_entry(db, path, &e);
+	if ((r = put_entry(db, path, &e)) == 0)
+		r = touch_parent(db, path);
 out:
 	return tx_end(db, r, seq);
 }
@@ -618,7 +641,7 @@ int db_publish(struct db *db, struct db_publish *p)
 			memcpy(p->old_sha, e.sha256, DB_SHA_BYTES);
 		}
 	} else if (r == -ENOENT && p->create) {
-		if ((r = parent_ok(db, p->path)) != 0)
+		if ((r = parent_ok(db, p->path)) != 0 || (r = touch_parent(db, p->path)) != 0)
 			goto out;
 		memset(&e, 0, sizeof(e));
 		e.kind = DB_FILE;
@@ -669,7 +692,8 @@ int db_unlink(struct db *db, const char *path, int *has_old, uint8_t old_sha[DB_
 			*has_old = 1;
 			memcpy(old_sha, e.sha256, DB_SHA_BYTES);
 		}
-		r = put_tombstone(db, path);
+		if ((r = put_tombstone(db, path)) == 0)
+			r = touch_parent(db, path);
 	}
 	db_entry_clear(&e);
 out:
@@ -694,8 +718,8 @@ int db_rmdir(struct db *db, const char *path)
 	else if ((r = has_children(db, path)) > 0)
 		r = -ENOTEMPTY;
 	db_entry_clear(&e);
-	if (r == 0)
-		r = put_tombstone(db, path);
+	if (r == 0 && (r = put_tombstone(db, path)) == 0)
+		r = touch_parent(db, path);
 out:
 	return tx_end(db, r, seq);
 }
@@ -812,6 +836,8 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 		if (r == 0)
 			r = put_tombstone(db, paths[i]);
 	}
+	if (r == 0 && (r = touch_parent(db, from)) == 0)
+		r = touch_parent(db, to);
 	if (r == 0 && have_dst && dst.kind == DB_FILE && dst.has_sha &&
 	    !(src.has_sha && memcmp(src.sha256, dst.sha256, DB_SHA_BYTES) == 0)) {
 		*has_old = 1;

@@ -23,6 +23,9 @@
 #include "store.h"
 
 #define XATTR_SHA "user.oand.sha256"
+/* The reserve: 2% of the data dir's disk, within these bounds. */
+#define RESERVE_MIN (1u << 20)
+#define RESERVE_MAX (64u << 20)
 #define XATTR_HOLDERS "user.oand.holders"
 
 struct node {
@@ -38,6 +41,9 @@ struct node {
 	struct db *db;
 	struct ctl *ctl;
 	int64_t started;
+	/* Space kept free on the data dir's disk for the database, so a full
+	   disk can still record deletes and the node can still start. */
+	uint64_t reserve;
 
 	/* Blobs are collected under the write side; publishing holds the read
 	   side from storing the blob until the metadata names it. */
@@ -227,6 +233,18 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	if ((r = ensure_empty_blob(n)) != 0) {
 		log_error("cannot write to the store: %s", strerror(-r));
 		goto out;
+	}
+	{
+		struct statvfs sv;
+		uint64_t total = 0;
+
+		if (statvfs(n->data_dir, &sv) == 0)
+			total = (uint64_t)sv.f_blocks * sv.f_frsize;
+		n->reserve = total / 50;
+		if (n->reserve < RESERVE_MIN)
+			n->reserve = RESERVE_MIN;
+		if (n->reserve > RESERVE_MAX)
+			n->reserve = RESERVE_MAX;
 	}
 	removed = store_gc(n->store, gc_in_use, n);
 	if (removed > 0)
@@ -501,7 +519,19 @@ int node_utimens(struct node *n, const char *path, int64_t mtime_ns)
 
 	if (r != 0 || mtime_ns < 0)
 		return r;
-	return db_setattr(n->db, path, DB_SET_MTIME, 0, 0, 0, mtime_ns);
+	if ((r = db_setattr(n->db, path, DB_SET_MTIME, 0, 0, 0, mtime_ns)) != 0)
+		return r;
+	/*
+	 * cp -p and tar set the time after the last write but before close:
+	 * an open, changed copy must publish with this time, not the time of
+	 * its last write.  A later write moves it again, as it should.
+	 */
+	pthread_mutex_lock(&n->hlock);
+	for (struct node_file *f = n->files; f != NULL; f = f->next)
+		if (f->path != NULL && strcmp(f->path, path) == 0)
+			__atomic_store_n(&f->mtime_ns, mtime_ns, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&n->hlock);
+	return 0;
 }
 
 int node_access(struct node *n, const char *path, int mask, uid_t uid, gid_t gid)
@@ -679,6 +709,18 @@ static struct node_file *file_new(struct node *n, const char *path)
 	return f;
 }
 
+/* -ENOSPC if adding bytes would eat into the database's reserve. */
+static int space_for(struct node *n, uint64_t bytes)
+{
+	struct statvfs sv;
+
+	if (statvfs(n->data_dir, &sv) != 0)
+		return 0;	/* cannot tell: let the write itself find out */
+	if ((uint64_t)sv.f_bavail * sv.f_frsize < bytes + n->reserve)
+		return -ENOSPC;
+	return 0;
+}
+
 /*
  * Start the staged content afresh, empty (O_TRUNC, truncate to 0, a new
  * file).  No staging file is made until the first byte is written, so
@@ -705,6 +747,8 @@ static int stage_ensure(struct node_file *f)
 
 	if (f->stage_fd >= 0)
 		return 0;
+	if (!f->fresh && (r = space_for(f->node, f->size_published)) != 0)
+		return r;
 	if ((r = store_staging_new(f->node->store, &f->stage_fd, f->stage_path,
 				   sizeof(f->stage_path))) != 0)
 		return r;
@@ -866,7 +910,7 @@ ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t
 		r = f->error;
 		goto out;
 	}
-	if ((r = stage_ensure(f)) != 0)
+	if ((r = stage_ensure(f)) != 0 || (r = space_for(f->node, size)) != 0)
 		goto fail;
 	while (done < size) {
 		ssize_t c = pwrite(f->stage_fd, buf + done, size - done, off + (off_t)done);
