@@ -548,9 +548,10 @@ out:
 	return r;
 }
 
-int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+/* Add e at path, which must not exist, in a folder that does. */
+static int create_entry(struct db *db, const char *path, struct db_entry *e)
 {
-	struct db_entry e;
+	struct db_entry old;
 	uint64_t seq;
 	int r;
 
@@ -559,57 +560,35 @@ int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint3
 	seq = db->next_seq;
 	if ((r = parent_ok(db, path)) != 0)
 		goto out;
-	if ((r = get_live(db, path, &e)) == 0) {
-		db_entry_clear(&e);
+	if ((r = get_live(db, path, &old)) == 0) {
+		db_entry_clear(&old);
 		r = -EEXIST;
 		goto out;
 	}
 	if (r != -ENOENT)
 		goto out;
-	memset(&e, 0, sizeof(e));
-	e.kind = DB_DIR;
-	e.mode = mode;
-	e.uid = uid;
-	e.gid = gid;
-	e.mtime_ns = e.ctime_ns = now_ns();
-	if ((r = put_entry(db, path, &e)) == 0)
+	e->mtime_ns = e->ctime_ns = now_ns();
+	if ((r = put_entry(db, path, e)) == 0)
 		r = touch_parent(db, path);
 out:
 	return tx_end(db, r, seq);
 }
 
+int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct db_entry e = { .kind = DB_DIR, .mode = mode, .uid = uid, .gid = gid };
+
+	return create_entry(db, path, &e);
+}
+
 int db_symlink(struct db *db, const char *path, const char *target, uint32_t uid, uint32_t gid)
 {
-	struct db_entry e;
-	uint64_t seq;
-	int r;
+	struct db_entry e = { .kind = DB_LINK, .mode = 0777, .uid = uid, .gid = gid,
+			      .size = strlen(target), .target = (char *)target };
 
 	if (strlen(target) >= PATH_TREE_MAX)
 		return -ENAMETOOLONG;
-	if ((r = tx_begin(db)) != 0)
-		return r;
-	seq = db->next_seq;
-	if ((r = parent_ok(db, path)) != 0)
-		goto out;
-	if ((r = get_live(db, path, &e)) == 0) {
-		db_entry_clear(&e);
-		r = -EEXIST;
-		goto out;
-	}
-	if (r != -ENOENT)
-		goto out;
-	memset(&e, 0, sizeof(e));
-	e.kind = DB_LINK;
-	e.mode = 0777;
-	e.uid = uid;
-	e.gid = gid;
-	e.size = strlen(target);
-	e.mtime_ns = e.ctime_ns = now_ns();
-	e.target = (char *)target;
-	if ((r = put_entry(db, path, &e)) == 0)
-		r = touch_parent(db, path);
-out:
-	return tx_end(db, r, seq);
+	return create_entry(db, path, &e);
 }
 
 int db_publish(struct db *db, struct db_publish *p)

@@ -37,29 +37,8 @@ static const char full_config[] =
 
 /* Temporary files live in base, made and removed by the parent process
  * around the test case, so even a failed test leaves nothing behind. */
-static char base[64];
-
-static void base_make(void)
-{
-	snprintf(base, sizeof(base), "/tmp/check_cfg.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void base_remove(void)
-{
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define CHECK_TMP_NAME "check_cfg"
+#include "check_tmp.h"
 
 /* A temporary file holding text; its name in path (remove with unlink). */
 static void write_temp(char *path, size_t len, const char *text)

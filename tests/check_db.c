@@ -62,29 +62,8 @@ static void t_close(struct t *t)
 
 /* All test folders live below base, made and removed by the parent
  * process around the test case, so even a failed test leaves nothing. */
-static char base[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void base_make(void)
-{
-	snprintf(base, sizeof(base), "/tmp/check_db.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
-}
-
-static void base_remove(void)
-{
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define CHECK_TMP_NAME "check_db"
+#include "check_tmp.h"
 
 static void t_init(struct t *t)
 {
@@ -101,7 +80,7 @@ static void t_init(struct t *t)
 static void t_done(struct t *t)
 {
 	t_close(t);
-	ck_assert_int_eq(nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	ck_assert_int_eq(rm_tree(t->dir), 0);
 }
 
 /* A recognisable fake hash. */

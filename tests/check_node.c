@@ -31,29 +31,8 @@
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
-static char base[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void base_make(void)
-{
-	snprintf(base, sizeof(base), "/tmp/check_node.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
-}
-
-static void base_remove(void)
-{
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define CHECK_TMP_NAME "check_node"
+#include "check_tmp.h"
 
 struct t {
 	char dir[128];
@@ -94,7 +73,7 @@ static void t_done(struct t *t)
 {
 	t_close(t);
 	cfg_free(t->cfg);
-	ck_assert_int_eq(nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	ck_assert_int_eq(rm_tree(t->dir), 0);
 }
 
 static int exists(const char *p)

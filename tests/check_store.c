@@ -28,29 +28,8 @@
 #define SHA_HELLO "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 #define SHA_MILLION_A "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
 
-static char base[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void base_make(void)
-{
-	snprintf(base, sizeof(base), "/tmp/check_store.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
-}
-
-static void base_remove(void)
-{
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define CHECK_TMP_NAME "check_store"
+#include "check_tmp.h"
 
 struct t {
 	char dir[128];
@@ -71,7 +50,7 @@ static void t_done(struct t *t)
 {
 	store_close(t->st);
 	t->st = NULL;
-	ck_assert_int_eq(nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	ck_assert_int_eq(rm_tree(t->dir), 0);
 }
 
 static void sub(const struct t *t, const char *rel, char *out, size_t len)
