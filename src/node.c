@@ -813,7 +813,8 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	f->size = f->size_published = e.size;
 	f->mtime_ns = e.mtime_ns;
-	if (e.has_sha && e.size > 0) {
+	/* With O_TRUNC the old content is never needed, even if it is lost. */
+	if (e.has_sha && e.size > 0 && !(f->writable && (flags & O_TRUNC))) {
 		r = store_open_blob(n->store, e.sha256, &f->blob_fd);
 		if (r == -ENOENT) {
 			char hex[STORE_HEX_LEN];

@@ -275,6 +275,46 @@ void store_forget_verified(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* Move a bad blob aside so it is neither served nor counted as held. */
+static void quarantine(struct store *st, const char *path, const char *hex)
+{
+	char dst[PATH_MAX];
+
+	if (mkdir_p1(st->corrupt) != 0)
+		return;
+	snprintf(dst, sizeof(dst), "%s/%s", st->corrupt, hex);
+	if (rename(path, dst) != 0)
+		unlink(path);
+}
+
+/*
+ * Is the blob at path present and true to its name?  A duplicate is only
+ * dropped in favour of a stored copy that is known good; a bad copy is
+ * moved aside so the new one takes its place.
+ */
+static int blob_intact(struct store *st, const uint8_t sha[STORE_SHA_BYTES], const char *path)
+{
+	uint8_t got[STORE_SHA_BYTES];
+	char hex[STORE_HEX_LEN];
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &sb) == 0 &&
+	     (vcache_hit(st, sha, &sb) ||
+	      (store_hash_fd(fd, got, NULL) == 0 && memcmp(got, sha, STORE_SHA_BYTES) == 0));
+	if (ok) {
+		vcache_put(st, sha, &sb);
+	} else {
+		store_hex(sha, hex);
+		log_error("store: blob %s fails its SHA-256 check; replaced by the new copy", hex);
+		quarantine(st, path, hex);
+	}
+	close(fd);
+	return ok;
+}
+
 int store_commit(struct store *st, int fd, const char *path, const uint8_t sha[STORE_SHA_BYTES])
 {
 	char dst[PATH_MAX], dir[PATH_MAX];
@@ -283,7 +323,7 @@ int store_commit(struct store *st, int fd, const char *path, const uint8_t sha[S
 
 	if ((r = blob_path(st, sha, dst, sizeof(dst), 1)) != 0)
 		goto fail;
-	if (access(dst, F_OK) == 0) {
+	if (blob_intact(st, sha, dst)) {
 		/* Same content is stored already (and was fsynced then). */
 		unlink(path);
 		return 0;
@@ -310,18 +350,6 @@ int store_commit(struct store *st, int fd, const char *path, const uint8_t sha[S
 fail:
 	log_error("store: cannot store blob: %s", strerror(-r));
 	return r;
-}
-
-/* Move a bad blob aside so it is neither served nor counted as held. */
-static void quarantine(struct store *st, const char *path, const char *hex)
-{
-	char dst[PATH_MAX];
-
-	if (mkdir_p1(st->corrupt) != 0)
-		return;
-	snprintf(dst, sizeof(dst), "%s/%s", st->corrupt, hex);
-	if (rename(path, dst) != 0)
-		unlink(path);
 }
 
 int store_open_blob(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fdp)

@@ -101,6 +101,16 @@ t_start() {
 	t_is_mounted "$T_DIR/$name.mnt"
 }
 
+# t_start_fg NAME: like t_start, but the node stays in the foreground
+# (-f) in the background of the test, so everything it logs lands in
+# NAME.log.
+t_start_fg() {
+	local name=$1
+	"$OAND" -c "$T_DIR/$name.conf" -f -p "$T_DIR/$name.pid" >>"$T_DIR/$name.log" 2>&1 &
+	T_PIDS+=("$!")
+	t_wait 20 "$name to mount" t_is_mounted "$T_DIR/$name.mnt"
+}
+
 # t_stop NAME: unmount NAME.mnt and wait until its node has exited.
 t_stop() {
 	local name=$1 pid
