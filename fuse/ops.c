@@ -52,7 +52,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->max_readahead = OPS_READAHEAD;
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 1;
-	cfg->auto_cache = 1;
+	/* Page cache kept or dropped per open by content (set_caching). */
+	cfg->auto_cache = 0;
+	cfg->kernel_cache = 0;
 	/*
 	 * Every change reaches the tree through this mount, so the kernel's
 	 * caches stay right on their own; a FUSE round trip costs far more
@@ -205,9 +207,33 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
 	} else if (tv[1].tv_nsec == UTIME_OMIT) {
 		return 0;	/* only the access time: not kept */
 	} else {
-		mt = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
+		/* Nanoseconds in 64 bits reach the years 1678..2262: clamp. */
+		const time_t lim = INT64_MAX / 1000000000 - 1;
+		time_t sec = tv[1].tv_sec < -lim ? -lim : tv[1].tv_sec > lim ? lim : tv[1].tv_sec;
+
+		mt = (int64_t)sec * 1000000000 + tv[1].tv_nsec;
 	}
 	return node_utimens(node(), path, mt);
+}
+
+/*
+ * Close-to-open needs unpublished bytes to stay out of the kernel's page
+ * cache, which every open of the file shares: a writer's I/O goes straight
+ * to its staging copy (direct_io).  Readers use the page cache, which is
+ * kept at open only while it holds the content being opened.  A reader has
+ * nothing to publish, so its close() needs no FLUSH round trip.
+ */
+static void set_caching(const char *path, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fi->direct_io = 1;
+		return;
+	}
+	fi->noflush = 1;
+	fi->keep_cache = node_file_keep_cache(handle(fi));
+	/* New content: the kernel's size and times of it are stale too. */
+	if (!fi->keep_cache && path != NULL)
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -216,9 +242,11 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	struct node_file *f;
 	int r = node_create(node(), path, mode, fi->flags, c->uid, c->gid, &f);
 
-	if (r == 0)
-		fi->fh = (uintptr_t)f;
-	return r;
+	if (r != 0)
+		return r;
+	fi->fh = (uintptr_t)f;
+	set_caching(path, fi);
+	return 0;
 }
 
 static int op_open(const char *path, struct fuse_file_info *fi)
@@ -229,9 +257,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (r != 0)
 		return r;
 	fi->fh = (uintptr_t)f;
-	/* A reader has nothing to publish: spare close() a round trip. */
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		fi->noflush = 1;
+	set_caching(path, fi);
 	return 0;
 }
 

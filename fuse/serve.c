@@ -7,13 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ops.h"
 #include "../src/cfg.h"
 #include "../src/log.h"
 #include "../src/node.h"
+#include "../src/path.h"
 
 #define BASE_OPTIONS "fsname=oand,subtype=oand,default_permissions"
 
@@ -74,7 +77,8 @@ static int write_pidfile(const char *path)
 	char tmp[PATH_MAX];
 	FILE *f;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
 	if ((f = fopen(tmp, "w")) == NULL)
 		return -errno;
 	fprintf(f, "%ld\n", (long)getpid());
@@ -152,8 +156,26 @@ static void raise_readahead(const char *mp)
 
 static int mount_fs(const struct serve_opts *o, struct fuse *f)
 {
+	struct stat sb;
+
 	if (mkdir(o->mount_point, 0755) == 0)
 		log_notice("created mount point %s", o->mount_point);
+	/* A node killed without unmounting leaves a dead mount ("Transport
+	   endpoint is not connected"): clear it rather than stack on it. */
+	if (stat(o->mount_point, &sb) != 0 && errno == ENOTCONN) {
+		log_notice("clearing the stale mount on %s", o->mount_point);
+		if (umount2(o->mount_point, MNT_DETACH) != 0) {
+			pid_t pid = fork();
+
+			if (pid == 0) {
+				execlp("fusermount3", "fusermount3", "-u", "-z", o->mount_point,
+				       (char *)NULL);
+				_exit(127);
+			}
+			if (pid > 0)
+				waitpid(pid, NULL, 0);
+		}
+	}
 	if (fuse_mount(f, o->mount_point) != 0) {
 		log_error("cannot mount on %s", o->mount_point);
 		return -EIO;
@@ -168,8 +190,32 @@ int serve_run(const struct serve_opts *o)
 	struct fuse *f = NULL;
 	struct fuse_loop_config *lc = NULL;
 	int report_fd = -1, status = 1, r, pid_written = 0, mounted = 0;
+	char cwd[PATH_MAX], pidpath[PATH_MAX];
+	const char *pidfile = o->pidfile;
 	sigset_t sigs;
 
+	/* The daemon works from /: a relative pid file names the caller's. */
+	if (o->pidfile != NULL && o->pidfile[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    snprintf(pidpath, sizeof(pidpath), "%s/%s", cwd, o->pidfile) >= (int)sizeof(pidpath)) {
+			log_error("cannot resolve pid file %s", o->pidfile);
+			return 2;
+		}
+		pidfile = pidpath;
+	}
+	/*
+	 * The node's own files must not live inside its mount: they would be
+	 * reached through the mount before it serves anything.
+	 */
+	if (o->mount_point != NULL &&
+	    (path_is_within(o->cfg->data_dir, o->mount_point) ||
+	     (pidfile != NULL && path_is_within(pidfile, o->mount_point)))) {
+		log_error("%s lies inside the mount point %s",
+			  path_is_within(o->cfg->data_dir, o->mount_point) ? o->cfg->data_dir : pidfile,
+			  o->mount_point);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
 	if (!o->foreground && (r = daemonize(&report_fd)) != 0) {
 		log_error("cannot daemonize: %s", strerror(-r));
 		return 1;
@@ -187,9 +233,9 @@ int serve_run(const struct serve_opts *o)
 			goto out;
 		mounted = 1;
 	}
-	if (o->pidfile != NULL) {
-		if ((r = write_pidfile(o->pidfile)) != 0) {
-			log_error("cannot write pid file %s: %s", o->pidfile, strerror(-r));
+	if (pidfile != NULL) {
+		if ((r = write_pidfile(pidfile)) != 0) {
+			log_error("cannot write pid file %s: %s", pidfile, strerror(-r));
 			goto out;
 		}
 		pid_written = 1;
@@ -238,7 +284,7 @@ out:
 		fuse_loop_cfg_destroy(lc);
 	node_close(n);
 	if (pid_written)
-		unlink(o->pidfile);
+		unlink(pidfile);
 	if (status == 0)
 		log_notice("stopped");
 	report(&report_fd, status);

@@ -634,7 +634,7 @@ int db_publish(struct db *db, struct db_publish *p)
 	e.has_sha = p->sha != NULL;
 	if (p->sha != NULL)
 		memcpy(e.sha256, p->sha, DB_SHA_BYTES);
-	e.mtime_ns = p->mtime_ns ? p->mtime_ns : now;
+	e.mtime_ns = p->mtime_set ? p->mtime_ns : now;
 	e.ctime_ns = now;
 	r = put_entry(db, p->path, &e);
 	db_entry_clear(&e);

@@ -66,7 +66,8 @@ struct db_publish {
 	uint32_t mode, uid, gid;/* for a new file */
 	uint64_t size;
 	const uint8_t *sha;	/* NULL for no content (size 0) */
-	int64_t mtime_ns;	/* 0: now */
+	int mtime_set;		/* use mtime_ns, else now */
+	int64_t mtime_ns;
 	const uint8_t *holder;	/* node to record as holder of sha, or NULL */
 	/* out */
 	int has_old;

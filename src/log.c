@@ -36,7 +36,7 @@ enum log_level log_get_level(void)
 void log_to_syslog(void)
 {
 	openlog(lg.ident, LOG_PID, LOG_DAEMON);
-	lg.syslog = 1;
+	__atomic_store_n(&lg.syslog, 1, __ATOMIC_RELEASE);
 }
 
 int log_level_parse(const char *s, enum log_level *out)
@@ -64,7 +64,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if ((int)level > __atomic_load_n(&lg.level, __ATOMIC_RELAXED))
 		return;
 	va_start(ap, fmt);
-	if (lg.syslog) {
+	if (__atomic_load_n(&lg.syslog, __ATOMIC_ACQUIRE)) {
 		vsyslog(prio[level], fmt, ap);
 	} else {
 		char line[2048], ts[32];

@@ -23,6 +23,7 @@
 #include "store.h"
 
 #define XATTR_SHA "user.oand.sha256"
+#define PAGE_CACHE_SLOTS 4096
 /* The reserve: 2% of the data dir's disk, within these bounds. */
 #define RESERVE_MIN (1u << 20)
 #define RESERVE_MAX (64u << 20)
@@ -48,9 +49,16 @@ struct node {
 	/* Blobs are collected under the write side; publishing holds the read
 	   side from storing the blob until the metadata names it. */
 	pthread_rwlock_t gc_lock;
-	pthread_mutex_t hlock;		/* guards files list and each file's path */
+	pthread_mutex_t hlock;		/* guards files list and each file's path,
+					   and page_cache */
 	struct node_file *files;
 	int nfiles;
+	/* What the kernel's page cache of each path holds, by path hash: the
+	   content readers last opened there (see node_file_keep_cache). */
+	struct {
+		uint64_t path_hash;
+		uint8_t sha[STORE_SHA_BYTES];
+	} page_cache[PAGE_CACHE_SLOTS];
 };
 
 struct node_file {
@@ -60,6 +68,8 @@ struct node_file {
 
 	pthread_mutex_t lock;		/* guards everything below */
 	int writable;
+	int has_sha;			/* content when opened (for readers' cache) */
+	uint8_t sha[STORE_SHA_BYTES];
 	int blob_fd;			/* published content, or -1 */
 	int stage_fd;			/* private copy being written, or -1 */
 	int fresh;			/* staged content started empty (stage_reset);
@@ -517,7 +527,7 @@ int node_utimens(struct node *n, const char *path, int64_t mtime_ns)
 {
 	int r = path_check(path);
 
-	if (r != 0 || mtime_ns < 0)
+	if (r != 0)
 		return r;
 	if ((r = db_setattr(n->db, path, DB_SET_MTIME, 0, 0, 0, mtime_ns)) != 0)
 		return r;
@@ -782,6 +792,15 @@ fail:
 	return r;
 }
 
+/* f's path for a message: copied under hlock, as rename may free it. */
+static const char *file_name(struct node_file *f, char *buf, size_t len)
+{
+	pthread_mutex_lock(&f->node->hlock);
+	snprintf(buf, len, "%s", f->path ? f->path : "(removed)");
+	pthread_mutex_unlock(&f->node->hlock);
+	return buf;
+}
+
 static void set_changed(struct node_file *f, uint64_t size)
 {
 	__atomic_store_n(&f->size, size, __ATOMIC_RELAXED);
@@ -792,12 +811,18 @@ static void set_changed(struct node_file *f, uint64_t size)
 int node_open_file(struct node *n, const char *path, int flags, struct node_file **out)
 {
 	struct node_file *f = NULL;
-	struct db_entry e;
-	int r;
+	struct db_entry e = { 0 };
+	int r, locked = 0;
 
 	*out = NULL;
-	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
+	if ((r = path_check(path)) != 0)
 		return r;
+	/* The collector must not remove the content between the lookup and
+	   the open of its blob. */
+	pthread_rwlock_rdlock(&n->gc_lock);
+	locked = 1;
+	if ((r = db_get(n->db, path, &e)) != 0)
+		goto out;
 	if (e.kind == DB_DIR) {
 		r = -EISDIR;
 		goto out;
@@ -813,6 +838,8 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	f->size = f->size_published = e.size;
 	f->mtime_ns = e.mtime_ns;
+	f->has_sha = e.has_sha;
+	memcpy(f->sha, e.sha256, STORE_SHA_BYTES);
 	/* With O_TRUNC the old content is never needed, even if it is lost. */
 	if (e.has_sha && e.size > 0 && !(f->writable && (flags & O_TRUNC))) {
 		r = store_open_blob(n->store, e.sha256, &f->blob_fd);
@@ -823,9 +850,13 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 			log_error("%s: content %s is not held by this node", path, hex);
 			r = -EIO;
 		}
+		if (r == -EIO)	/* missing or damaged: no longer held here */
+			db_holder_remove(n->db, e.sha256, n->id);
 		if (r != 0)
 			goto out;
 	}
+	pthread_rwlock_unlock(&n->gc_lock);
+	locked = 0;
 	if (f->writable && (flags & O_TRUNC)) {
 		if ((r = stage_reset(f)) != 0)
 			goto out;
@@ -837,9 +868,42 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 	f = NULL;
 	r = 0;
 out:
+	if (locked)
+		pthread_rwlock_unlock(&n->gc_lock);
 	file_free(f);
 	db_entry_clear(&e);
 	return r;
+}
+
+static uint64_t path_hash(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+int node_file_keep_cache(struct node_file *f)
+{
+	struct node *n = f->node;
+	uint64_t h;
+	int keep = 0;
+
+	if (f->writable || !f->has_sha)
+		return 0;
+	pthread_mutex_lock(&n->hlock);
+	if (f->path != NULL) {
+		h = path_hash(f->path);
+		unsigned slot = (unsigned)(h % PAGE_CACHE_SLOTS);
+
+		keep = n->page_cache[slot].path_hash == h &&
+		       memcmp(n->page_cache[slot].sha, f->sha, STORE_SHA_BYTES) == 0;
+		n->page_cache[slot].path_hash = h;
+		memcpy(n->page_cache[slot].sha, f->sha, STORE_SHA_BYTES);
+	}
+	pthread_mutex_unlock(&n->hlock);
+	return keep;
 }
 
 int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t uid, gid_t gid,
@@ -899,6 +963,7 @@ ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off)
 
 ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t off)
 {
+	char name[PATH_TREE_MAX];
 	size_t done = 0;
 	ssize_t r = 0;
 
@@ -939,7 +1004,7 @@ fail:
 	/* A failed write leaves the staged copy incomplete: never publish it. */
 	f->error = (int)r;
 	log_warn("%s: write failed: %s; the file keeps its previous content",
-		 f->path ? f->path : "(removed)", strerror((int)-r));
+		 file_name(f, name, sizeof(name)), strerror((int)-r));
 out:
 	pthread_mutex_unlock(&f->lock);
 	return r;
@@ -1012,8 +1077,9 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	struct node *n = f->node;
 	uint8_t sha[STORE_SHA_BYTES];
 	struct db_publish p = { 0 };
-	int r, published = 0;
+	int r = 0, published = 0;
 	int64_t t0 = now_ns(), t_hash, t_sync;
+	char name[PATH_TREE_MAX];
 
 	*has_old = 0;
 	if (!f->dirty)
@@ -1050,6 +1116,7 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		p.mode = 0644;
 		p.size = f->size;
 		p.sha = sha;
+		p.mtime_set = 1;
 		p.mtime_ns = f->mtime_ns;
 		p.holder = n->id;
 		r = db_publish(n->db, &p);
@@ -1071,7 +1138,8 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		collect(n, sha);
 		if (r != 0) {
 			f->error = r;
-			log_error("%s: cannot publish: %s", f->path ? f->path : "?", strerror(-r));
+			log_error("%s: cannot publish: %s", file_name(f, name, sizeof(name)),
+				  strerror(-r));
 		}
 		return r;
 	}
@@ -1086,7 +1154,7 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	return 0;
 fail:
 	log_error("%s: cannot store the new content: %s; the file keeps its previous content",
-		  f->path ? f->path : "(removed)", strerror(-r));
+		  file_name(f, name, sizeof(name)), strerror(-r));
 	return r;
 }
 

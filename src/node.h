@@ -9,8 +9,10 @@
  * only then publishes the new version.  Until then other opens see the
  * previous version; getattr on this node reports the staged size.
  *
- * Lock order: node.hlock, then node_file.lock, then db's own lock.
- * gc_lock (rwlock) is taken before hlock where both are needed.
+ * Lock order: node_file.lock, then node.gc_lock (rwlock), then node.hlock
+ * (the open files list and each file's path), then the db's own lock.
+ * hlock never takes a node_file lock: what getattr needs of an open file
+ * is read atomically.
  */
 #ifndef OAND_NODE_H
 #define OAND_NODE_H
@@ -51,7 +53,7 @@ int node_symlink(struct node *n, const char *target, const char *path, uid_t uid
 int node_readlink(struct node *n, const char *path, char *buf, size_t len);
 int node_chmod(struct node *n, const char *path, mode_t mode);
 int node_chown(struct node *n, const char *path, uid_t uid, gid_t gid);
-/* mtime_ns < 0: leave as is; the node keeps no separate atime. */
+/* Set the mtime (any value, before 1970 too); no separate atime is kept. */
 int node_utimens(struct node *n, const char *path, int64_t mtime_ns);
 int node_truncate(struct node *n, const char *path, uint64_t size);
 int node_access(struct node *n, const char *path, int mask, uid_t uid, gid_t gid);
@@ -63,6 +65,12 @@ int node_listxattr(struct node *n, const char *path, char *buf, size_t size);
 int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t uid, gid_t gid,
 		struct node_file **out);
 int node_open_file(struct node *n, const char *path, int flags, struct node_file **out);
+/*
+ * May the kernel keep its cached pages of this file at this open?  Only a
+ * reader whose content is the one last opened at this path: the cache
+ * then holds exactly that content.  Otherwise the cache must be dropped.
+ */
+int node_file_keep_cache(struct node_file *f);
 ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off);
 ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t off);
 int node_file_truncate(struct node_file *f, uint64_t size);

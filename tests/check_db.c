@@ -388,7 +388,7 @@ START_TEST(test_publish)
 
 	/* create */
 	p = (struct db_publish){ .path = "/f", .create = 1, .excl = 1, .mode = 0640, .uid = 7,
-				 .gid = 8, .size = 100, .sha = s1, .mtime_ns = 1234567890123 };
+				 .gid = 8, .size = 100, .sha = s1, .mtime_set = 1, .mtime_ns = 1234567890123 };
 	ck_assert_int_eq(db_publish(t.db, &p), 0);
 	ck_assert_int_eq(p.has_old, 0);
 	get_ok(&t, "/f", &e);
@@ -423,7 +423,7 @@ START_TEST(test_publish)
 	ck_assert_uint_eq(e.mode, 0640);
 	ck_assert_uint_eq(e.uid, 7);
 	ck_assert_uint_eq(e.gid, 8);
-	ck_assert_int_gt(e.mtime_ns, 1234567890123);	/* 0: now */
+	ck_assert_int_gt(e.mtime_ns, 1234567890123);	/* not set: now */
 	db_entry_clear(&e);
 
 	/* same content again: nothing to collect */
