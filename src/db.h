@@ -91,6 +91,9 @@ int db_setattr(struct db *db, const char *path, int what, uint32_t mode, uint32_
 int db_sha_in_use(struct db *db, const uint8_t sha[DB_SHA_BYTES]);
 int db_holder_add(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES]);
 int db_holder_remove(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES]);
+/* Drop node's holder rows for which held(sha) returns 0.  Returns how many. */
+typedef int (*db_held_fn)(const uint8_t sha[DB_SHA_BYTES], void *ctx);
+long db_holder_prune(struct db *db, const uint8_t node[DB_NODE_BYTES], db_held_fn held, void *ctx);
 typedef int (*db_holder_cb)(const uint8_t node[DB_NODE_BYTES], void *ctx);
 int db_holders(struct db *db, const uint8_t sha[DB_SHA_BYTES], db_holder_cb cb, void *ctx);
 

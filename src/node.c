@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -53,6 +54,13 @@ struct node {
 					   and page_cache */
 	struct node_file *files;
 	int nfiles;
+	/* Blobs waiting for the collector (see collect). */
+	pthread_mutex_t gc_qlock;	/* guards gc_* below; taken alone */
+	pthread_cond_t gc_cond;
+	uint8_t (*gc_q)[STORE_SHA_BYTES];
+	size_t gc_n, gc_cap;
+	int gc_running, gc_stop;
+	pthread_t gc_thread;
 	/* What the kernel's page cache of each path holds, by path hash: the
 	   content readers last opened there (see node_file_keep_cache). */
 	struct {
@@ -189,6 +197,93 @@ static int gc_in_use(const uint8_t sha[STORE_SHA_BYTES], void *ctx)
 	return db_sha_in_use(n->db, sha) != 0;
 }
 
+/*
+ * Blobs no longer named are removed only once the database change that
+ * dropped them is durable: after a power loss the database may come back
+ * a little older, and must then still find the content it names.  The
+ * collector thread does this in batches (one WAL sync each), at least
+ * every GC_PERIOD_MS; without the thread (before node_start) it is done
+ * at once.
+ */
+#define GC_PERIOD_MS 1000
+#define GC_BATCH 1024
+
+static void gc_drain(struct node *n)
+{
+	uint8_t (*q)[STORE_SHA_BYTES];
+	size_t count;
+
+	pthread_mutex_lock(&n->gc_qlock);
+	q = n->gc_q;
+	count = n->gc_n;
+	n->gc_q = NULL;
+	n->gc_n = n->gc_cap = 0;
+	pthread_mutex_unlock(&n->gc_qlock);
+	if (count == 0)
+		return;
+	if (db_sync(n->db) != 0) {
+		log_error("store: cannot make the database durable; %zu blob(s) kept", count);
+	} else {
+		pthread_rwlock_wrlock(&n->gc_lock);
+		for (size_t i = 0; i < count; i++)
+			if (!gc_in_use(q[i], n) && store_remove(n->store, q[i]) == 0)
+				db_holder_remove(n->db, q[i], n->id);
+		pthread_rwlock_unlock(&n->gc_lock);
+	}
+	free(q);
+}
+
+static void *gc_main(void *arg)
+{
+	struct node *n = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&n->gc_qlock);
+	while (!n->gc_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += GC_PERIOD_MS / 1000;
+		if (n->gc_n < GC_BATCH)
+			pthread_cond_timedwait(&n->gc_cond, &n->gc_qlock, &until);
+		pthread_mutex_unlock(&n->gc_qlock);
+		gc_drain(n);
+		pthread_mutex_lock(&n->gc_qlock);
+	}
+	pthread_mutex_unlock(&n->gc_qlock);
+	return NULL;
+}
+
+static void collect(struct node *n, const uint8_t sha[STORE_SHA_BYTES])
+{
+	int now;
+
+	pthread_mutex_lock(&n->gc_qlock);
+	if (n->gc_n == n->gc_cap) {
+		size_t cap = n->gc_cap ? 2 * n->gc_cap : 64;
+		void *q = realloc(n->gc_q, cap * STORE_SHA_BYTES);
+
+		if (q == NULL) {	/* the blob stays until the next start */
+			pthread_mutex_unlock(&n->gc_qlock);
+			return;
+		}
+		n->gc_q = q;
+		n->gc_cap = cap;
+	}
+	memcpy(n->gc_q[n->gc_n++], sha, STORE_SHA_BYTES);
+	now = !n->gc_running;
+	if (n->gc_n >= GC_BATCH)
+		pthread_cond_signal(&n->gc_cond);
+	pthread_mutex_unlock(&n->gc_qlock);
+	if (now)
+		gc_drain(n);
+}
+
+static int held_here(const uint8_t sha[STORE_SHA_BYTES], void *ctx)
+{
+	struct node *n = ctx;
+
+	return store_has(n->store, sha);
+}
+
 int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 {
 	struct node *n;
@@ -206,6 +301,15 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	n->started = now_ns() / 1000000000;
 	pthread_rwlock_init(&n->gc_lock, NULL);
 	pthread_mutex_init(&n->hlock, NULL);
+	pthread_mutex_init(&n->gc_qlock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&n->gc_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if ((n->data_dir = strdup(cfg->data_dir)) == NULL)
 		goto out;
 	if (mount_point != NULL && (n->mount_point = strdup(mount_point)) == NULL)
@@ -259,6 +363,10 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	removed = store_gc(n->store, gc_in_use, n);
 	if (removed > 0)
 		log_info("store: collected %ld unreferenced blob(s)", removed);
+	/* A crash or a damaged blob can leave us listed for content we lack. */
+	removed = db_holder_prune(n->db, n->id, held_here, n);
+	if (removed > 0)
+		log_notice("store: %ld blob(s) listed as held here are missing", removed);
 	*out = n;
 	n = NULL;
 	r = 0;
@@ -269,18 +377,44 @@ out:
 
 int node_start(struct node *n)
 {
+	sigset_t all, old;
 	int r = ctl_start(n, n->data_dir, &n->ctl);
 
-	if (r != 0)
+	if (r != 0) {
 		log_error("cannot start the control socket: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	/* Signals belong to the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = -pthread_create(&n->gc_thread, NULL, gc_main, n);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		log_error("cannot start the collector: %s", strerror(-r));
+		return r;
+	}
+	pthread_mutex_lock(&n->gc_qlock);
+	n->gc_running = 1;
+	pthread_mutex_unlock(&n->gc_qlock);
+	return 0;
 }
+
 
 void node_close(struct node *n)
 {
 	if (n == NULL)
 		return;
 	ctl_stop(n->ctl);
+	if (n->gc_running) {
+		pthread_mutex_lock(&n->gc_qlock);
+		n->gc_stop = 1;
+		pthread_cond_signal(&n->gc_cond);
+		pthread_mutex_unlock(&n->gc_qlock);
+		pthread_join(n->gc_thread, NULL);
+	}
+	if (n->db != NULL)
+		gc_drain(n);
+	free(n->gc_q);
 	db_close(n->db);
 	store_close(n->store);
 	clock_free(n->clock);
@@ -289,6 +423,8 @@ void node_close(struct node *n)
 	explicit_bzero(n->secret, sizeof(n->secret));
 	pthread_rwlock_destroy(&n->gc_lock);
 	pthread_mutex_destroy(&n->hlock);
+	pthread_mutex_destroy(&n->gc_qlock);
+	pthread_cond_destroy(&n->gc_cond);
 	free(n->data_dir);
 	free(n->mount_point);
 	free(n);
@@ -412,14 +548,6 @@ int node_rmdir(struct node *n, const char *path)
 }
 
 /* Drop the blob of sha if nothing refers to it any more. */
-static void collect(struct node *n, const uint8_t sha[STORE_SHA_BYTES])
-{
-	pthread_rwlock_wrlock(&n->gc_lock);
-	if (!gc_in_use(sha, n) && store_remove(n->store, sha) == 0)
-		db_holder_remove(n->db, sha, n->id);
-	pthread_rwlock_unlock(&n->gc_lock);
-}
-
 /* Open handles of path lose their name (the file was removed).  hlock held. */
 static void detach_files(struct node *n, const char *path)
 {
@@ -724,11 +852,15 @@ static int space_for(struct node *n, uint64_t bytes)
 {
 	struct statvfs sv;
 
-	if (statvfs(n->data_dir, &sv) != 0)
-		return 0;	/* cannot tell: let the write itself find out */
-	if ((uint64_t)sv.f_bavail * sv.f_frsize < bytes + n->reserve)
-		return -ENOSPC;
-	return 0;
+	for (int tries = 0;; tries++) {
+		if (statvfs(n->data_dir, &sv) != 0)
+			return 0;	/* cannot tell: let the write itself find out */
+		if ((uint64_t)sv.f_bavail * sv.f_frsize >= bytes + n->reserve)
+			return 0;
+		if (tries > 0)
+			return -ENOSPC;
+		gc_drain(n);	/* deleted content may be waiting to be freed */
+	}
 }
 
 /*

@@ -36,6 +36,8 @@ t_check "corrupt blob moved aside" test -f "$data/corrupt/$(basename "$ba")"
 t_check "corrupt blob not in objects" test ! -e "$ba"
 t_check "failure is logged" grep -q "fails its SHA-256 check" "$T_DIR/n1.log"
 t_eq "$(stat -c %s "$mnt/a")" 300000 "stat of a still works"
+t_eq "$(getfattr --absolute-names --only-values -n user.oand.holders "$mnt/a" 2>/dev/null)" "" \
+	"this node no longer claims to hold a"
 t_check "ls still lists a" sh -c "ls '$mnt' | grep -qx a"
 t_check "b unaffected" cmp -s "$T_DIR/b" "$mnt/b"
 
