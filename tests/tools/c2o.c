@@ -58,5 +58,8 @@ int main(int argc, char **argv)
 		ok = 0;
 	}
 	printf("%s\n", ok ? "OK" : "FAIL");
+	free(before);
+	free(during);
+	free(after);
 	return ok ? 0 : 1;
 }
