@@ -85,11 +85,18 @@ struct fill_ctx {
 	enum fuse_fill_dir_flags flags;
 };
 
-static int fill_one(const char *name, const struct stat *st, void *ctx)
+/*
+ * Offsets: 1 and 2 for "." and "..", then DIR_OFF + the entry's cursor.
+ * Offsets (not one whole listing per open) are what make libfuse hand
+ * READDIRPLUS entries to the kernel, so ls -l needs no lookup per name.
+ */
+#define DIR_OFF 2
+
+static int fill_one(const char *name, const struct stat *st, int64_t cursor, void *ctx)
 {
 	struct fill_ctx *fc = ctx;
 
-	return fc->filler(fc->buf, name, st, 0, fc->flags);
+	return fc->filler(fc->buf, name, st, (off_t)(cursor + DIR_OFF), fc->flags);
 }
 
 static int op_opendir(const char *path, struct fuse_file_info *fi)
@@ -120,15 +127,16 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
 	struct fill_ctx fc = { buf, filler, (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0 };
 
-	(void)off;
 	/* With nullpath_ok the path comes from the handle opendir made. */
 	if (path == NULL)
 		path = dir_handle(fi);
 	if (path == NULL)
 		return -ENOENT;
-	if (filler(buf, ".", NULL, 0, 0) != 0 || filler(buf, "..", NULL, 0, 0) != 0)
-		return -ENOMEM;
-	return node_readdir(node(), path, fill_one, &fc);
+	if (off < 1 && filler(buf, ".", NULL, 1, 0) != 0)
+		return 0;
+	if (off < 2 && filler(buf, "..", NULL, 2, 0) != 0)
+		return 0;
+	return node_readdir(node(), path, off > DIR_OFF ? off - DIR_OFF : 0, fill_one, &fc);
 }
 
 static int op_mkdir(const char *path, mode_t mode)

@@ -29,14 +29,20 @@ enum stmt_id {
 static const char *const sql_text[S_COUNT] = {
 	[S_GET] = "SELECT kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,deleted"
 		  " FROM entries WHERE path=?1",
-	[S_PUT] = "INSERT OR REPLACE INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
+	/* An upsert keeps the row (and its rowid, a folder listing's cursor). */
+	[S_PUT] = "INSERT INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
 		  "ctime,sha256,target,hlc,origin,seq,deleted)"
-		  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,0)",
+		  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,0)"
+		  " ON CONFLICT(path) DO UPDATE SET kind=excluded.kind,size=excluded.size,"
+		  "mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,mtime=excluded.mtime,"
+		  "ctime=excluded.ctime,sha256=excluded.sha256,target=excluded.target,"
+		  "hlc=excluded.hlc,origin=excluded.origin,seq=excluded.seq,deleted=0",
 	[S_TOMB] = "UPDATE entries SET deleted=1,size=0,sha256=NULL,target=NULL,ctime=?2,hlc=?3,"
 		   "origin=?4,seq=?5 WHERE path=?1",
 	[S_CHILD] = "SELECT 1 FROM entries WHERE parent=?1 AND deleted=0 LIMIT 1",
-	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,deleted"
-		   " FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/' ORDER BY name",
+	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
+		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/'"
+		   " AND rowid>?2 ORDER BY rowid",
 	/* ?2 = path||'/', ?3 = path||'0': the range of everything below path */
 	[S_SUBTREE] = "SELECT path FROM entries WHERE deleted=0 AND (path=?1 OR (path>=?2 AND path<?3))"
 		      " ORDER BY path",
@@ -62,7 +68,8 @@ static const char *const migrations[] = {
 	" uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime INTEGER NOT NULL,"
 	" ctime INTEGER NOT NULL, sha256 BLOB, target TEXT, hlc INTEGER NOT NULL,"
 	" origin BLOB NOT NULL, seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX entries_dir ON entries(parent, name) WHERE deleted=0;"
+	/* (parent, rowid): listings resume by rowid, stable under deletes */
+	"CREATE INDEX entries_dir ON entries(parent) WHERE deleted=0;"
 	"CREATE INDEX entries_sha ON entries(sha256) WHERE deleted=0 AND sha256 IS NOT NULL;"
 	"CREATE INDEX entries_origin ON entries(origin, seq);"
 	"CREATE TABLE holders(sha256 BLOB NOT NULL, node BLOB NOT NULL, since INTEGER NOT NULL,"
@@ -515,7 +522,7 @@ int db_get(struct db *db, const char *path, struct db_entry *e)
 	return r;
 }
 
-int db_list(struct db *db, const char *dir, db_list_cb cb, void *ctx)
+int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *ctx)
 {
 	struct db_entry e;
 	sqlite3_stmt *s;
@@ -532,12 +539,13 @@ int db_list(struct db *db, const char *dir, db_list_cb cb, void *ctx)
 	db_entry_clear(&e);
 	s = stmt(db, S_LIST);
 	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, after);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
 		int stop;
 
 		row_to_entry(s, 1, &e);
-		stop = cb(name, &e, ctx);
+		stop = cb(name, &e, sqlite3_column_int64(s, 14), ctx);
 		db_entry_clear(&e);
 		if (stop)
 			break;

@@ -47,9 +47,15 @@ void db_entry_clear(struct db_entry *e);
 
 /* Live entry at path, or -ENOENT (tombstones count as absent). */
 int db_get(struct db *db, const char *path, struct db_entry *e);
-/* Each live child of dir in name order; cb returning non-zero stops. */
-typedef int (*db_list_cb)(const char *name, const struct db_entry *e, void *ctx);
-int db_list(struct db *db, const char *dir, db_list_cb cb, void *ctx);
+/*
+ * Each live child of dir whose cursor is above after (0: from the start),
+ * in cursor order; cb returning non-zero stops.  A cursor (> 0) stays with
+ * its entry while it lives, so a listing resumed at a cursor neither skips
+ * nor repeats entries when others are removed meanwhile.
+ */
+typedef int (*db_list_cb)(const char *name, const struct db_entry *e, int64_t cursor,
+			  void *ctx);
+int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *ctx);
 
 int db_mkdir(struct db *db, const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
 int db_symlink(struct db *db, const char *path, const char *target, uint32_t uid, uint32_t gid);

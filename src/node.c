@@ -504,23 +504,23 @@ struct list_ctx {
 	void *ctx;
 };
 
-static int list_one(const char *name, const struct db_entry *e, void *ctx)
+static int list_one(const char *name, const struct db_entry *e, int64_t cursor, void *ctx)
 {
 	struct list_ctx *lc = ctx;
 	struct stat st;
 
 	entry_to_stat(e, &st);
-	return lc->cb(name, &st, lc->ctx);
+	return lc->cb(name, &st, cursor, lc->ctx);
 }
 
-int node_readdir(struct node *n, const char *path, node_dir_cb cb, void *ctx)
+int node_readdir(struct node *n, const char *path, int64_t after, node_dir_cb cb, void *ctx)
 {
 	struct list_ctx lc = { cb, ctx };
 	int r;
 
 	if ((r = path_check(path)) != 0)
 		return r;
-	return db_list(n->db, path, list_one, &lc);
+	return db_list(n->db, path, after, list_one, &lc);
 }
 
 /* Checks every new name: the components are valid, none too long. */

@@ -43,8 +43,9 @@ const uint8_t *node_id(const struct node *n);
 
 /* Namespace operations on tree paths. */
 int node_getattr(struct node *n, const char *path, struct stat *st);
-typedef int (*node_dir_cb)(const char *name, const struct stat *st, void *ctx);
-int node_readdir(struct node *n, const char *path, node_dir_cb cb, void *ctx);
+/* Children of path after cursor after (0: all); see db_list for cursors. */
+typedef int (*node_dir_cb)(const char *name, const struct stat *st, int64_t cursor, void *ctx);
+int node_readdir(struct node *n, const char *path, int64_t after, node_dir_cb cb, void *ctx);
 int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid, gid_t gid);
 int node_rmdir(struct node *n, const char *path);
 int node_unlink(struct node *n, const char *path);

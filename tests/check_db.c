@@ -180,11 +180,16 @@ struct names {
 	size_t n, cap;
 	int stop_after;
 	int kinds[4];
+	int64_t last_cursor;	/* of the last name collected */
 };
 
-static int collect_name(const char *name, const struct db_entry *e, void *ctx)
+static int collect_name(const char *name, const struct db_entry *e, int64_t cursor, void *ctx)
 {
 	struct names *ns = ctx;
+
+	/* cursors come in increasing order */
+	ck_assert_int_gt(cursor, ns->last_cursor);
+	ns->last_cursor = cursor;
 
 	if (ns->n == ns->cap) {
 		ns->cap = ns->cap ? ns->cap * 2 : 64;
@@ -209,7 +214,7 @@ static size_t count_children(struct t *t, const char *dir)
 	struct names ns = { 0 };
 	size_t n;
 
-	ck_assert_int_eq(db_list(t->db, dir, collect_name, &ns), 0);
+	ck_assert_int_eq(db_list(t->db, dir, 0, collect_name, &ns), 0);
 	n = ns.n;
 	names_free(&ns);
 	return n;
@@ -899,9 +904,10 @@ START_TEST(test_list_many)
 	ck_assert_int_eq(db_unlink(t.db, "/big/zz-dir/inner", &has_old, old), 0);
 	ck_assert_int_eq(db_rmdir(t.db, "/big/zz-dir"), 0);
 
-	ck_assert_int_eq(db_list(t.db, "/big", collect_name, &ns), 0);
+	ck_assert_int_eq(db_list(t.db, "/big", 0, collect_name, &ns), 0);
 	ck_assert_uint_eq(ns.n, N);
 	qsort(want, N, sizeof(*want), cmp_str);
+	qsort(ns.v, ns.n, sizeof(*ns.v), cmp_str);
 	for (int i = 0; i < N; i++) {
 		ck_assert_str_eq(ns.v[i], want[i]);
 		if (i > 0)
@@ -911,19 +917,34 @@ START_TEST(test_list_many)
 	ck_assert_int_eq(ns.kinds[0], N - N / 10);
 	names_free(&ns);
 
-	/* the callback can stop the listing */
+	/* the callback can stop the listing, and it resumes at a cursor even
+	   when what was listed is removed meanwhile (rm -r reads and deletes) */
 	ns.stop_after = 5;
-	ck_assert_int_eq(db_list(t.db, "/big", collect_name, &ns), 0);
+	ck_assert_int_eq(db_list(t.db, "/big", 0, collect_name, &ns), 0);
 	ck_assert_uint_eq(ns.n, 5);
-	ck_assert_str_eq(ns.v[4], want[4]);
+	{
+		int64_t resume = ns.last_cursor;
+		char p5[64];
+
+		for (size_t i = 0; i < 5; i++) {
+			snprintf(p5, sizeof(p5), "/big/%s", ns.v[i]);
+			if (db_unlink(t.db, p5, &has_old, old) != 0)
+				ck_assert_int_eq(db_rmdir(t.db, p5), 0);
+		}
+		names_free(&ns);
+		ns.last_cursor = resume;
+		ck_assert_int_eq(db_list(t.db, "/big", resume, collect_name, &ns), 0);
+		ck_assert_uint_eq(ns.n, N - 5);
+	}
 	names_free(&ns);
 
-	ck_assert_int_eq(db_list(t.db, "/nope", collect_name, &ns), -ENOENT);
-	ck_assert_int_eq(db_list(t.db, "/big/a0.D", collect_name, &ns), 0);
+	ck_assert_int_eq(db_list(t.db, "/nope", 0, collect_name, &ns), -ENOENT);
+	ck_assert_int_eq(db_mkdir(t.db, "/big/empty.D", 0755, 0, 0), 0);
+	ck_assert_int_eq(db_list(t.db, "/big/empty.D", 0, collect_name, &ns), 0);
 	ck_assert_uint_eq(ns.n, 0);
 	snprintf(p, sizeof(p), "/big/%s", want[N - 1]);
 	ck_assert_int_eq(kind_of(&t, p), DB_FILE);
-	ck_assert_int_eq(db_list(t.db, p, collect_name, &ns), -ENOTDIR);
+	ck_assert_int_eq(db_list(t.db, p, 0, collect_name, &ns), -ENOTDIR);
 	for (int i = 0; i < N; i++)
 		free(want[i]);
 	free(want);

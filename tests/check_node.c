@@ -145,11 +145,12 @@ struct listing {
 	int n;
 };
 
-static int list_cb(const char *name, const struct stat *st, void *ctx)
+static int list_cb(const char *name, const struct stat *st, int64_t cursor, void *ctx)
 {
 	struct listing *l = ctx;
 
 	(void)st;
+	(void)cursor;
 	ck_assert_int_lt(l->n, 64);
 	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
 	return 0;
@@ -159,7 +160,7 @@ static int listed(struct t *t, const char *dir, const char *name)
 {
 	struct listing l = { .n = 0 };
 
-	ck_assert_int_eq(node_readdir(t->n, dir, list_cb, &l), 0);
+	ck_assert_int_eq(node_readdir(t->n, dir, 0, list_cb, &l), 0);
 	for (int i = 0; i < l.n; i++)
 		if (strcmp(l.names[i], name) == 0)
 			return 1;
@@ -622,10 +623,10 @@ START_TEST(test_namespace_ops)
 	ck_assert_int_eq(node_rmdir(t.n, "/d"), -ENOTEMPTY);
 	ck_assert_int_eq(node_unlink(t.n, "/d"), -EISDIR);
 	ck_assert_int_eq(node_rmdir(t.n, "/d/f"), -ENOTDIR);
-	ck_assert_int_eq(node_readdir(t.n, "/d", list_cb, &l), 0);
+	ck_assert_int_eq(node_readdir(t.n, "/d", 0, list_cb, &l), 0);
 	ck_assert_int_eq(l.n, 1);
 	ck_assert_str_eq(l.names[0], "f");
-	ck_assert_int_eq(node_readdir(t.n, "/d/f", list_cb, &l), -ENOTDIR);
+	ck_assert_int_eq(node_readdir(t.n, "/d/f", 0, list_cb, &l), -ENOTDIR);
 	ck_assert_int_eq(node_open_file(t.n, "/d", O_RDONLY, &(struct node_file *){ NULL }),
 			 -EISDIR);
 
