@@ -56,6 +56,26 @@ t_check() {
 t_eq() {
 	if [ "$1" = "$2" ]; then t_pass; else t_fail "$3: expected '$2', got '$1'"; fi
 }
+# t_refused DESC REGEX CMD...: CMD must fail with a message matching REGEX
+# (extended regular expression).
+t_refused() {
+	local desc=$1 re=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		t_fail "$desc: succeeded, expected an error matching '$re'"
+	elif grep -Eq -- "$re" <<<"$out"; then
+		t_pass
+	else
+		t_fail "$desc: expected an error matching '$re', got '$out'"
+	fi
+}
+# t_gone PID: no such process, or a zombie waiting to be reaped.
+t_gone() {
+	local state
+	kill -0 "$1" 2>/dev/null || return 0
+	state=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)
+	[ -z "$state" ] || [ "$state" = Z ]
+}
 # t_die: a failure after which the test cannot go on.
 t_die() { t_log "FAIL: $*"; exit 1; }
 

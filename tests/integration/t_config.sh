@@ -22,13 +22,6 @@ config_cleanup() {
 trap config_cleanup EXIT
 
 not_mounted() { ! awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
-# Gone: no such process, or a zombie waiting to be reaped.
-gone() {
-	local state
-	kill -0 "$1" 2>/dev/null || return 0
-	state=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)
-	[ -z "$state" ] || [ "$state" = Z ]
-}
 # The pid of the node running on CONF, from its control socket.
 node_pid() {
 	"$OAND" -c "$1" status --json 2>/dev/null | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'
@@ -176,7 +169,7 @@ echo "written through mount.oand" > "$mnt/f1" 2>/dev/null
 t_eq "$(cat "$mnt/f1" 2>/dev/null)" "written through mount.oand" "mount.oand: read back"
 t_check "mount.oand: node pid known" [ -n "$pid" ]
 t_check "mount.oand: fusermount3 -u" fusermount3 -u "$mnt"
-t_check "mount.oand: node exits after fusermount3 -u" t_wait 20 "node $pid to exit" gone "$pid"
+t_check "mount.oand: node exits after fusermount3 -u" t_wait 20 "node $pid to exit" t_gone "$pid"
 t_check "mount.oand: unmounted" not_mounted "$mnt"
 
 # mount -t oand needs /sbin/mount.oand: ours, or one we link for the test.
@@ -198,7 +191,7 @@ if [ "$(readlink -f /sbin/mount.oand)" = "$(readlink -f "$MOUNT_OAND")" ]; then
 	t_eq "$(cat "$mnt/f2" 2>/dev/null)" "written through mount -t" "mount -t oand: read back"
 	t_check "mount -t oand: node pid known" [ -n "$pid" ]
 	t_check "umount" umount "$mnt"
-	t_check "umount: node exits" t_wait 20 "node $pid to exit" gone "$pid"
+	t_check "umount: node exits" t_wait 20 "node $pid to exit" t_gone "$pid"
 	t_check "umount: unmounted" not_mounted "$mnt"
 else
 	t_log "skipping mount -t oand: /sbin/mount.oand is not $MOUNT_OAND"

@@ -19,18 +19,6 @@ t_errno() {
 	t_eq "$("$FSOP" "$@" 2>&1)" "$exp" "$desc"
 }
 
-# t_refused DESC MESSAGE CMD...: CMD fails and its message has MESSAGE.
-t_refused() {
-	local desc=$1 msg=$2 out
-	shift 2
-	if out=$("$@" 2>&1); then
-		t_fail "$desc: succeeded, expected '$msg'"
-	elif grep -Fq -- "$msg" <<<"$out"; then
-		t_pass
-	else
-		t_fail "$desc: expected '$msg', got '$out'"
-	fi
-}
 
 # The tree every refused operation must leave alone (folder mtimes left
 # out: creating and removing names in a folder may change them).

@@ -15,18 +15,6 @@ D=$T_DIR/n1.data
 S=$T_DIR/src
 mkdir -p "$R" "$S"
 
-# t_refused DESC REGEX CMD...: CMD must fail with a message matching REGEX.
-t_refused() {
-	local desc=$1 re=$2 out
-	shift 2
-	if out=$("$@" 2>&1); then
-		t_fail "$desc: succeeded, expected an error matching '$re'"
-	elif grep -Eq -- "$re" <<<"$out"; then
-		t_pass
-	else
-		t_fail "$desc: expected an error matching '$re', got '$out'"
-	fi
-}
 
 # snap DIR: kinds, sizes, modes, link targets and contents of a tree.
 # Folder sizes are left out (native folders report 4096, oand 0).

@@ -13,18 +13,11 @@ mnt=$T_DIR/n1.mnt
 # there does not matter.
 export DAEMON="$OAND" CONF="$conf" PIDFILE="$T_DIR/run/oand.pid" STOP_TIMEOUT=30
 
-# Gone: no such process, or a zombie waiting to be reaped.
-gone() {
-	local state
-	kill -0 "$1" 2>/dev/null || return 0
-	state=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)
-	[ -z "$state" ] || [ "$state" = Z ]
-}
 # Number of live nodes started with this configuration and pid file.
 nodes() {
 	local n=0 p
 	for p in $(pgrep -f -x -- "$1 -c $conf -p $PIDFILE"); do
-		gone "$p" || n=$((n + 1))
+		t_gone "$p" || n=$((n + 1))
 	done
 	echo $n
 }
@@ -65,7 +58,7 @@ t_eq "$(nodes "$OAND")" 1 "nodes after the second start"
 # stop
 initd stop
 t_eq $? 0 "stop"
-t_check "stop: process gone when stop returns" gone "$pid"
+t_check "stop: process gone when stop returns" t_gone "$pid"
 t_check "stop: unmounted when stop returns" sh -c "! awk -v m='$mnt' '\$2 == m {f=1} END {exit !f}' /proc/mounts"
 t_check "stop: pid file removed" [ ! -e "$PIDFILE" ]
 initd stop
@@ -86,7 +79,7 @@ t_eq $? 0 "restart when running"
 remember_pid
 pid2=$(cat "$PIDFILE" 2>/dev/null)
 t_check "restart: a new process" [ -n "$pid2" -a "$pid2" != "$pid1" ]
-t_check "restart: the old one is gone" gone "$pid1"
+t_check "restart: the old one is gone" t_gone "$pid1"
 t_check "restart: mounted" t_is_mounted "$mnt"
 t_eq "$(nodes "$OAND")" 1 "nodes after restart"
 initd force-reload
@@ -97,7 +90,7 @@ t_check "force-reload: a new process" [ -n "$pid3" -a "$pid3" != "$pid2" ]
 t_check "force-reload: mounted" t_is_mounted "$mnt"
 initd stop
 t_eq $? 0 "stop after force-reload"
-t_check "stop: process gone" gone "$pid3"
+t_check "stop: process gone" t_gone "$pid3"
 t_check "stop: unmounted" sh -c "! awk -v m='$mnt' '\$2 == m {f=1} END {exit !f}' /proc/mounts"
 
 # A pid file naming a live process that is not oand (this shell) does not
@@ -118,7 +111,7 @@ t_check "start over a stale pid file: a node" [ -n "$pid" -a "$pid" != $$ ]
 t_check "start over a stale pid file: mounted" t_is_mounted "$mnt"
 initd stop
 t_eq $? 0 "stop (stale pid file case)"
-t_check "node gone" gone "$pid"
+t_check "node gone" t_gone "$pid"
 
 # Errors: a broken configuration (LSB 6, nothing mounted), a missing
 # daemon (LSB 5), an unknown action (2).
@@ -151,7 +144,7 @@ else
 	t_eq $? 0 "status with oand from PATH"
 	(unset DAEMON; PATH="$(dirname "$OAND"):$PATH" initd stop)
 	t_eq $? 0 "stop with oand from PATH"
-	t_check "PATH fallback: node gone" gone "$pid"
+	t_check "PATH fallback: node gone" t_gone "$pid"
 fi
 
 # make install
