@@ -880,6 +880,21 @@ static int stage_reset(struct node_file *f)
 	return 0;
 }
 
+/* copy_file_range by hand, for filesystems that do not offer it. */
+static ssize_t copy_plain(int in_fd, off_t *in, int out_fd, off_t *out, uint64_t len)
+{
+	char buf[65536];
+	ssize_t n = pread(in_fd, buf, len < sizeof(buf) ? len : sizeof(buf), *in);
+
+	if (n <= 0)
+		return n;
+	if (pwrite(out_fd, buf, (size_t)n, *out) != n)
+		return -1;
+	*in += n;
+	*out += n;
+	return n;
+}
+
 /* Have a staging file: empty when fresh, else a copy of the published
    content, made before the first change to it. */
 static int stage_ensure(struct node_file *f)
@@ -903,6 +918,10 @@ static int stage_ensure(struct node_file *f)
 		ssize_t c = copy_file_range(f->blob_fd, &in, f->stage_fd, &out,
 					    f->size_published - (uint64_t)in, 0);
 
+		if (c < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			      errno == EOPNOTSUPP))
+			c = copy_plain(f->blob_fd, &in, f->stage_fd, &out,
+				       f->size_published - (uint64_t)in);
 		if (c < 0) {
 			if (errno == EINTR)
 				continue;
