@@ -18,7 +18,7 @@ PKG_CONFIG ?= pkg-config
 PKGS = fuse3 libsodium sqlite3 libconfig
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev check sqlite3 attr psmisc procps
+	libsqlite3-dev libconfig-dev check sqlite3 attr psmisc procps clang libclang-rt-14-dev
 
 ifeq ($(SAN),1)
 B := build/san
@@ -37,10 +37,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock sha256 db store ctl node
+CORE = log cfg path clock sha256 db store ctl node wire
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256
+UNIT = cfg path clock db store log node sha256 wire
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -66,6 +66,7 @@ $(B)/tests/check_db: $(B)/tests/check_db.o $(B)/src/db.o $(B)/src/clock.o $(B)/s
 $(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha256.o $(B)/src/log.o
 $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
+$(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 $(UNIT_BIN):
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
 
@@ -94,7 +95,24 @@ ifeq ($(SAN),1)
 	@if ls $(SAN_LOG).* >/dev/null 2>&1; then echo "sanitizer reports:"; cat $(SAN_LOG).*; exit 1; fi
 endif
 
-check: unit integration
+# libFuzzer targets for every decoder of network input (clang).
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZERS = wire
+FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
+build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_wire.c src/wire.c
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
+		echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+			$$c > build/fuzz/$$(basename $$f).log 2>&1; then \
+			tail -40 build/fuzz/$$(basename $$f).log; exit 1; fi; \
+		grep -E "^(Done|stat::number_of_executed_units)" build/fuzz/$$(basename $$f).log; done
+
+check: unit integration fuzz
 
 bench: all
 	bench/run
@@ -128,5 +146,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration check bench install uninstall deps man-check clean
+.PHONY: all unit integration fuzz check bench install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)
