@@ -37,10 +37,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock sha256 db store ctl node wire
+CORE = log cfg path clock sha256 ident db store ctl node wire
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire
+UNIT = cfg path clock db store log node sha256 wire ident
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -67,6 +67,9 @@ $(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha25
 $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
+# check_ident compares with toxcore's own idea of the address.
+$(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
+$(B)/tests/check_ident: LDLIBS += $(shell $(PKG_CONFIG) --libs toxcore)
 $(UNIT_BIN):
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
 

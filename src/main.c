@@ -3,6 +3,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cfg.h"
@@ -16,6 +18,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: oand [-c FILE] [-f] [-d] [-p PIDFILE]     run the node\n"
 		"       oand [-c FILE] status [--json]           show the running node\n"
+		"       oand [-c FILE] id                        print the node's Tox ID\n"
+		"       oand genkey                              print a new cluster key\n"
 		"       oand version\n"
 		"\n"
 		"  -c FILE     configuration file (default " CFG_DEFAULT_FILE
@@ -68,6 +72,19 @@ int main(int argc, char **argv)
 		printf("oand %s\n", NODE_VERSION);
 		return 0;
 	}
+	if (optind < argc && strcmp(argv[optind], "genkey") == 0) {
+		uint8_t key[CFG_KEY_BYTES];
+		char hex[2 * CFG_KEY_BYTES + 1];
+
+		if (sodium_init() < 0)
+			return 1;
+		randombytes_buf(key, sizeof(key));
+		sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+		sodium_memzero(key, sizeof(key));
+		printf("%s\n", hex);
+		sodium_memzero(hex, sizeof(hex));
+		return 0;
+	}
 	if (optind < argc && strcmp(argv[optind], "help") == 0) {
 		usage(stdout);
 		return 0;
@@ -81,6 +98,18 @@ int main(int argc, char **argv)
 		const char *cmd = argv[optind++];
 		int json = 0;
 
+		if (strcmp(cmd, "id") == 0 && optind == argc) {
+			char id[77];
+			int r = node_tox_id(cfg, id);
+
+			if (r != 0)
+				fprintf(stderr, "oand: cannot read the identity in %s: %s\n",
+					cfg->data_dir, strerror(-r));
+			else
+				printf("%s\n", id);
+			cfg_free(cfg);
+			return r ? 1 : 0;
+		}
 		if (strcmp(cmd, "status") != 0) {
 			fprintf(stderr, "oand: unknown command '%s'\n", cmd);
 			usage(stderr);

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "db.h"
+#include "ident.h"
 #include "log.h"
 #include "path.h"
 #include "sha256.h"
@@ -35,8 +36,8 @@ struct node {
 	char *data_dir;
 	char *mount_point;
 	int lock_fd;
-	uint8_t secret[NODE_ID_BYTES];
-	uint8_t id[NODE_ID_BYTES];
+	struct ident ident;		/* node.key: secret, public key, nospam */
+	uint8_t id[NODE_ID_BYTES];	/* = ident.public_key */
 	uint8_t empty_sha[STORE_SHA_BYTES];
 	struct clock *clock;
 	struct store *store;
@@ -127,46 +128,6 @@ static int mkdirs(const char *path)
 	}
 	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	return 0;
-}
-
-/* The node's secret key: read, or made once and written atomically. */
-static int load_identity(struct node *n)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd, r = 0;
-	ssize_t got;
-
-	snprintf(path, sizeof(path), "%s/node.key", n->data_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		got = read(fd, n->secret, sizeof(n->secret));
-		close(fd);
-		if (got != (ssize_t)sizeof(n->secret)) {
-			log_error("%s: damaged key file (expected %zu bytes)", path, sizeof(n->secret));
-			return -EINVAL;
-		}
-	} else if (errno == ENOENT) {
-		randombytes_buf(n->secret, sizeof(n->secret));
-		snprintf(tmp, sizeof(tmp), "%s/node.key.tmp", n->data_dir);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, n->secret, sizeof(n->secret)) != (ssize_t)sizeof(n->secret) ||
-		    fsync(fd) != 0)
-			r = errno ? -errno : -EIO;
-		close(fd);
-		if (r == 0 && rename(tmp, path) != 0)
-			r = -errno;
-		if (r != 0) {
-			unlink(tmp);
-			return r;
-		}
-		log_notice("created node identity in %s", path);
-	} else {
-		return -errno;
-	}
-	crypto_scalarmult_curve25519_base(n->id, n->secret);
 	return 0;
 }
 
@@ -277,6 +238,18 @@ static void collect(struct node *n, const uint8_t sha[STORE_SHA_BYTES])
 		gc_drain(n);
 }
 
+int node_tox_id(const struct cfg *cfg, char out[2 * IDENT_ADDRESS_BYTES + 1])
+{
+	struct ident id;
+	int r = mkdirs(cfg->data_dir);
+
+	if (r == 0 && (r = ident_load(cfg->data_dir, 1, &id)) == 0) {
+		ident_address_hex(&id, out);
+		ident_clear(&id);
+	}
+	return r;
+}
+
 static int held_here(const uint8_t sha[STORE_SHA_BYTES], void *ctx)
 {
 	struct node *n = ctx;
@@ -329,10 +302,11 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 		log_error("another oand is already running on %s", n->data_dir);
 		goto out;
 	}
-	if ((r = load_identity(n)) != 0) {
+	if ((r = ident_load(n->data_dir, 1, &n->ident)) != 0) {
 		log_error("cannot load node identity: %s", strerror(-r));
 		goto out;
 	}
+	memcpy(n->id, n->ident.public_key, NODE_ID_BYTES);
 	if ((n->clock = clock_new(NULL, NULL)) == NULL) {
 		r = -ENOMEM;
 		goto out;
@@ -420,7 +394,7 @@ void node_close(struct node *n)
 	clock_free(n->clock);
 	if (n->lock_fd >= 0)
 		close(n->lock_fd);
-	explicit_bzero(n->secret, sizeof(n->secret));
+	ident_clear(&n->ident);
 	pthread_rwlock_destroy(&n->gc_lock);
 	pthread_mutex_destroy(&n->hlock);
 	pthread_mutex_destroy(&n->gc_qlock);

@@ -40,6 +40,8 @@ int node_start(struct node *n);
 void node_close(struct node *n);
 
 const uint8_t *node_id(const struct node *n);
+/* The Tox ID (76 hex digits) of the node of cfg, made on first use. */
+int node_tox_id(const struct cfg *cfg, char out[77]);
 
 /* Namespace operations on tree paths. */
 int node_getattr(struct node *n, const char *path, struct stat *st);
