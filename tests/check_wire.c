@@ -50,9 +50,12 @@ START_TEST(test_encode_decode)
 	ck_assert_int_eq(buf[13], 0x11);
 	ck_assert_int_eq(wire_decode(buf, len, &d), 0);
 	assert_same(&m, &d);
-	/* every truncation, and one byte too many, is refused */
-	for (size_t cut = 0; cut < len && cut < 4096; cut++)
-		ck_assert_int_ne(wire_decode(buf, cut, &d), 0);
+	/* every truncation is refused */
+	for (size_t cut = 0; cut < len && cut < 4096; cut++) {
+		struct wire_msg t;
+
+		ck_assert_int_ne(wire_decode(buf, cut, &t), 0);
+	}
 	free(buf);
 	wire_msg_clear(&d);
 	wire_msg_clear(&m);
