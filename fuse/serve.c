@@ -189,7 +189,7 @@ int serve_run(const struct serve_opts *o)
 	struct node *n = NULL;
 	struct fuse *f = NULL;
 	struct fuse_loop_config *lc = NULL;
-	int report_fd = -1, status = 1, r, pid_written = 0, mounted = 0;
+	int report_fd = -1, status = 1, r, pid_written = 0, mounted = 0, handlers = 0;
 	char cwd[PATH_MAX], pidpath[PATH_MAX];
 	const char *pidfile = o->pidfile;
 	sigset_t sigs;
@@ -224,6 +224,13 @@ int serve_run(const struct serve_opts *o)
 		status = 2;
 		goto out;
 	}
+	/* From here a SIGTERM ends the session: the loop, if it starts at
+	   all, returns at once and the mount is taken down cleanly. */
+	if (f != NULL) {
+		if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
+			goto out;
+		handlers = 1;
+	}
 	if ((r = node_open(o->cfg, o->mount_point, &n)) != 0) {
 		log_error("cannot start the node on %s: %s", o->cfg->data_dir, strerror(-r));
 		goto out;
@@ -245,8 +252,6 @@ int serve_run(const struct serve_opts *o)
 	log_notice("node %s started on %s%s%s", o->cfg->server_name, o->cfg->data_dir,
 		   f ? ", mounted on " : "", f ? o->mount_point : "");
 	if (f != NULL) {
-		if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
-			goto out;
 		if ((lc = fuse_loop_cfg_create()) == NULL)
 			goto out;
 		/* Keep the workers: making a thread per request burst costs
@@ -257,7 +262,6 @@ int serve_run(const struct serve_opts *o)
 		if (!o->foreground)
 			detach_stdio();
 		r = fuse_loop_mt(f, lc);
-		fuse_remove_signal_handlers(fuse_get_session(f));
 		status = r == 0 ? 0 : 1;
 	} else {
 		int sig = 0;
@@ -275,6 +279,8 @@ int serve_run(const struct serve_opts *o)
 		status = 0;
 	}
 out:
+	if (handlers)
+		fuse_remove_signal_handlers(fuse_get_session(f));
 	if (f != NULL) {
 		if (mounted)
 			fuse_unmount(f);
