@@ -15,10 +15,10 @@ DOCDIR ?= $(PREFIX)/share/doc/oand
 # mount(8) looks for helpers in /sbin; installed there as well when PREFIX=/usr.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 libsodium sqlite3 libconfig
+PKGS = fuse3 libsodium sqlite3 libconfig toxcore
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev check sqlite3 attr psmisc procps clang libclang-rt-14-dev
+	libsqlite3-dev libconfig-dev check sqlite3 attr psmisc procps iproute2 clang libclang-rt-14-dev
 
 ifeq ($(SAN),1)
 B := build/san
@@ -37,7 +37,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock sha256 ident db store ctl node wire
+CORE = log cfg path clock sha256 ident db store ctl net node wire
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
 UNIT = cfg path clock db store log node sha256 wire ident
@@ -69,7 +69,6 @@ $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
-$(B)/tests/check_ident: LDLIBS += $(shell $(PKG_CONFIG) --libs toxcore)
 $(UNIT_BIN):
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
 

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "ident.h"
 #include "log.h"
+#include "net.h"
 #include "path.h"
 #include "sha256.h"
 #include "store.h"
@@ -43,6 +44,7 @@ struct node {
 	struct store *store;
 	struct db *db;
 	struct ctl *ctl;
+	struct net *net;		/* NULL: standalone (no cluster-key) */
 	int64_t started;
 	/* Space kept free on the data dir's disk for the database, so a full
 	   disk can still record deletes and the node can still start. */
@@ -370,6 +372,11 @@ int node_start(struct node *n)
 	pthread_mutex_lock(&n->gc_qlock);
 	n->gc_running = 1;
 	pthread_mutex_unlock(&n->gc_qlock);
+	/* A member of a cluster talks Tox; a standalone node opens no socket. */
+	if (n->cfg->has_cluster_key && (r = net_start(&n->ident, n->cfg, &n->net)) != 0) {
+		log_error("cannot start the network: %s", strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
@@ -378,6 +385,7 @@ void node_close(struct node *n)
 {
 	if (n == NULL)
 		return;
+	net_stop(n->net);
 	ctl_stop(n->ctl);
 	if (n->gc_running) {
 		pthread_mutex_lock(&n->gc_qlock);
@@ -1344,6 +1352,10 @@ int node_status(struct node *n, struct node_status *st)
 	pthread_mutex_lock(&n->hlock);
 	st->open_files = n->nfiles;
 	pthread_mutex_unlock(&n->hlock);
+	if (n->net != NULL) {
+		st->has_net = 1;
+		net_status(n->net, &st->net);
+	}
 	return db_stats(n->db, &st->db);
 }
 
@@ -1396,12 +1408,23 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		APPEND("null");
 	APPEND(",\"entries\":%llu,\"files\":%llu,\"folders\":%llu,\"symlinks\":%llu,"
 	       "\"bytes\":%llu,\"blobs\":%llu,\"bytes_stored\":%llu,\"tombstones\":%llu,"
-	       "\"open_files\":%d}",
+	       "\"open_files\":%d",
 	       (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
 	       (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
 	       (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
 	       (unsigned long long)st->db.blob_bytes, (unsigned long long)st->db.tombstones,
 	       st->open_files);
+	if (st->has_net) {
+		static const char *const conn[] = { "none", "tcp", "udp" };
+
+		APPEND(",\"tox\":{\"id\":\"%s\",\"dht_key\":\"%s\",\"udp_port\":%u,"
+		       "\"ipv6\":%s,\"connection\":\"%s\"}}",
+		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
+		       st->net.ipv6 ? "true" : "false",
+		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0]);
+	} else {
+		APPEND(",\"tox\":null}");
+	}
 #undef APPEND
 	if (pos >= len)
 		return -ENOSPC;
@@ -1410,13 +1433,19 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 
 int node_status_text(const struct node_status *st, char *buf, size_t len)
 {
-	char since[32];
+	char since[32], net_line[256];
 	time_t t = (time_t)st->started;
 	struct tm tm;
 	int n;
 
 	gmtime_r(&t, &tm);
 	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (st->has_net)
+		snprintf(net_line, sizeof(net_line), "Tox %s on UDP port %u, DHT %s",
+			 st->net.tox_id, st->net.udp_port,
+			 st->net.connected ? "connected" : "not connected");
+	else
+		snprintf(net_line, sizeof(net_line), "standalone (no cluster-key)");
 	n = snprintf(buf, len,
 		     "node:        %s\n"
 		     "id:          %s\n"
@@ -1427,12 +1456,13 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 		     "entries:     %llu (%llu files, %llu folders, %llu symlinks)\n"
 		     "bytes:       %llu in files\n"
 		     "stored:      %llu bytes in %llu blobs\n"
-		     "open files:  %d\n",
+		     "open files:  %d\n"
+		     "network:     %s\n",
 		     st->name, st->id_hex, NODE_VERSION, st->pid, since, st->data_dir,
 		     st->mount_point[0] ? st->mount_point : "(not mounted)",
 		     (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
 		     (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
 		     (unsigned long long)st->db.bytes, (unsigned long long)st->db.blob_bytes,
-		     (unsigned long long)st->db.blobs, st->open_files);
+		     (unsigned long long)st->db.blobs, st->open_files, net_line);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "db.h"
+#include "net.h"
 
 struct cfg;
 struct node;
@@ -92,6 +93,8 @@ struct node_status {
 	int64_t started;	/* seconds since the epoch */
 	struct db_stats db;
 	int open_files;
+	int has_net;		/* member of a cluster: net is filled in */
+	struct net_status net;
 };
 int node_status(struct node *n, struct node_status *st);
 /* The status as one JSON object, or as text for people (NUL-terminated). */

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A node with a cluster key runs Tox; a node without one opens no socket.
+# Tox binds every address, so the cluster node runs inside a network
+# namespace made (and removed) by this test, with only its loopback.
+. "$(dirname "$0")/lib.sh"
+t_init
+NS=oand-t$$
+ns_cleanup() {
+	local rc=$?
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	t_cleanup
+	return $rc
+}
+trap ns_cleanup EXIT
+command -v ip >/dev/null || t_die "ip (iproute2) is needed"
+ip netns add "$NS" || t_die "cannot create a network namespace"
+ip netns exec "$NS" ip link set lo up || t_die "cannot bring up loopback in $NS"
+
+node_json() { "$OAND" -c "$1" status --json 2>/dev/null; }
+json_field() { sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$1"; }
+
+# Standalone: no cluster key, no Tox, no socket.
+conf=$T_DIR/solo.conf
+printf 'oand = { data-dir = "%s/solo.data"; tox-port = 33999; };\n' "$T_DIR" > "$conf"
+"$OAND" -c "$conf" -p "$T_DIR/solo.pid" 2>>"$T_DIR/solo.log" || t_die "standalone node did not start"
+T_PIDS+=("$(cat "$T_DIR/solo.pid")")
+js=$(node_json "$conf")
+t_check "standalone: status says tox null ($js)" grep -q '"tox":null' <<<"$js"
+t_check "standalone: no UDP socket on 33999" sh -c "! ss -uln | grep -q ':33999 '"
+kill -TERM "$(cat "$T_DIR/solo.pid")"
+t_check "standalone node stops" t_wait 20 "standalone node to stop" t_gone "$(cat "$T_DIR/solo.pid")"
+
+# A member: Tox up, same identity as oand id, on the configured port.
+conf=$T_DIR/member.conf
+key=$("$OAND" genkey)
+t_check "genkey prints 64 hex digits" grep -Eqx '[0-9a-f]{64}' <<<"$key"
+printf 'oand = { data-dir = "%s/member.data"; tox-port = 33601; cluster-key = "%s"; };\n' \
+	"$T_DIR" "$key" > "$conf"
+id=$("$OAND" -c "$conf" id 2>/dev/null)
+t_check "oand id prints a Tox ID" grep -Eqx '[0-9A-F]{76}' <<<"$id"
+t_eq "$("$OAND" -c "$conf" id 2>/dev/null)" "$id" "oand id is stable"
+ip netns exec "$NS" "$OAND" -c "$conf" -p "$T_DIR/member.pid" 2>>"$T_DIR/member.log" ||
+	t_die "member node did not start (see $T_DIR/member.log)"
+pid=$(cat "$T_DIR/member.pid")
+T_PIDS+=("$pid")
+js=$(node_json "$conf")
+t_eq "$(json_field "$js" id | tail -1)" "$id" "status shows the Tox ID of oand id"
+t_eq "$(json_field "$js" udp_port)" 33601 "Tox is on the configured UDP port"
+t_check "the port is bound inside the namespace" sh -c "ip netns exec $NS ss -uln | grep -q ':33601 '"
+t_check "nothing bound outside the namespace" sh -c "! ss -uln | grep -q ':33601 '"
+t_check "status text names the network" sh -c "'$OAND' -c '$conf' status | grep -q 'Tox $id on UDP port 33601'"
+# The net thread keeps iterating and stops on request.
+kill -TERM "$pid"
+t_check "member node stops" t_wait 20 "member node to stop" t_gone "$pid"
+t_check "the port is free again" sh -c "! ip netns exec $NS ss -uln | grep -q ':33601 '"
+t_done
