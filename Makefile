@@ -37,10 +37,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock sha256 ident db store ctl net node wire
+CORE = log cfg path clock sha256 ident admit db store ctl net node wire
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident
+UNIT = cfg path clock db store log node sha256 wire ident admit
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -67,6 +67,7 @@ $(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha25
 $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
+$(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
@@ -98,13 +99,17 @@ ifeq ($(SAN),1)
 endif
 
 # libFuzzer targets for every decoder of network input (clang).
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire
+FUZZERS = wire admit
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_wire.c src/wire.c
+
+build/fuzz/fuzz_admit: tests/fuzz_admit.c src/admit.c src/admit.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_admit.c src/admit.c -lsodium
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
