@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../src/admit.h"
+#include "check_run.h"
 
 static uint8_t key[32], other[32], a[32], b[32], c[32];
 
@@ -56,16 +57,10 @@ int main(void)
 {
 	Suite *s = suite_create("admit");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_proof_binds_key_and_ends);
 	tcase_add_test(tc, test_request_message);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

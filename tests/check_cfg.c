@@ -39,6 +39,7 @@ static const char full_config[] =
  * around the test case, so even a failed test leaves nothing behind. */
 #define CHECK_TMP_NAME "check_cfg"
 #include "check_tmp.h"
+#include "check_run.h"
 
 /* A temporary file holding text; its name in path (remove with unlink). */
 static void write_temp(char *path, size_t len, const char *text)
@@ -497,11 +498,5 @@ static Suite *cfg_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(cfg_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(cfg_suite());
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../src/clock.h"
+#include "check_run.h"
 
 struct fake_wall {
 	uint64_t ms;
@@ -252,11 +253,5 @@ static Suite *clock_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(clock_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(clock_suite());
 }

@@ -64,6 +64,7 @@ static void t_close(struct t *t)
  * process around the test case, so even a failed test leaves nothing. */
 #define CHECK_TMP_NAME "check_db"
 #include "check_tmp.h"
+#include "check_run.h"
 
 static void t_init(struct t *t)
 {
@@ -1379,11 +1380,5 @@ static Suite *db_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(db_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(db_suite());
 }

@@ -11,6 +11,7 @@
 #define CHECK_TMP_NAME "check_ident"
 #include "check_tmp.h"
 #include "../src/ident.h"
+#include "check_run.h"
 
 static void tmpdir(char *dir, size_t len)
 {
@@ -82,16 +83,10 @@ int main(void)
 {
 	Suite *s = suite_create("ident");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 	tcase_add_test(tc, test_create_and_reload);
 	tcase_add_test(tc, test_toxcore_agrees);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -33,6 +33,7 @@
 
 #define CHECK_TMP_NAME "check_node"
 #include "check_tmp.h"
+#include "check_run.h"
 
 struct t {
 	char dir[128];
@@ -759,11 +760,5 @@ static Suite *node_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(node_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(node_suite());
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../src/path.h"
+#include "check_run.h"
 
 /* "/" followed by components of at most 200 bytes, exactly len bytes. */
 static char *make_path(size_t len)
@@ -251,11 +252,5 @@ static Suite *path_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(path_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(path_suite());
 }

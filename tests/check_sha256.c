@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../src/sha256.h"
+#include "check_run.h"
 
 static void hex(const uint8_t *b, char *out)
 {
@@ -65,8 +66,6 @@ int main(void)
 {
 	Suite *s = suite_create("sha256");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	if (sodium_init() < 0)
 		return EXIT_FAILURE;
@@ -74,9 +73,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_known_vectors, 0, 2);
 	tcase_add_loop_test(tc, test_random_chunks_match_libsodium, 0, 2);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -30,6 +30,7 @@
 
 #define CHECK_TMP_NAME "check_store"
 #include "check_tmp.h"
+#include "check_run.h"
 
 struct t {
 	char dir[128];
@@ -645,11 +646,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(store_suite());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../src/wire.h"
+#include "check_run.h"
 
 static struct wire_msg sample(size_t body_len)
 {
@@ -220,8 +221,6 @@ int main(void)
 {
 	Suite *s = suite_create("wire");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_encode_decode, 0, 4);
@@ -230,9 +229,5 @@ int main(void)
 	tcase_add_test(tc, test_interleaved);
 	tcase_add_test(tc, test_violations_dropped_and_counted);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
