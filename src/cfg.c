@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 /* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
-enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME };
+enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES };
 
 struct key {
 	const char *group;
@@ -30,6 +30,8 @@ static const struct key keys[] = {
 	{ "oand", "data-dir", K_PATH, OFF(data_dir) },
 	{ "oand", "tox-port", K_PORT0, OFF(tox_port) },
 	{ "oand", "cluster-key", K_HEXKEY, OFF(cluster_key) },
+	{ "oand", "bff-tox-id", K_TOXID, OFF(bff_tox_id) },
+	{ "oand", "bootstrap-nodes", K_NODES, OFF(bootstrap) },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
 	{ "oan", "mount-options", K_STRING, OFF(mount_options) },
@@ -150,6 +152,61 @@ static int hexval(int c)
 	return -1;
 }
 
+/* n bytes from 2n hex digits (either case). */
+static int parse_hex(const char *s, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* toxcore's checksum: the XOR of the key and nospam, two bytes at a time. */
+static int tox_id_checksum_ok(const uint8_t id[CFG_TOX_ID_BYTES])
+{
+	uint8_t sum[2] = { 0, 0 };
+
+	for (int i = 0; i < CFG_TOX_ID_BYTES - 2; i++)
+		sum[i % 2] ^= id[i];
+	return sum[0] == id[CFG_TOX_ID_BYTES - 2] && sum[1] == id[CFG_TOX_ID_BYTES - 1];
+}
+
+/* "host:port:key": host without ':' (an IPv6 address goes in brackets). */
+static int parse_dht_node(const char *s, struct cfg_dht_node *d)
+{
+	const char *k = strrchr(s, ':'), *p;
+	size_t hl;
+	char *end;
+	long port;
+
+	if (k == NULL || k == s)
+		return -EINVAL;
+	for (p = k - 1; p > s && *p != ':'; p--)
+		;
+	if (*p != ':' || p == s)
+		return -EINVAL;
+	hl = (size_t)(p - s);
+	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(d->host))
+		return -EINVAL;
+	memcpy(d->host, s, hl);
+	d->host[hl] = '\0';
+	port = strtol(p + 1, &end, 10);
+	if (end != k || port < 1 || port > 65535)
+		return -EINVAL;
+	d->port = (int)port;
+	if (strlen(k + 1) != 2 * CFG_KEY_BYTES || parse_hex(k + 1, d->key, CFG_KEY_BYTES) != 0)
+		return -EINVAL;
+	return 0;
+}
+
 static const char *type_name(enum key_type t)
 {
 	switch (t) {
@@ -157,6 +214,8 @@ static const char *type_name(enum key_type t)
 	case K_PORT0: return "an integer";
 	case K_NAME: return "a non-empty string of at most 255 bytes without control characters";
 	case K_HEXKEY: return "a string of 64 hex digits";
+	case K_TOXID: return "a Tox ID: a string of 76 hex digits with a valid checksum";
+	case K_NODES: return "a list of \"host:port:DHT key (64 hex digits)\" strings (at most 16)";
 	case K_LOGLEVEL: return "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
 	case K_PATH: return "an absolute path (string)";
 	default: return "a string";
@@ -186,10 +245,33 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 		*(int *)(base + k->offset) = (int)v;
 		return 0;
 	}
+	if (k->type == K_NODES) {
+		if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)
+			goto wrong_type;
+		if (config_setting_length(s) > CFG_BOOTSTRAP_MAX)
+			goto bad_value;
+		for (int i = 0; i < config_setting_length(s); i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			struct cfg_dht_node *d = &cfg->bootstrap[i];
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+			    parse_dht_node(config_setting_get_string(e), d) != 0)
+				goto bad_value;
+		}
+		cfg->nbootstrap = config_setting_length(s);
+		return 0;
+	}
 	if (type != CONFIG_TYPE_STRING)
 		goto wrong_type;
 	str = config_setting_get_string(s);
 	switch (k->type) {
+	case K_TOXID:
+		if (strlen(str) != 2 * CFG_TOX_ID_BYTES ||
+		    parse_hex(str, cfg->bff_tox_id, CFG_TOX_ID_BYTES) != 0 ||
+		    !tox_id_checksum_ok(cfg->bff_tox_id))
+			goto bad_value;
+		cfg->has_bff_tox_id = 1;
+		return 0;
 	case K_HEXKEY: {
 		uint8_t *key = (uint8_t *)(base + k->offset);
 

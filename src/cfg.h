@@ -14,6 +14,8 @@
 
 #define CFG_DEFAULT_FILE "/etc/oand.conf"
 #define CFG_KEY_BYTES 32
+#define CFG_TOX_ID_BYTES 38
+#define CFG_BOOTSTRAP_MAX 16
 
 struct cfg {
 	/* group "oand" */
@@ -28,6 +30,14 @@ struct cfg {
 	int has_cluster_key;
 	uint8_t cluster_key[CFG_KEY_BYTES];
 	enum log_level log_level;
+	int has_bff_tox_id;		/* pin the BFF's identity */
+	uint8_t bff_tox_id[CFG_TOX_ID_BYTES];
+	struct cfg_dht_node {		/* DHT nodes to bootstrap from */
+		char host[256];
+		int port;
+		uint8_t key[CFG_KEY_BYTES];
+	} bootstrap[CFG_BOOTSTRAP_MAX];
+	int nbootstrap;
 	/* group "oan" (the FUSE side) */
 	char *mount_point;		/* NULL: do not mount */
 	char *mount_options;		/* extra -o options for FUSE, or NULL */

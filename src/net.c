@@ -14,11 +14,23 @@
 #include <tox/tox.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "cfg.h"
 #include "log.h"
 
+/* A friend's proof of the cluster key, answering ours (mutual admission). */
+#define PKT_PROOF 161
+#define FRIENDS_MAX 256
+
 struct net {
 	Tox *tox;		/* the net thread's alone once it runs */
+	const struct cfg *cfg;
+	uint8_t self[TOX_PUBLIC_KEY_SIZE];
+	/* Per friend number, touched by the net thread only. */
+	struct {
+		int proven;	/* sent us a good proof */
+		int sent;	/* we sent ours on this connection */
+	} fr[FRIENDS_MAX];
 	int wake;		/* eventfd */
 	int stop;		/* atomic */
 	pthread_t thread;
@@ -53,6 +65,88 @@ static const char *tox_new_error(Tox_Err_New e)
 	}
 }
 
+static void hex_key(const uint8_t *k, char out[65])
+{
+	sodium_bin2hex(out, 65, k, TOX_PUBLIC_KEY_SIZE);
+}
+
+/* A friend request: admitted only with a proof of the cluster key for
+   exactly this pair; anything else is refused and logged. */
+static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, size_t len,
+			      void *user)
+{
+	struct net *n = user;
+	Tox_Err_Friend_Add err;
+	char hex[65];
+	int r;
+
+	hex_key(pk, hex);
+	r = admit_check_request(n->cfg->cluster_key, pk, n->self, msg, len);
+	if (r != 0) {
+		log_warn("net: refused a friend request from %s: %s", hex,
+			 r == -EACCES ? "no proof of the cluster key" : "not an oand node");
+		pthread_mutex_lock(&n->lock);
+		n->snap.refused++;
+		pthread_mutex_unlock(&n->lock);
+		return;
+	}
+	if (tox_friend_add_norequest(tox, pk, &err) == UINT32_MAX && err != TOX_ERR_FRIEND_ADD_ALREADY_SENT)
+		log_warn("net: cannot add member %s: error %d", hex, (int)err);
+	else
+		log_notice("net: admitted member %s", hex);
+}
+
+static void send_proof(struct net *n, uint32_t f)
+{
+	uint8_t pk[TOX_PUBLIC_KEY_SIZE], pkt[1 + ADMIT_PROOF_BYTES];
+	Tox_Err_Friend_Custom_Packet err;
+
+	if (!tox_friend_get_public_key(n->tox, f, pk, NULL))
+		return;
+	pkt[0] = PKT_PROOF;
+	admit_proof(n->cfg->cluster_key, n->self, pk, pkt + 1);
+	if (tox_friend_send_lossless_packet(n->tox, f, pkt, sizeof(pkt), &err))
+		n->fr[f].sent = 1;	/* else: retried at the next iteration */
+}
+
+static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
+{
+	struct net *n = user;
+
+	(void)tox;
+	if (f >= FRIENDS_MAX)
+		return;
+	n->fr[f].sent = 0;
+	if (c == TOX_CONNECTION_NONE)
+		n->fr[f].proven = 0;	/* prove again on the next connection */
+}
+
+static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, void *user)
+{
+	struct net *n = user;
+	uint8_t pk[TOX_PUBLIC_KEY_SIZE];
+	char hex[65];
+
+	if (f >= FRIENDS_MAX || len < 1 || data[0] != PKT_PROOF)
+		return;
+	if (!tox_friend_get_public_key(tox, f, pk, NULL))
+		return;
+	if (len == 1 + ADMIT_PROOF_BYTES && admit_check(n->cfg->cluster_key, pk, n->self, data + 1) == 0) {
+		if (!n->fr[f].proven)
+			log_info("net: %s proved the cluster key", (hex_key(pk, hex), hex));
+		n->fr[f].proven = 1;
+		return;
+	}
+	/* A friend that cannot prove the key is no member: drop it. */
+	hex_key(pk, hex);
+	log_warn("net: %s failed to prove the cluster key; removed", hex);
+	tox_friend_delete(tox, f, NULL);
+	n->fr[f].proven = n->fr[f].sent = 0;
+	pthread_mutex_lock(&n->lock);
+	n->snap.refused++;
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void snapshot(struct net *n)
 {
 	Tox_Err_Get_Port perr;
@@ -65,7 +159,35 @@ static void snapshot(struct net *n)
 	sodium_bin2hex(n->snap.dht_key, sizeof(n->snap.dht_key), dht, sizeof(dht));
 	n->snap.connected = (int)tox_self_get_connection_status(n->tox);
 	n->snap.iterations++;
+	n->snap.friends = n->snap.online = n->snap.members = 0;
 	pthread_mutex_unlock(&n->lock);
+	{
+		size_t count = tox_self_get_friend_list_size(n->tox);
+		uint32_t *list = calloc(count ? count : 1, sizeof(*list));
+		int friends = 0, online = 0, members = 0;
+
+		if (list == NULL)
+			return;
+		tox_self_get_friend_list(n->tox, list);
+		for (size_t i = 0; i < count; i++) {
+			uint32_t f = list[i];
+			int up = tox_friend_get_connection_status(n->tox, f, NULL) != TOX_CONNECTION_NONE;
+
+			friends++;
+			if (!up || f >= FRIENDS_MAX)
+				continue;
+			online++;
+			if (!n->fr[f].sent)
+				send_proof(n, f);
+			members += n->fr[f].proven;
+		}
+		free(list);
+		pthread_mutex_lock(&n->lock);
+		n->snap.friends = friends;
+		n->snap.online = online;
+		n->snap.members = members;
+		pthread_mutex_unlock(&n->lock);
+	}
 }
 
 static void *net_main(void *arg)
@@ -120,6 +242,27 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct net **out)
 	}
 	tox_self_set_nospam(n->tox, ident_nospam(id));
 	ident_address_hex(id, n->snap.tox_id);
+	n->cfg = cfg;
+	memcpy(n->self, id->public_key, sizeof(n->self));
+	tox_callback_friend_request(n->tox, on_friend_request);
+	tox_callback_friend_connection_status(n->tox, on_connection);
+	tox_callback_friend_lossless_packet(n->tox, on_packet);
+	for (int i = 0; i < cfg->nbootstrap; i++) {
+		const struct cfg_dht_node *d = &cfg->bootstrap[i];
+		Tox_Err_Bootstrap berr;
+
+		if (!tox_bootstrap(n->tox, d->host, (uint16_t)d->port, d->key, &berr))
+			log_warn("net: cannot bootstrap from %s:%d: error %d", d->host, d->port, (int)berr);
+	}
+	/* Ask the BFF for admission: the request carries our proof. */
+	if (cfg->has_bff_tox_id && memcmp(cfg->bff_tox_id, id->public_key, IDENT_KEY_BYTES) != 0) {
+		uint8_t req[ADMIT_REQUEST_BYTES];
+		Tox_Err_Friend_Add ferr;
+
+		admit_request(cfg->cluster_key, id->public_key, cfg->bff_tox_id, req);
+		if (tox_friend_add(n->tox, cfg->bff_tox_id, req, sizeof(req), &ferr) == UINT32_MAX)
+			log_warn("net: cannot ask the BFF for admission: error %d", (int)ferr);
+	}
 	snapshot(n);
 	n->snap.iterations = 0;
 	if ((n->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {

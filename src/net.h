@@ -24,6 +24,10 @@ struct net_status {
 	int ipv6;
 	int connected;		/* 0 none, 1 TCP, 2 UDP (Tox_Connection) */
 	uint64_t iterations;
+	int friends;		/* befriended nodes */
+	int online;		/* of them connected now */
+	int members;		/* of those, proven to hold the cluster key */
+	uint64_t refused;	/* requests and friends refused for lack of proof */
 };
 
 /* Start Tox with id's key and the cfg's ports; the thread starts at once. */

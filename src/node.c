@@ -1418,10 +1418,13 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		static const char *const conn[] = { "none", "tcp", "udp" };
 
 		APPEND(",\"tox\":{\"id\":\"%s\",\"dht_key\":\"%s\",\"udp_port\":%u,"
-		       "\"ipv6\":%s,\"connection\":\"%s\"}}",
+		       "\"ipv6\":%s,\"connection\":\"%s\",\"friends\":%d,\"online\":%d,"
+		       "\"members\":%d,\"refused\":%llu}}",
 		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
 		       st->net.ipv6 ? "true" : "false",
-		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0]);
+		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
+		       st->net.friends, st->net.online, st->net.members,
+		       (unsigned long long)st->net.refused);
 	} else {
 		APPEND(",\"tox\":null}");
 	}
@@ -1441,9 +1444,11 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 	gmtime_r(&t, &tm);
 	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (st->has_net)
-		snprintf(net_line, sizeof(net_line), "Tox %s on UDP port %u, DHT %s",
-			 st->net.tox_id, st->net.udp_port,
-			 st->net.connected ? "connected" : "not connected");
+		snprintf(net_line, sizeof(net_line),
+			 "Tox %s on UDP port %u, DHT %s; %d member(s) online of %d friend(s), "
+			 "%llu refused", st->net.tox_id, st->net.udp_port,
+			 st->net.connected ? "connected" : "not connected", st->net.members,
+			 st->net.friends, (unsigned long long)st->net.refused);
 	else
 		snprintf(net_line, sizeof(net_line), "standalone (no cluster-key)");
 	n = snprintf(buf, len,

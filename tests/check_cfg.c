@@ -294,6 +294,19 @@ static const struct bad_case bad_cases[] = {
 	  "oand.cluster-key", "64 hex" },
 	{ "oand: { cluster-key = \"00112233445566778899aabbccddeeff 123456789abcdeffedcba9876543210\"; };",
 	  "oand.cluster-key", "64 hex" },
+	/* Tox IDs and DHT nodes */
+	{ "oand: { bff-tox-id = \"00\"; };", "oand.bff-tox-id", "76 hex" },
+	{ "oand: { bff-tox-id = 5; };", "oand.bff-tox-id", "wrong type" },
+	/* a well-formed ID whose checksum is off by one bit */
+	{ "oand: { bff-tox-id = \"48B3EE1A055C4BF78B425C4D48279C9484983185B72B450D3D3F9F5BAEBFD64154CD2F9D0D4E\"; };",
+	  "oand.bff-tox-id", "checksum" },
+	{ "oand: { bootstrap-nodes = \"127.0.0.1:33445:00\"; };", "oand.bootstrap-nodes", "wrong type" },
+	{ "oand: { bootstrap-nodes = [ \"127.0.0.1:33445\" ]; };", "oand.bootstrap-nodes", "host:port" },
+	{ "oand: { bootstrap-nodes = [ \"127.0.0.1:0:0011223344556677889900112233445566778899001122334455667788990011\" ]; };",
+	  "oand.bootstrap-nodes", "host:port" },
+	{ "oand: { bootstrap-nodes = [ \":33445:0011223344556677889900112233445566778899001122334455667788990011\" ]; };",
+	  "oand.bootstrap-nodes", "host:port" },
+	{ "oand: { bootstrap-nodes = [ 5 ]; };", "oand.bootstrap-nodes", "host:port" },
 	/* log levels */
 	{ "oand: { log-level = \"verbose\"; };", "oand.log-level", "invalid value" },
 	{ "oand: { log-level = \"\"; };", "oand.log-level", "invalid value" },
@@ -314,6 +327,33 @@ static const struct bad_case bad_cases[] = {
 	{ "oand = 5;", "oand", "group" },
 	{ "oan = \"x\";", "oan", "group" },
 };
+
+/* A Tox ID with a good checksum and DHT nodes in all their forms. */
+START_TEST(test_tox_keys)
+{
+	static const char text[] =
+		"oand: { bff-tox-id = \"48B3EE1A055C4BF78B425C4D48279C9484983185B72B450D3D3F9F5BAEBFD64154CD2F9D0D4F\";\n"
+		"  bootstrap-nodes = [ \"127.0.0.1:33445:00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\",\n"
+		"    \"[::1]:1:00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\",\n"
+		"    \"tox.example.org:65535:00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\" ]; };";
+	struct cfg *c;
+	char err[512];
+
+	ck_assert_int_eq(cfg_parse_string(text, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->has_bff_tox_id, 1);
+	ck_assert_int_eq(c->bff_tox_id[0], 0x48);
+	ck_assert_int_eq(c->bff_tox_id[37], 0x4f);
+	ck_assert_int_eq(c->nbootstrap, 3);
+	ck_assert_str_eq(c->bootstrap[0].host, "127.0.0.1");
+	ck_assert_int_eq(c->bootstrap[0].port, 33445);
+	ck_assert_int_eq(c->bootstrap[0].key[15], 0xff);
+	ck_assert_str_eq(c->bootstrap[1].host, "::1");
+	ck_assert_int_eq(c->bootstrap[1].port, 1);
+	ck_assert_str_eq(c->bootstrap[2].host, "tox.example.org");
+	ck_assert_int_eq(c->bootstrap[2].port, 65535);
+	cfg_free(c);
+}
+END_TEST
 
 START_TEST(test_bad_values)
 {
@@ -476,6 +516,7 @@ static Suite *cfg_suite(void)
 	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 
 	tcase_add_test(tc, test_every_key_string);
+	tcase_add_test(tc, test_tox_keys);
 	tcase_add_test(tc, test_every_key_file);
 	tcase_add_test(tc, test_defaults_filled);
 	tcase_add_test(tc, test_defaults_partial);

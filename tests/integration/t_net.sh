@@ -50,6 +50,34 @@ t_eq "$(json_field "$js" udp_port)" 33601 "Tox is on the configured UDP port"
 t_check "the port is bound inside the namespace" sh -c "ip netns exec $NS ss -uln | grep -q ':33601 '"
 t_check "nothing bound outside the namespace" sh -c "! ss -uln | grep -q ':33601 '"
 t_check "status text names the network" sh -c "'$OAND' -c '$conf' status | grep -q 'Tox $id on UDP port 33601'"
+
+# Admission: B joins A (its BFF) with the cluster key and both end up
+# proven members of each other; C, with another key, is refused by A.
+json_num() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<<"$1"; }
+dht=$(json_field "$js" dht_key)
+t_check "status shows A's DHT key" grep -Eqx '[0-9A-F]{64}|[0-9a-f]{64}' <<<"$dht"
+mkconf() { # NAME PORT KEY
+	printf 'oand = { data-dir = "%s/%s.data"; server-name = "%s"; tox-port = %s;\n  cluster-key = "%s"; bff-tox-id = "%s";\n  bootstrap-nodes = [ "127.0.0.1:33601:%s" ]; };\n' \
+		"$T_DIR" "$1" "$1" "$2" "$3" "$id" "$dht" > "$T_DIR/$1.conf"
+}
+start_in_ns() {
+	ip netns exec "$NS" "$OAND" -c "$T_DIR/$1.conf" -p "$T_DIR/$1.pid" 2>>"$T_DIR/$1.log" ||
+		t_die "node $1 did not start (see $T_DIR/$1.log)"
+	T_PIDS+=("$(cat "$T_DIR/$1.pid")")
+}
+members_of() { json_num "$(node_json "$1")" members; }
+members_are() { [ "$(members_of "$1")" = "$2" ]; }
+mkconf b 33602 "$key"
+start_in_ns b
+t_check "B and A: B sees A as a proven member" t_wait 90 "B to see A" members_are "$T_DIR/b.conf" 1
+t_check "A sees B as a proven member" t_wait 30 "A to see B" members_are "$conf" 1
+mkconf c 33603 "$("$OAND" genkey)"
+start_in_ns c
+refused_by_a() { [ "$(json_num "$(node_json "$conf")" refused)" -ge 1 ]; }
+t_check "A refuses C, whose key differs" t_wait 90 "A to refuse C" refused_by_a
+t_eq "$(members_of "$T_DIR/c.conf")" 0 "C has no member"
+t_eq "$(members_of "$conf")" 1 "A still has one member (B)"
+
 # The net thread keeps iterating and stops on request.
 kill -TERM "$pid"
 t_check "member node stops" t_wait 20 "member node to stop" t_gone "$pid"
