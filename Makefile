@@ -15,10 +15,11 @@ DOCDIR ?= $(PREFIX)/share/doc/oand
 # mount(8) looks for helpers in /sbin; installed there as well when PREFIX=/usr.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 libsodium sqlite3 libconfig toxcore
+PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev check sqlite3 attr psmisc procps iproute2 clang libclang-rt-14-dev
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev libjansson-dev check sqlite3 attr psmisc \
+	procps iproute2 curl clang libclang-rt-14-dev
 
 ifeq ($(SAN),1)
 B := build/san
@@ -37,10 +38,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock sha256 ident admit db store ctl net node wire
+CORE = log cfg path clock sha256 ident admit bff api db store ctl net node wire
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident admit
+UNIT = cfg path clock db store log node sha256 wire ident admit bff
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -68,6 +69,7 @@ $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
+$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
@@ -101,7 +103,7 @@ endif
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire admit
+FUZZERS = wire admit bff
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 	@mkdir -p $(dir $@)
@@ -110,6 +112,10 @@ build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 build/fuzz/fuzz_admit: tests/fuzz_admit.c src/admit.c src/admit.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_admit.c src/admit.c -lsodium
+
+build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c -ljansson
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \

@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <tox/tox.h>
 #include <unistd.h>
 
 #include "admit.h"
+#include "bff.h"
 #include "cfg.h"
 #include "log.h"
 
@@ -63,6 +65,14 @@ static const char *tox_new_error(Tox_Err_New e)
 	case TOX_ERR_NEW_LOAD_BAD_FORMAT: return "bad key";
 	default: return "error";
 	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void hex_key(const uint8_t *k, char out[65])
@@ -147,6 +157,49 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 	pthread_mutex_unlock(&n->lock);
 }
 
+/*
+ * Ask the BFF's HTTP service for its Tox ID and current DHT key,
+ * bootstrap from it and ask it for admission.  Run by the net thread while
+ * this node has no member yet; the fetch blocks at most BFF_TIMEOUT_MS.
+ */
+#define BFF_TIMEOUT_MS 2000
+#define JOIN_PERIOD_MS 5000
+
+static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
+{
+	uint8_t req[ADMIT_REQUEST_BYTES];
+	Tox_Err_Friend_Add err;
+
+	if (memcmp(tox_id, n->self, TOX_PUBLIC_KEY_SIZE) == 0 ||
+	    tox_friend_by_public_key(n->tox, tox_id, NULL) != UINT32_MAX)
+		return;	/* ourselves, or asked already */
+	admit_request(n->cfg->cluster_key, n->self, tox_id, req);
+	if (tox_friend_add(n->tox, tox_id, req, sizeof(req), &err) == UINT32_MAX)
+		log_warn("net: cannot ask for admission: error %d", (int)err);
+}
+
+static void join_bff(struct net *n)
+{
+	const struct cfg *c = n->cfg;
+	struct bff_info b;
+	Tox_Err_Bootstrap err;
+	int r = bff_fetch(c->bff_domain_name, c->bff_port, BFF_TIMEOUT_MS, &b);
+
+	if (r != 0) {
+		log_info("net: BFF %s:%d not reachable: %s", c->bff_domain_name, c->bff_port,
+			 strerror(-r));
+		return;
+	}
+	if (c->has_bff_tox_id && memcmp(b.tox_id, c->bff_tox_id, TOX_ADDRESS_SIZE) != 0) {
+		log_error("net: BFF %s:%d is not the node bff-tox-id names; not joining",
+			  c->bff_domain_name, c->bff_port);
+		return;
+	}
+	if (!tox_bootstrap(n->tox, c->bff_domain_name, (uint16_t)b.udp_port, b.dht_key, &err))
+		log_warn("net: cannot bootstrap from the BFF: error %d", (int)err);
+	befriend(n, b.tox_id);
+}
+
 static void snapshot(struct net *n)
 {
 	Tox_Err_Get_Port perr;
@@ -195,11 +248,18 @@ static void *net_main(void *arg)
 	struct net *n = arg;
 	struct pollfd p = { .fd = n->wake, .events = POLLIN };
 
+	int64_t next_join = 0;
+
 	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t v;
 
 		tox_iterate(n->tox, n);
 		snapshot(n);
+		if (n->cfg->bff_domain_name != NULL && n->snap.members == 0 &&
+		    now_ms() >= next_join) {
+			join_bff(n);
+			next_join = now_ms() + JOIN_PERIOD_MS;
+		}
 		if (poll(&p, 1, (int)tox_iteration_interval(n->tox)) > 0 &&
 		    read(n->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			log_warn("net: wake-up: %s", strerror(errno));
@@ -254,15 +314,10 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct net **out)
 		if (!tox_bootstrap(n->tox, d->host, (uint16_t)d->port, d->key, &berr))
 			log_warn("net: cannot bootstrap from %s:%d: error %d", d->host, d->port, (int)berr);
 	}
-	/* Ask the BFF for admission: the request carries our proof. */
-	if (cfg->has_bff_tox_id && memcmp(cfg->bff_tox_id, id->public_key, IDENT_KEY_BYTES) != 0) {
-		uint8_t req[ADMIT_REQUEST_BYTES];
-		Tox_Err_Friend_Add ferr;
-
-		admit_request(cfg->cluster_key, id->public_key, cfg->bff_tox_id, req);
-		if (tox_friend_add(n->tox, cfg->bff_tox_id, req, sizeof(req), &ferr) == UINT32_MAX)
-			log_warn("net: cannot ask the BFF for admission: error %d", (int)ferr);
-	}
+	/* A pinned BFF is asked for admission at once; one known only by
+	   address, once its HTTP service has told us who it is. */
+	if (cfg->has_bff_tox_id)
+		befriend(n, cfg->bff_tox_id);
 	snapshot(n);
 	n->snap.iterations = 0;
 	if ((n->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {

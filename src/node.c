@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "api.h"
 #include "clock.h"
 #include "ctl.h"
 #include "db.h"
@@ -45,6 +46,7 @@ struct node {
 	struct db *db;
 	struct ctl *ctl;
 	struct net *net;		/* NULL: standalone (no cluster-key) */
+	struct api *api;		/* HTTP service of a member */
 	int64_t started;
 	/* Space kept free on the data dir's disk for the database, so a full
 	   disk can still record deletes and the node can still start. */
@@ -377,6 +379,13 @@ int node_start(struct node *n)
 		log_error("cannot start the network: %s", strerror(-r));
 		return r;
 	}
+	/* Its HTTP service tells joining nodes how to reach it over Tox. */
+	if (n->net != NULL &&
+	    (r = api_start(n->cfg->server_port, n->net, n->cfg->server_name, &n->api)) != 0) {
+		log_error("cannot start the HTTP service on port %d: %s", n->cfg->server_port,
+			  strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
@@ -385,6 +394,7 @@ void node_close(struct node *n)
 {
 	if (n == NULL)
 		return;
+	api_stop(n->api);
 	net_stop(n->net);
 	ctl_stop(n->ctl);
 	if (n->gc_running) {

@@ -28,6 +28,7 @@ T_PIDS+=("$(cat "$T_DIR/solo.pid")")
 js=$(node_json "$conf")
 t_check "standalone: status says tox null ($js)" grep -q '"tox":null' <<<"$js"
 t_check "standalone: no UDP socket on 33999" sh -c "! ss -uln | grep -q ':33999 '"
+t_check "standalone: no HTTP service" sh -c "! ss -tln | grep -q ':8180 '"
 kill -TERM "$(cat "$T_DIR/solo.pid")"
 t_check "standalone node stops" t_wait 20 "standalone node to stop" t_gone "$(cat "$T_DIR/solo.pid")"
 
@@ -35,7 +36,7 @@ t_check "standalone node stops" t_wait 20 "standalone node to stop" t_gone "$(ca
 conf=$T_DIR/member.conf
 key=$("$OAND" genkey)
 t_check "genkey prints 64 hex digits" grep -Eqx '[0-9a-f]{64}' <<<"$key"
-printf 'oand = { data-dir = "%s/member.data"; tox-port = 33601; cluster-key = "%s"; };\n' \
+printf 'oand = { data-dir = "%s/member.data"; tox-port = 33601; server-port = 18180;\n  cluster-key = "%s"; };\n' \
 	"$T_DIR" "$key" > "$conf"
 id=$("$OAND" -c "$conf" id 2>/dev/null)
 t_check "oand id prints a Tox ID" grep -Eqx '[0-9A-F]{76}' <<<"$id"
@@ -56,9 +57,26 @@ t_check "status text names the network" sh -c "'$OAND' -c '$conf' status | grep 
 json_num() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<<"$1"; }
 dht=$(json_field "$js" dht_key)
 t_check "status shows A's DHT key" grep -Eqx '[0-9A-F]{64}|[0-9a-f]{64}' <<<"$dht"
-mkconf() { # NAME PORT KEY
-	printf 'oand = { data-dir = "%s/%s.data"; server-name = "%s"; tox-port = %s;\n  cluster-key = "%s"; bff-tox-id = "%s";\n  bootstrap-nodes = [ "127.0.0.1:33601:%s" ]; };\n' \
-		"$T_DIR" "$1" "$1" "$2" "$3" "$id" "$dht" > "$T_DIR/$1.conf"
+# A member answers GET /v1/bootstrap (the seed's BFF query) inside the namespace.
+boot=$(ip netns exec "$NS" curl -s --max-time 5 http://127.0.0.1:18180/v1/bootstrap)
+t_eq "$(json_field "$boot" tox_id)" "$id" "/v1/bootstrap gives A's Tox ID"
+t_eq "$(json_field "$boot" udp_port)" 33601 "/v1/bootstrap gives A's UDP port"
+t_eq "$(ip netns exec "$NS" curl -s --max-time 5 http://127.0.0.1:18180/)" "{}" "GET / answers {}"
+t_eq "$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:18180/nope)" \
+	404 "an unknown path is 404"
+# B joins with nothing but the BFF's address and port (its HTTP service);
+# C is pinned to A's Tox ID and bootstraps from a DHT node line.
+mkconf() { # NAME TOXPORT KEY HOW
+	{
+		printf 'oand = { data-dir = "%s/%s.data"; server-name = "%s"; tox-port = %s;\n' \
+			"$T_DIR" "$1" "$1" "$2"
+		printf '  server-port = %s; cluster-key = "%s";\n' "$(( $2 - 33601 + 18180 ))" "$3"
+		if [ "$4" = http ]; then
+			printf '  bff-domain-name = "127.0.0.1"; bff-port = 18180; };\n'
+		else
+			printf '  bff-tox-id = "%s"; bootstrap-nodes = [ "127.0.0.1:33601:%s" ]; };\n' "$id" "$dht"
+		fi
+	} > "$T_DIR/$1.conf"
 }
 start_in_ns() {
 	ip netns exec "$NS" "$OAND" -c "$T_DIR/$1.conf" -p "$T_DIR/$1.pid" 2>>"$T_DIR/$1.log" ||
@@ -67,11 +85,11 @@ start_in_ns() {
 }
 members_of() { json_num "$(node_json "$1")" members; }
 members_are() { [ "$(members_of "$1")" = "$2" ]; }
-mkconf b 33602 "$key"
+mkconf b 33602 "$key" http
 start_in_ns b
 t_check "B and A: B sees A as a proven member" t_wait 90 "B to see A" members_are "$T_DIR/b.conf" 1
 t_check "A sees B as a proven member" t_wait 30 "A to see B" members_are "$conf" 1
-mkconf c 33603 "$("$OAND" genkey)"
+mkconf c 33603 "$("$OAND" genkey)" dht
 start_in_ns c
 refused_by_a() { [ "$(json_num "$(node_json "$conf")" refused)" -ge 1 ]; }
 t_check "A refuses C, whose key differs" t_wait 90 "A to refuse C" refused_by_a
