@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 /* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
-enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES };
+enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES,
+		K_BOOL, K_AUTOBOOL };
 
 struct key {
 	const char *group;
@@ -31,6 +32,9 @@ static const struct key keys[] = {
 	{ "oand", "tox-port", K_PORT0, OFF(tox_port) },
 	{ "oand", "cluster-key", K_HEXKEY, OFF(cluster_key) },
 	{ "oand", "bff-tox-id", K_TOXID, OFF(bff_tox_id) },
+	{ "oand", "ipv6", K_AUTOBOOL, OFF(ipv6) },
+	{ "oand", "lan-discovery", K_BOOL, OFF(lan_discovery) },
+	{ "oand", "tcp-relay-port", K_PORT0, OFF(tcp_relay_port) },
 	{ "oand", "bootstrap-nodes", K_NODES, OFF(bootstrap) },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
@@ -94,6 +98,7 @@ static struct cfg *cfg_unset(void)
 	cfg->bff_port = -1;
 	cfg->tox_port = -1;
 	cfg->log_level = (enum log_level)-1;
+	cfg->ipv6 = -1;
 	return cfg;
 }
 
@@ -215,6 +220,8 @@ static const char *type_name(enum key_type t)
 	case K_NAME: return "a non-empty string of at most 255 bytes without control characters";
 	case K_HEXKEY: return "a string of 64 hex digits";
 	case K_TOXID: return "a Tox ID: a string of 76 hex digits with a valid checksum";
+	case K_BOOL: return "true or false";
+	case K_AUTOBOOL: return "true, false or \"auto\"";
 	case K_NODES: return "a list of \"host:port:DHT key (64 hex digits)\" strings (at most 16)";
 	case K_LOGLEVEL: return "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
 	case K_PATH: return "an absolute path (string)";
@@ -244,6 +251,20 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 		}
 		*(int *)(base + k->offset) = (int)v;
 		return 0;
+	}
+	if (k->type == K_BOOL || k->type == K_AUTOBOOL) {
+		if (type == CONFIG_TYPE_BOOL) {
+			*(int *)(base + k->offset) = config_setting_get_bool(s);
+			return 0;
+		}
+		if (k->type == K_AUTOBOOL && type == CONFIG_TYPE_STRING &&
+		    strcmp(config_setting_get_string(s), "auto") == 0) {
+			*(int *)(base + k->offset) = -1;
+			return 0;
+		}
+		if (k->type == K_AUTOBOOL && type == CONFIG_TYPE_STRING)
+			goto bad_value;
+		goto wrong_type;
 	}
 	if (k->type == K_NODES) {
 		if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)

@@ -30,6 +30,9 @@ struct cfg {
 	int has_cluster_key;
 	uint8_t cluster_key[CFG_KEY_BYTES];
 	enum log_level log_level;
+	int ipv6;			/* 1 on, 0 off, -1 auto (what the host has) */
+	int lan_discovery;		/* 1 on, 0 off */
+	int tcp_relay_port;		/* 0: no TCP relay */
 	int has_bff_tox_id;		/* pin the BFF's identity */
 	uint8_t bff_tox_id[CFG_TOX_ID_BYTES];
 	struct cfg_dht_node {		/* DHT nodes to bootstrap from */

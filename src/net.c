@@ -280,11 +280,13 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct net **out)
 		goto fail;
 	n->wake = -1;
 	pthread_mutex_init(&n->lock, NULL);
-	n->snap.ipv6 = net_host_has_ipv6();
+	/* Never a failed start on a host without IPv6: "auto" asks the host. */
+	n->snap.ipv6 = cfg->ipv6 < 0 ? net_host_has_ipv6() : cfg->ipv6;
 	tox_options_set_ipv6_enabled(o, n->snap.ipv6);
 	tox_options_set_udp_enabled(o, true);
-	/* LAN discovery broadcasts on every interface: off until asked for. */
-	tox_options_set_local_discovery_enabled(o, false);
+	/* LAN discovery broadcasts on every interface: only when asked for. */
+	tox_options_set_local_discovery_enabled(o, cfg->lan_discovery != 0);
+	tox_options_set_tcp_port(o, (uint16_t)cfg->tcp_relay_port);
 	tox_options_set_hole_punching_enabled(o, false);
 	/* The configured port, or the next free one of the hundred after it. */
 	tox_options_set_start_port(o, (uint16_t)cfg->tox_port);

@@ -307,6 +307,11 @@ static const struct bad_case bad_cases[] = {
 	{ "oand: { bootstrap-nodes = [ \":33445:0011223344556677889900112233445566778899001122334455667788990011\" ]; };",
 	  "oand.bootstrap-nodes", "host:port" },
 	{ "oand: { bootstrap-nodes = [ 5 ]; };", "oand.bootstrap-nodes", "host:port" },
+	/* switches */
+	{ "oand: { ipv6 = \"yes\"; };", "oand.ipv6", "auto" },
+	{ "oand: { ipv6 = 1; };", "oand.ipv6", "wrong type" },
+	{ "oand: { lan-discovery = \"auto\"; };", "oand.lan-discovery", "wrong type" },
+	{ "oand: { tcp-relay-port = 70000; };", "oand.tcp-relay-port", "out of range" },
 	/* log levels */
 	{ "oand: { log-level = \"verbose\"; };", "oand.log-level", "invalid value" },
 	{ "oand: { log-level = \"\"; };", "oand.log-level", "invalid value" },
@@ -328,6 +333,26 @@ static const struct bad_case bad_cases[] = {
 	{ "oan = \"x\";", "oan", "group" },
 };
 
+START_TEST(test_switches)
+{
+	struct cfg *c;
+	char err[512];
+
+	ck_assert_int_eq(cfg_parse_string("oand: { ipv6 = false; lan-discovery = true;"
+					  " tcp-relay-port = 3389; };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->ipv6, 0);
+	ck_assert_int_eq(c->lan_discovery, 1);
+	ck_assert_int_eq(c->tcp_relay_port, 3389);
+	cfg_free(c);
+	ck_assert_int_eq(cfg_parse_string("oand: { ipv6 = \"auto\"; };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->ipv6, -1);
+	cfg_free(c);
+	ck_assert_int_eq(cfg_parse_string("oand: { ipv6 = true; };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->ipv6, 1);
+	cfg_free(c);
+}
+END_TEST
+
 /* A Tox ID with a good checksum and DHT nodes in all their forms. */
 START_TEST(test_tox_keys)
 {
@@ -344,6 +369,9 @@ START_TEST(test_tox_keys)
 	ck_assert_int_eq(c->bff_tox_id[0], 0x48);
 	ck_assert_int_eq(c->bff_tox_id[37], 0x4f);
 	ck_assert_int_eq(c->nbootstrap, 3);
+	ck_assert_int_eq(c->ipv6, -1);		/* defaults */
+	ck_assert_int_eq(c->lan_discovery, 0);
+	ck_assert_int_eq(c->tcp_relay_port, 0);
 	ck_assert_str_eq(c->bootstrap[0].host, "127.0.0.1");
 	ck_assert_int_eq(c->bootstrap[0].port, 33445);
 	ck_assert_int_eq(c->bootstrap[0].key[15], 0xff);
@@ -517,6 +545,7 @@ static Suite *cfg_suite(void)
 
 	tcase_add_test(tc, test_every_key_string);
 	tcase_add_test(tc, test_tox_keys);
+	tcase_add_test(tc, test_switches);
 	tcase_add_test(tc, test_every_key_file);
 	tcase_add_test(tc, test_defaults_filled);
 	tcase_add_test(tc, test_defaults_partial);
