@@ -38,7 +38,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log cfg path clock sha256 ident admit bff api db store ctl net node wire
+CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff
@@ -62,14 +62,14 @@ $(BIN)/mount.oand: $(B)/fuse/mount.o $(FUSE_OBJ) $(CORE_OBJ)
 $(B)/tests/check_log: $(B)/tests/check_log.o $(B)/src/log.o
 $(B)/tests/check_path: $(B)/tests/check_path.o $(B)/src/path.o
 $(B)/tests/check_clock: $(B)/tests/check_clock.o $(B)/src/clock.o
-$(B)/tests/check_cfg: $(B)/tests/check_cfg.o $(B)/src/cfg.o $(B)/src/log.o
+$(B)/tests/check_cfg: $(B)/tests/check_cfg.o $(B)/src/cfg.o $(B)/src/hex.o $(B)/src/log.o
 $(B)/tests/check_db: $(B)/tests/check_db.o $(B)/src/db.o $(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o
 $(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha256.o $(B)/src/log.o
 $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
-$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o
+$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
@@ -113,9 +113,9 @@ build/fuzz/fuzz_admit: tests/fuzz_admit.c src/admit.c src/admit.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_admit.c src/admit.c -lsodium
 
-build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h
+build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h src/hex.c src/deadline.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c -ljansson
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c src/hex.c src/deadline.c -ljansson
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \

@@ -12,30 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-	if (s == NULL || strlen(s) != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
+#include "deadline.h"
+#include "hex.h"
 
 int bff_parse(const char *body, size_t len, struct bff_info *out)
 {
@@ -51,8 +29,8 @@ int bff_parse(const char *body, size_t len, struct bff_info *out)
 	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
 	if (j == NULL || !json_is_object(j))
 		goto out;
-	if (unhex(json_string_value(json_object_get(j, "tox_id")), out->tox_id, sizeof(out->tox_id)) ||
-	    unhex(json_string_value(json_object_get(j, "dht_key")), out->dht_key, sizeof(out->dht_key)))
+	if (hex_decode(json_string_value(json_object_get(j, "tox_id")), out->tox_id, sizeof(out->tox_id)) ||
+	    hex_decode(json_string_value(json_object_get(j, "dht_key")), out->dht_key, sizeof(out->dht_key)))
 		goto out;
 	v = json_object_get(j, "udp_port");
 	if (!json_is_integer(v) || (port = json_integer_value(v)) < 1 || port > 65535)
@@ -70,30 +48,6 @@ out:
 	return r;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short ev, int64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = ev };
-	int64_t left;
-	int rc;
-
-	while ((left = deadline - now_ms()) > 0) {
-		rc = poll(&p, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
-	return -ETIMEDOUT;
-}
-
 /* Connect to one address before the deadline. */
 static int dial(const struct addrinfo *a, int64_t deadline)
 {
@@ -107,7 +61,7 @@ static int dial(const struct addrinfo *a, int64_t deadline)
 		r = -errno;
 		goto fail;
 	}
-	if ((r = wait_fd(fd, POLLOUT, deadline)) != 0)
+	if ((r = deadline_wait_fd(fd, POLLOUT, deadline)) != 0)
 		goto fail;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
 		r = -(err ? err : errno);
@@ -122,7 +76,7 @@ fail:
 int bff_fetch(const char *host, int port, int timeout_ms, struct bff_info *out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *a;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = deadline_now_ms() + timeout_ms;
 	char portstr[16], req[512], *buf = NULL, *body;
 	size_t got = 0;
 	int fd = -EHOSTUNREACH, r, n;
@@ -150,7 +104,7 @@ int bff_fetch(const char *host, int port, int timeout_ms, struct bff_info *out)
 	for (;;) {
 		ssize_t k;
 
-		if ((r = wait_fd(fd, POLLIN, deadline)) != 0)
+		if ((r = deadline_wait_fd(fd, POLLIN, deadline)) != 0)
 			goto out;
 		k = read(fd, buf + got, BFF_REPLY_MAX - got);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))

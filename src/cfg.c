@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
+
 /* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
 enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES,
 		K_BOOL, K_AUTOBOOL };
@@ -146,30 +148,6 @@ int cfg_defaults(struct cfg **out)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* n bytes from 2n hex digits (either case). */
-static int parse_hex(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* toxcore's checksum: the XOR of the key and nospam, two bytes at a time. */
 static int tox_id_checksum_ok(const uint8_t id[CFG_TOX_ID_BYTES])
 {
@@ -207,7 +185,7 @@ static int parse_dht_node(const char *s, struct cfg_dht_node *d)
 	if (end != k || port < 1 || port > 65535)
 		return -EINVAL;
 	d->port = (int)port;
-	if (strlen(k + 1) != 2 * CFG_KEY_BYTES || parse_hex(k + 1, d->key, CFG_KEY_BYTES) != 0)
+	if (hex_decode(k + 1, d->key, CFG_KEY_BYTES) != 0)
 		return -EINVAL;
 	return 0;
 }
@@ -287,8 +265,7 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 	str = config_setting_get_string(s);
 	switch (k->type) {
 	case K_TOXID:
-		if (strlen(str) != 2 * CFG_TOX_ID_BYTES ||
-		    parse_hex(str, cfg->bff_tox_id, CFG_TOX_ID_BYTES) != 0 ||
+		if (hex_decode(str, cfg->bff_tox_id, CFG_TOX_ID_BYTES) != 0 ||
 		    !tox_id_checksum_ok(cfg->bff_tox_id))
 			goto bad_value;
 		cfg->has_bff_tox_id = 1;
@@ -296,15 +273,8 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 	case K_HEXKEY: {
 		uint8_t *key = (uint8_t *)(base + k->offset);
 
-		if (strlen(str) != 2 * CFG_KEY_BYTES)
+		if (hex_decode(str, key, CFG_KEY_BYTES) != 0)
 			goto bad_value;
-		for (size_t i = 0; i < CFG_KEY_BYTES; i++) {
-			int hi = hexval(str[2 * i]), lo = hexval(str[2 * i + 1]);
-
-			if (hi < 0 || lo < 0)
-				goto bad_value;
-			key[i] = (uint8_t)(hi << 4 | lo);
-		}
 		cfg->has_cluster_key = 1;
 		return 0;
 	}

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "node.h"
 
@@ -38,44 +39,17 @@ int ctl_socket_path(const char *data_dir, char *out, size_t outlen)
 	return 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until fd is ready for events or the deadline passes. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		int64_t left = deadline - mono_ms();
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 static void answer(struct ctl *c, int fd)
 {
 	char req[CTL_REQ_MAX], *reply = NULL;
 	size_t got = 0, len;
-	int64_t deadline = mono_ms() + 2000;
+	int64_t deadline = deadline_now_ms() + 2000;
 	struct node_status st;
 
 	while (got < sizeof(req) - 1) {
 		ssize_t n;
 
-		if (wait_fd(fd, POLLIN, deadline) != 0)
+		if (deadline_wait_fd(fd, POLLIN, deadline) != 0)
 			return;
 		n = read(fd, req + got, sizeof(req) - 1 - got);
 		if (n <= 0)
@@ -104,7 +78,7 @@ static void answer(struct ctl *c, int fd)
 	for (size_t off = 0; off < len;) {
 		ssize_t n;
 
-		if (wait_fd(fd, POLLOUT, deadline) != 0)
+		if (deadline_wait_fd(fd, POLLOUT, deadline) != 0)
 			break;
 		n = send(fd, reply + off, len - off, MSG_NOSIGNAL);
 		if (n <= 0)
@@ -202,7 +176,7 @@ void ctl_stop(struct ctl *c)
 int ctl_request(const char *data_dir, const char *request, char *buf, size_t len, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = deadline_now_ms() + timeout_ms;
 	size_t got = 0, rlen = strlen(request);
 	int fd, r;
 
@@ -231,7 +205,7 @@ int ctl_request(const char *data_dir, const char *request, char *buf, size_t len
 	for (;;) {
 		ssize_t n;
 
-		if ((r = wait_fd(fd, POLLIN, deadline)) != 0)
+		if ((r = deadline_wait_fd(fd, POLLIN, deadline)) != 0)
 			goto out;
 		n = read(fd, buf + got, len - 1 - got);
 		if (n < 0) {

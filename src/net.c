@@ -18,6 +18,7 @@
 #include "admit.h"
 #include "bff.h"
 #include "cfg.h"
+#include "deadline.h"
 #include "log.h"
 
 /* A friend's proof of the cluster key, answering ours (mutual admission). */
@@ -65,14 +66,6 @@ static const char *tox_new_error(Tox_Err_New e)
 	case TOX_ERR_NEW_LOAD_BAD_FORMAT: return "bad key";
 	default: return "error";
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void hex_key(const uint8_t *k, char out[65])
@@ -256,9 +249,9 @@ static void *net_main(void *arg)
 		tox_iterate(n->tox, n);
 		snapshot(n);
 		if (n->cfg->bff_domain_name != NULL && n->snap.members == 0 &&
-		    now_ms() >= next_join) {
+		    deadline_now_ms() >= next_join) {
 			join_bff(n);
-			next_join = now_ms() + JOIN_PERIOD_MS;
+			next_join = deadline_now_ms() + JOIN_PERIOD_MS;
 		}
 		if (poll(&p, 1, (int)tox_iteration_interval(n->tox)) > 0 &&
 		    read(n->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
