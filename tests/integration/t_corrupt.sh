@@ -20,9 +20,13 @@ blob_of() { # path in the mount -> blob file in the store
 	h=$(getfattr --absolute-names --only-values -n user.oand.sha256 "$1") || return 1
 	echo "$data/objects/${h:0:2}/${h:2:2}/$h"
 }
-flip_byte() { # corrupt one byte in the middle of a file, size unchanged
+flip_byte() { # invert one byte in the middle of a file, size unchanged
+	local off old
+	off=$(( $(stat -c %s "$1") / 2 ))
+	old=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
 	chmod u+w "$1"
-	printf '\xff' | dd of="$1" bs=1 seek=$(( $(stat -c %s "$1") / 2 )) conv=notrunc status=none
+	printf "\\$(printf %o $(( 255 - old )))" | dd of="$1" bs=1 seek="$off" conv=notrunc status=none
+	[ "$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')" = $(( 255 - old )) ] || t_die "cannot change $1"
 }
 
 # 1. While running: the copy was verified before, then changed on disk.
