@@ -38,10 +38,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire
+CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire cluster rpc
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident admit bff
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -69,6 +69,8 @@ $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
+$(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(B)/src/cluster.o
+$(B)/tests/check_rpc: $(B)/tests/check_rpc.o $(B)/src/rpc.o
 $(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
@@ -103,7 +105,7 @@ endif
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire admit bff
+FUZZERS = wire admit bff cluster
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 	@mkdir -p $(dir $@)
@@ -117,6 +119,10 @@ build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h src/hex.c src/deadline
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c src/hex.c src/deadline.c -ljansson
 
+build/fuzz/fuzz_cluster: tests/fuzz_cluster.c src/cluster.c src/cluster.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_cluster.c src/cluster.c
+
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
@@ -127,7 +133,12 @@ fuzz: $(FUZZ_BIN)
 
 check: unit integration fuzz
 
-bench: all
+# Bare c-toxcore in the shape of the cluster benchmarks, as their reference.
+build/bench/toxref: bench/toxref.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror $< $(shell $(PKG_CONFIG) --cflags --libs toxcore) -o $@
+
+bench: all build/bench/toxref
 	bench/run
 
 install: all

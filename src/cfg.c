@@ -13,16 +13,21 @@
 
 /* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
 enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES,
-		K_BOOL, K_AUTOBOOL };
+		K_BOOL, K_AUTOBOOL, K_NUM };
 
 struct key {
 	const char *group;
 	const char *name;
 	enum key_type type;
 	size_t offset;		/* into struct cfg */
+	/* K_NUM: an int or float in [min, max] units, stored as int64 of
+	   value * scale (seconds to ms, days to ms, or 1 for counts) */
+	double min, max, scale;
+	const char *unit;
 };
 
-#define OFF(f) offsetof(struct cfg, f)
+#define OFF(f) offsetof(struct cfg, f), 0, 0, 0, NULL
+#define NUM(f, min, max, scale, unit) offsetof(struct cfg, f), min, max, scale, unit
 static const struct key keys[] = {
 	{ "oand", "server-name", K_NAME, OFF(server_name) },
 	{ "oand", "server-domain-name", K_NAME, OFF(server_domain_name) },
@@ -38,6 +43,9 @@ static const struct key keys[] = {
 	{ "oand", "lan-discovery", K_BOOL, OFF(lan_discovery) },
 	{ "oand", "tcp-relay-port", K_PORT0, OFF(tcp_relay_port) },
 	{ "oand", "bootstrap-nodes", K_NODES, OFF(bootstrap) },
+	{ "oand", "heartbeat-interval", K_NUM, NUM(heartbeat_ms, 0.2, 3600, 1000, "seconds") },
+	{ "oand", "forget-after", K_NUM, NUM(forget_after_ms, 0.0001, 3650, 86400000, "days") },
+	{ "oand", "max-peers", K_NUM, NUM(max_peers, 1, 1024, 1, "peers") },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
 	{ "oan", "mount-options", K_STRING, OFF(mount_options) },
@@ -45,6 +53,9 @@ static const struct key keys[] = {
 
 #define DEFAULT_SERVER_PORT 8180
 #define DEFAULT_TOX_PORT 33445
+#define DEFAULT_HEARTBEAT_MS 10000
+#define DEFAULT_FORGET_AFTER_MS (3LL * 86400000)
+#define DEFAULT_MAX_PEERS 32
 
 void cfg_free(struct cfg *cfg)
 {
@@ -101,6 +112,7 @@ static struct cfg *cfg_unset(void)
 	cfg->tox_port = -1;
 	cfg->log_level = (enum log_level)-1;
 	cfg->ipv6 = -1;
+	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = -1;
 	return cfg;
 }
 
@@ -127,6 +139,12 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->tox_port = DEFAULT_TOX_PORT;
 	if ((int)cfg->log_level < 0)
 		cfg->log_level = LOG_LVL_INFO;
+	if (cfg->heartbeat_ms < 0)
+		cfg->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	if (cfg->forget_after_ms < 0)
+		cfg->forget_after_ms = DEFAULT_FORGET_AFTER_MS;
+	if (cfg->max_peers < 0)
+		cfg->max_peers = DEFAULT_MAX_PEERS;
 	if (cfg->data_dir == NULL && (cfg->data_dir = cfg_default_data_dir()) == NULL)
 		return -ENOMEM;
 	return 0;
@@ -203,6 +221,7 @@ static const char *type_name(enum key_type t)
 	case K_NODES: return "a list of \"host:port:DHT key (64 hex digits)\" strings (at most 16)";
 	case K_LOGLEVEL: return "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
 	case K_PATH: return "an absolute path (string)";
+	case K_NUM: return "a number";
 	default: return "a string";
 	}
 }
@@ -228,6 +247,23 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 			return -EINVAL;
 		}
 		*(int *)(base + k->offset) = (int)v;
+		return 0;
+	}
+	if (k->type == K_NUM) {
+		double v;
+
+		if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+			v = (double)config_setting_get_int64(s);
+		else if (type == CONFIG_TYPE_FLOAT && k->scale > 1)
+			v = config_setting_get_float(s);
+		else
+			goto wrong_type;
+		if (!(v >= k->min && v <= k->max)) {
+			snprintf(err, errlen, "%s:%d: %s.%s: value %g out of range (%g..%g %s)",
+				 where, line, k->group, k->name, v, k->min, k->max, k->unit);
+			return -EINVAL;
+		}
+		*(int64_t *)(base + k->offset) = (int64_t)(v * k->scale + 0.5);
 		return 0;
 	}
 	if (k->type == K_BOOL || k->type == K_AUTOBOOL) {

@@ -41,6 +41,9 @@ struct cfg {
 		uint8_t key[CFG_KEY_BYTES];
 	} bootstrap[CFG_BOOTSTRAP_MAX];
 	int nbootstrap;
+	int64_t heartbeat_ms;		/* heartbeat-interval */
+	int64_t forget_after_ms;	/* forget-after (days in the file) */
+	int64_t max_peers;		/* direct connections to members */
 	/* group "oan" (the FUSE side) */
 	char *mount_point;		/* NULL: do not mount */
 	char *mount_options;		/* extra -o options for FUSE, or NULL */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +17,23 @@
 
 #include "deadline.h"
 #include "log.h"
+#include "ident.h"
+#include "net.h"
 #include "node.h"
+#include "rpc.h"
 
 #define CTL_REQ_MAX 256
 #define CTL_REPLY_MAX 65536
+#define CTL_CONNS 8
 
 struct ctl {
 	struct node *node;
 	int fd;
 	int stop_pipe[2];
 	pthread_t thread;
+	pthread_mutex_t lock;	/* guards active */
+	pthread_cond_t idle;
+	int active;		/* connections being answered */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -39,12 +47,130 @@ int ctl_socket_path(const char *data_dir, char *out, size_t outlen)
 	return 0;
 }
 
+/* An echo round trip measured on a member: `oand ping`. */
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static char *do_ping(struct node *nd, const char *args)
+{
+	char who[200], *out = malloc(1024);
+	unsigned long long size = 0, count = 1;
+	uint8_t pk[IDENT_KEY_BYTES], *body = NULL;
+	struct net *net = node_net(nd);
+	int64_t *rtt = NULL;
+	size_t ok = 0, bad = 0;
+	int last_err = 0, r;
+
+	if (out == NULL)
+		return NULL;
+	if (sscanf(args, "%199s %llu %llu", who, &size, &count) != 3 || count == 0 ||
+	    count > 100000 || size > NET_BODY_MAX) {
+		snprintf(out, 1024, "{\"error\":\"usage: ping ID SIZE COUNT (SIZE at most %u)\"}",
+			 NET_BODY_MAX);
+		return out;
+	}
+	if (net == NULL) {
+		snprintf(out, 1024, "{\"error\":\"standalone node (no cluster-key)\"}");
+		return out;
+	}
+	if ((r = net_lookup(net, who, pk)) != 0) {
+		snprintf(out, 1024, "{\"error\":\"%s\"}",
+			 r == -EEXIST ? "more than one node matches" : "no such node");
+		return out;
+	}
+	if ((body = malloc(size ? size : 1)) == NULL || (rtt = calloc(count, sizeof(*rtt))) == NULL) {
+		free(body);
+		snprintf(out, 1024, "{\"error\":\"out of memory\"}");
+		return out;
+	}
+	randombytes_buf(body, size);
+	for (unsigned long long i = 0; i < count; i++) {
+		uint8_t *reply;
+		size_t rlen;
+		int64_t t0 = deadline_now_us();
+
+		/* 30 s, plus time for a big body at a slow 256 KiB/s. */
+		r = net_call(net, pk, NET_ECHO, body, size, RPC_IDEMPOTENT,
+			     30000 + (int)(size / 256), &reply, &rlen);
+		if (r == 0 && (rlen != size || (size && memcmp(reply, body, size) != 0)))
+			r = -EBADMSG;	/* not the same bytes */
+		free(reply);
+		if (r != 0) {
+			bad++;
+			last_err = r;
+			continue;
+		}
+		rtt[ok++] = deadline_now_us() - t0;
+	}
+	qsort(rtt, ok, sizeof(*rtt), cmp_i64);
+	if (ok > 0) {
+		double med = (double)rtt[ok / 2] / 1000, p99 = (double)rtt[(ok * 99) / 100] / 1000;
+
+		snprintf(out, 1024,
+			 "{\"size\":%llu,\"count\":%llu,\"ok\":%zu,\"failed\":%zu,\"error\":%s%s%s,"
+			 "\"rtt_ms\":{\"min\":%.3f,\"median\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+			 "\"mib_s\":%.2f}",
+			 size, count, ok, bad, last_err ? "\"" : "",
+			 last_err ? strerror(-last_err) : "null", last_err ? "\"" : "",
+			 (double)rtt[0] / 1000, med, p99, (double)rtt[ok - 1] / 1000,
+			 med > 0 ? (double)size / (1 << 20) / (med / 1000) : 0.0);
+	} else {
+		snprintf(out, 1024, "{\"size\":%llu,\"count\":%llu,\"ok\":0,\"failed\":%zu,"
+			 "\"error\":\"%s\"}", size, count, bad, strerror(-last_err));
+	}
+	free(body);
+	free(rtt);
+	return out;
+}
+
+/* The reply to one request line (owned by the caller), or NULL. */
+static char *reply_to(struct ctl *c, const char *req)
+{
+	struct net *net = node_net(c->node);
+	struct node_status st;
+	char *reply;
+
+	if (strncmp(req, "ping ", 5) == 0)
+		return do_ping(c->node, req + 5);
+	if (strcmp(req, "nodes") == 0 || strcmp(req, "nodes text") == 0) {
+		if (net != NULL)
+			return net_nodes(net, req[5] == '\0');
+		return strdup("{\"error\":\"standalone node (no cluster-key)\"}");
+	}
+	if ((reply = malloc(CTL_REPLY_MAX)) == NULL)
+		return NULL;
+	if (strncmp(req, "nodes remove ", 13) == 0) {
+		int r = net != NULL ? net_remove(net, req + 13) : -ENOTCONN;
+
+		if (r == 0)
+			snprintf(reply, CTL_REPLY_MAX, "{\"removed\":true}");
+		else
+			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"%s\"}",
+				 r == -ENOENT ? "no such node" : r == -EEXIST ? "more than one node matches"
+				 : r == -EINVAL ? "this node cannot remove itself"
+				 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
+	} else if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0) {
+		int text = req[6] != '\0';
+
+		if (node_status(c->node, &st) != 0 ||
+		    (text ? node_status_text(&st, reply, CTL_REPLY_MAX - 1)
+			  : node_status_json(&st, reply, CTL_REPLY_MAX - 1)) != 0)
+			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"status unavailable\"}");
+	} else {
+		snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"unknown request\"}");
+	}
+	return reply;
+}
+
 static void answer(struct ctl *c, int fd)
 {
-	char req[CTL_REQ_MAX], *reply = NULL;
+	char req[CTL_REQ_MAX], *reply;
 	size_t got = 0, len;
 	int64_t deadline = deadline_now_ms() + 2000;
-	struct node_status st;
 
 	while (got < sizeof(req) - 1) {
 		ssize_t n;
@@ -60,32 +186,48 @@ static void answer(struct ctl *c, int fd)
 	}
 	req[got] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
-	if ((reply = malloc(CTL_REPLY_MAX)) == NULL)
+	if ((reply = reply_to(c, req)) == NULL)
 		return;
-	if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0) {
-		int text = req[6] != '\0';
-
-		if (node_status(c->node, &st) != 0 ||
-		    (text ? node_status_text(&st, reply, CTL_REPLY_MAX - 1)
-			  : node_status_json(&st, reply, CTL_REPLY_MAX - 1)) != 0)
-			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"status unavailable\"}");
-	} else {
-		snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"unknown request\"}");
-	}
-	if (reply[strlen(reply) - 1] != '\n')
-		strcat(reply, "\n");
 	len = strlen(reply);
-	for (size_t off = 0; off < len;) {
+	/* The client waits as long as it chose; a reader that stops reading
+	   holds this thread 10 s at most. */
+	deadline = deadline_now_ms() + 10000;
+	for (size_t off = 0; off <= len;) {
 		ssize_t n;
 
 		if (deadline_wait_fd(fd, POLLOUT, deadline) != 0)
 			break;
+		if (off == len) {
+			if (len == 0 || reply[len - 1] != '\n')
+				n = send(fd, "\n", 1, MSG_NOSIGNAL);
+			break;
+		}
 		n = send(fd, reply + off, len - off, MSG_NOSIGNAL);
 		if (n <= 0)
 			break;
 		off += (size_t)n;
 	}
 	free(reply);
+}
+
+struct conn {
+	struct ctl *c;
+	int fd;
+};
+
+static void *conn_main(void *arg)
+{
+	struct conn *k = arg;
+	struct ctl *c = k->c;
+
+	answer(c, k->fd);
+	close(k->fd);
+	free(k);
+	pthread_mutex_lock(&c->lock);
+	c->active--;
+	pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
 }
 
 static void *ctl_main(void *arg)
@@ -95,6 +237,8 @@ static void *ctl_main(void *arg)
 			       { .fd = c->stop_pipe[0], .events = POLLIN } };
 
 	for (;;) {
+		struct conn *k;
+		pthread_t t;
 		int fd;
 
 		if (poll(p, 2, -1) < 0) {
@@ -108,8 +252,27 @@ static void *ctl_main(void *arg)
 		fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* A slow request (a ping) does not hold up `oand status`:
+		   each connection has its own thread, CTL_CONNS at most. */
+		pthread_mutex_lock(&c->lock);
+		while (c->active >= CTL_CONNS)
+			pthread_cond_wait(&c->idle, &c->lock);
+		c->active++;
+		pthread_mutex_unlock(&c->lock);
+		if ((k = malloc(sizeof(*k))) != NULL) {
+			k->c = c;
+			k->fd = fd;
+			if (pthread_create(&t, NULL, conn_main, k) == 0) {
+				pthread_detach(t);
+				continue;
+			}
+			free(k);
+		}
 		answer(c, fd);
 		close(fd);
+		pthread_mutex_lock(&c->lock);
+		c->active--;
+		pthread_mutex_unlock(&c->lock);
 	}
 	return NULL;
 }
@@ -126,6 +289,8 @@ int ctl_start(struct node *n, const char *data_dir, struct ctl **out)
 		return -ENOMEM;
 	c->node = n;
 	c->fd = c->stop_pipe[0] = c->stop_pipe[1] = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	if ((r = ctl_socket_path(data_dir, c->path, sizeof(c->path))) != 0)
 		goto fail;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
@@ -166,6 +331,13 @@ void ctl_stop(struct ctl *c)
 	if (write(c->stop_pipe[1], "x", 1) < 0)
 		log_warn("ctl: cannot wake the control thread: %s", strerror(errno));
 	pthread_join(c->thread, NULL);
+	/* Wait for the connections being answered: they use the node. */
+	pthread_mutex_lock(&c->lock);
+	while (c->active > 0)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->idle);
 	close(c->fd);
 	unlink(c->path);
 	close(c->stop_pipe[0]);

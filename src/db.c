@@ -74,6 +74,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX entries_origin ON entries(origin, seq);"
 	"CREATE TABLE holders(sha256 BLOB NOT NULL, node BLOB NOT NULL, since INTEGER NOT NULL,"
 	" PRIMARY KEY(sha256, node)) WITHOUT ROWID;",
+	/* 2: the cluster's node list, kept across restarts */
+	"CREATE TABLE members(pk BLOB PRIMARY KEY NOT NULL, addr BLOB NOT NULL,"
+	" name TEXT NOT NULL, server TEXT NOT NULL, first_seen INTEGER NOT NULL,"
+	" last_heartbeat INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 struct db {
@@ -1077,6 +1081,86 @@ int db_check(struct db *db)
 	    sqlite3_step(s) == SQLITE_ROW &&
 	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0)
 		r = 0;
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_members_save(struct db *db, const struct db_member *m, size_t n)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO members(pk,addr,name,server,first_seen,last_heartbeat,removed)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7)";
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK)
+		r = -EIO;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_blob(s, 1, m[i].addr, DB_NODE_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, m[i].addr, DB_ADDR_BYTES, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, m[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, m[i].server, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, m[i].first_seen);
+		sqlite3_bind_int64(s, 6, m[i].last_heartbeat);
+		sqlite3_bind_int64(s, 7, m[i].removed);
+		r = step_done(db, s);
+	}
+	sqlite3_finalize(s);
+	return tx_end(db, r, db->next_seq);
+}
+
+int db_member_delete(struct db *db, const uint8_t pk[DB_NODE_BYTES])
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	if (sqlite3_prepare_v2(db->h, "DELETE FROM members WHERE pk=?1", -1, &s, NULL) != SQLITE_OK)
+		r = -EIO;
+	else {
+		sqlite3_bind_blob(s, 1, pk, DB_NODE_BYTES, SQLITE_STATIC);
+		r = step_done(db, s);
+	}
+	sqlite3_finalize(s);
+	return tx_end(db, r, db->next_seq);
+}
+
+int db_members(struct db *db, db_member_cb cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT addr,name,server,first_seen,last_heartbeat,removed FROM members";
+	sqlite3_stmt *s = NULL;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct db_member m = { 0 };
+		const char *name = (const char *)sqlite3_column_text(s, 1);
+		const char *server = (const char *)sqlite3_column_text(s, 2);
+
+		if (sqlite3_column_bytes(s, 0) != DB_ADDR_BYTES || name == NULL || server == NULL)
+			continue;	/* not written by this module: skip it */
+		memcpy(m.addr, sqlite3_column_blob(s, 0), DB_ADDR_BYTES);
+		m.name = name;
+		m.server = server;
+		m.first_seen = sqlite3_column_int64(s, 3);
+		m.last_heartbeat = sqlite3_column_int64(s, 4);
+		m.removed = sqlite3_column_int64(s, 5);
+		if (cb(&m, ctx) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_errno(rc) ? db_errno(rc) : -EIO;
+out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&db->lock);
 	return r;

@@ -15,7 +15,8 @@
 
 #define DB_SHA_BYTES 32
 #define DB_NODE_BYTES 32
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
+#define DB_ADDR_BYTES 38		/* a Tox ID: key, nospam, checksum */
 
 struct db;
 struct clock;
@@ -116,6 +117,18 @@ int db_stats(struct db *db, struct db_stats *st);
 int db_sync(struct db *db);
 /* 0 if PRAGMA integrity_check says "ok", -EIO otherwise. */
 int db_check(struct db *db);
+/* The cluster's node list (src/cluster keeps it in memory). */
+struct db_member {
+	uint8_t addr[DB_ADDR_BYTES];
+	const char *name, *server;
+	int64_t first_seen, last_heartbeat, removed;	/* ms since the epoch; 0: never */
+};
+/* Insert or replace n members in one transaction. */
+int db_members_save(struct db *db, const struct db_member *m, size_t n);
+int db_member_delete(struct db *db, const uint8_t pk[DB_NODE_BYTES]);
+typedef int (*db_member_cb)(const struct db_member *m, void *ctx);
+int db_members(struct db *db, db_member_cb cb, void *ctx);
+
 /* Translate a sqlite result code to -errno. */
 int db_errno(int rc);
 

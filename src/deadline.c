@@ -12,6 +12,14 @@ int64_t deadline_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t deadline_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int deadline_wait_fd(int fd, short events, int64_t deadline_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };

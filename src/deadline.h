@@ -7,8 +7,9 @@
 
 #include <stdint.h>
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds (microseconds) on the monotonic clock. */
 int64_t deadline_now_ms(void);
+int64_t deadline_now_us(void);
 /* Wait until fd is ready for events (poll flags): 0, -ETIMEDOUT, -errno. */
 int deadline_wait_fd(int fd, short events, int64_t deadline_ms);
 

@@ -19,6 +19,10 @@ static void usage(FILE *out)
 		"usage: oand [-c FILE] [-f] [-d] [-p PIDFILE]     run the node\n"
 		"       oand [-c FILE] status [--json]           show the running node\n"
 		"       oand [-c FILE] id                        print the node's Tox ID\n"
+		"       oand [-c FILE] nodes [--json]            list the cluster's nodes\n"
+		"       oand [-c FILE] nodes remove NODE         remove a node from the cluster\n"
+		"       oand [-c FILE] ping NODE [--size BYTES] [--count N] [--json]\n"
+		"                                                echo messages off a member\n"
 		"       oand genkey                              print a new cluster key\n"
 		"       oand version\n"
 		"\n"
@@ -29,10 +33,13 @@ static void usage(FILE *out)
 		"  -p PIDFILE  write the node's pid to PIDFILE\n");
 }
 
-static int cmd_status(const struct cfg *cfg, int json)
+#define REPLY_MAX (4u << 20)
+
+/* Send one request to the running node; the reply, or NULL (reported). */
+static char *ask(const struct cfg *cfg, const char *req, int timeout_ms)
 {
-	char buf[65536];
-	int r = ctl_request(cfg->data_dir, json ? "status" : "status text", buf, sizeof(buf), 5000);
+	char *buf = malloc(REPLY_MAX);
+	int r = buf ? ctl_request(cfg->data_dir, req, buf, REPLY_MAX, timeout_ms) : -ENOMEM;
 
 	if (r != 0) {
 		if (r == -ENOENT || r == -ECONNREFUSED)
@@ -40,10 +47,101 @@ static int cmd_status(const struct cfg *cfg, int json)
 		else
 			fprintf(stderr, "oand: cannot ask the node on %s: %s\n", cfg->data_dir,
 				strerror(-r));
-		return 1;
+		free(buf);
+		return NULL;
 	}
-	fputs(buf, stdout);
-	return 0;
+	return buf;
+}
+
+/* Print a reply; a JSON {"error": ...} goes to stderr and fails. */
+static int show(char *buf)
+{
+	int r = 0;
+
+	if (buf == NULL)
+		return 1;
+	if (strncmp(buf, "{\"error\":", 9) == 0) {
+		fprintf(stderr, "oand: %s", buf);
+		r = 1;
+	} else {
+		fputs(buf, stdout);
+	}
+	free(buf);
+	return r;
+}
+
+static int cmd_status(const struct cfg *cfg, int json)
+{
+	return show(ask(cfg, json ? "status" : "status text", 5000));
+}
+
+static int cmd_nodes(const struct cfg *cfg, int argc, char **argv)
+{
+	char req[256];
+
+	if (argc == 2 && strcmp(argv[0], "remove") == 0) {
+		if (strlen(argv[1]) > 200 || strchr(argv[1], ' ') != NULL) {
+			fprintf(stderr, "oand: nodes remove: bad node '%s'\n", argv[1]);
+			return 2;
+		}
+		snprintf(req, sizeof(req), "nodes remove %s", argv[1]);
+		return show(ask(cfg, req, 5000));
+	}
+	if (argc == 0)
+		return show(ask(cfg, "nodes text", 5000));
+	if (argc == 1 && strcmp(argv[0], "--json") == 0)
+		return show(ask(cfg, "nodes", 5000));
+	fprintf(stderr, "oand: usage: oand nodes [--json] | oand nodes remove NODE\n");
+	return 2;
+}
+
+static int cmd_ping(const struct cfg *cfg, int argc, char **argv)
+{
+	unsigned long long size = 0, count = 4;
+	const char *who = NULL;
+	int json = 0, r;
+	char req[256], *buf, *p;
+
+	for (int i = 0; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if ((strcmp(argv[i], "--size") == 0 || strcmp(argv[i], "--count") == 0) &&
+			   i + 1 < argc) {
+			unsigned long long v = strtoull(argv[i + 1], &end, 10);
+
+			if (*end != '\0' || argv[i + 1][0] == '-') {
+				fprintf(stderr, "oand: ping: bad number '%s'\n", argv[i + 1]);
+				return 2;
+			}
+			*(argv[i][2] == 's' ? &size : &count) = v;
+			i++;
+		} else if (who == NULL && argv[i][0] != '-' && strlen(argv[i]) <= 200) {
+			who = argv[i];
+		} else {
+			fprintf(stderr, "oand: ping: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (who == NULL) {
+		fprintf(stderr, "oand: usage: oand ping NODE [--size BYTES] [--count N] [--json]\n");
+		return 2;
+	}
+	snprintf(req, sizeof(req), "ping %s %llu %llu", who, size, count);
+	/* Each echo has its own deadline in the node; this one covers them all. */
+	if ((buf = ask(cfg, req, 3600 * 1000)) == NULL)
+		return 1;
+	if (json || strncmp(buf, "{\"error\":", 9) == 0)
+		return show(buf);
+	/* The human form: the same numbers on one line. */
+	r = strstr(buf, "\"failed\":0,") == NULL;
+	for (p = buf; *p; p++)
+		if (*p == '{' || *p == '}' || *p == '"')
+			*p = ' ';
+	printf("%s", buf);
+	free(buf);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -109,6 +207,12 @@ int main(int argc, char **argv)
 				printf("%s\n", id);
 			cfg_free(cfg);
 			return r ? 1 : 0;
+		}
+		if (strcmp(cmd, "nodes") == 0 || strcmp(cmd, "ping") == 0) {
+			status = cmd[0] == 'n' ? cmd_nodes(cfg, argc - optind, argv + optind)
+					       : cmd_ping(cfg, argc - optind, argv + optind);
+			cfg_free(cfg);
+			return status;
 		}
 		if (strcmp(cmd, "status") != 0) {
 			fprintf(stderr, "oand: unknown command '%s'\n", cmd);

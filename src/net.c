@@ -1,6 +1,8 @@
 #include "net.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -18,28 +21,84 @@
 #include "admit.h"
 #include "bff.h"
 #include "cfg.h"
+#include "cluster.h"
+#include "db.h"
 #include "deadline.h"
+#include "hex.h"
 #include "log.h"
+#include "wire.h"
 
 /* A friend's proof of the cluster key, answering ours (mutual admission). */
 #define PKT_PROOF 161
-#define FRIENDS_MAX 256
+#define FRIENDS_MAX 512
+/* Per peer: messages in flight while reassembling, and bytes they hold. */
+#define REASM_MSGS 4
+#define REASM_BYTES (NET_BODY_MAX + 2 * WIRE_MSG_HEADER + 2 * WIRE_RESOURCE_MAX + (1u << 20))
+/* Per peer: bytes queued for sending before new requests are refused. */
+#define QUEUE_MAX (4 * (size_t)NET_BODY_MAX)
+/* A message this small goes ahead of bulk ones (heartbeats, pings). */
+#define URGENT_MAX (64u << 10)
+#define BUSY_MS 200		/* iterate fast this long after traffic */
+#define F_INTERNAL 0x100	/* rpc_call flag: no waiter; the net thread frees it */
+
+struct outmsg {
+	uint8_t *buf;
+	size_t len, index, npk;	/* next packet to send, of npk */
+	uint32_t seq;
+	struct outmsg *next;
+};
+
+struct outq {
+	struct outmsg *head, *tail;
+};
+
+struct peer {
+	int proven;		/* sent us a good proof */
+	int sent;		/* we sent ours on this connection */
+	int up;			/* Tox connection up */
+	uint8_t pk[TOX_PUBLIC_KEY_SIZE];
+	struct wire_reasm *reasm;
+	struct outq urgent, bulk;
+	size_t queued;
+	uint32_t seq;
+};
 
 struct net {
 	Tox *tox;		/* the net thread's alone once it runs */
 	const struct cfg *cfg;
+	struct db *db;
 	uint8_t self[TOX_PUBLIC_KEY_SIZE];
-	/* Per friend number, touched by the net thread only. */
-	struct {
-		int proven;	/* sent us a good proof */
-		int sent;	/* we sent ours on this connection */
-	} fr[FRIENDS_MAX];
+	uint8_t bff[TOX_PUBLIC_KEY_SIZE];
+	int has_bff;
+	struct peer fr[FRIENDS_MAX];	/* by friend number; net thread only */
+	struct rpc_table rpc;		/* net thread only */
+	int64_t busy_until, next_tick, next_hb, next_join;
 	int wake;		/* eventfd */
 	int stop;		/* atomic */
 	pthread_t thread;
-	pthread_mutex_t lock;	/* guards snap */
+	pthread_mutex_t qlock;	/* guards inbox and every call's done/err */
+	pthread_cond_t qcond;
+	struct rpc_call *inbox;
+	pthread_mutex_t lock;	/* guards snap and cl */
 	struct net_status snap;
+	struct cluster cl;
+	int dirty_peers;	/* membership changed: choose peers again */
 };
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count(struct net *n, uint64_t *field)
+{
+	pthread_mutex_lock(&n->lock);
+	(*field)++;
+	pthread_mutex_unlock(&n->lock);
+}
 
 int net_host_has_ipv6(void)
 {
@@ -73,6 +132,285 @@ static void hex_key(const uint8_t *k, char out[65])
 	sodium_bin2hex(out, 65, k, TOX_PUBLIC_KEY_SIZE);
 }
 
+/* ---- send queues ---- */
+
+static void outq_free(struct outq *q)
+{
+	while (q->head != NULL) {
+		struct outmsg *m = q->head;
+
+		q->head = m->next;
+		free(m->buf);
+		free(m);
+	}
+	q->tail = NULL;
+}
+
+/* Queue an encoded message (taken over) for friend f. */
+static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len)
+{
+	struct peer *p = &n->fr[f];
+	struct outmsg *m = calloc(1, sizeof(*m));
+	struct outq *q = len <= URGENT_MAX ? &p->urgent : &p->bulk;
+
+	if (m == NULL) {
+		free(buf);
+		return -ENOMEM;
+	}
+	m->buf = buf;
+	m->len = len;
+	m->npk = wire_packets(len);
+	m->seq = p->seq++;
+	if (q->tail != NULL)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	p->queued += len;
+	n->snap.msgs_out++;
+	return 0;
+}
+
+static int send_msg(struct net *n, uint32_t f, const struct wire_msg *m)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = wire_encode(m, &buf, &len);
+
+	return r != 0 ? r : enqueue(n, f, buf, len);
+}
+
+/*
+ * Send what the queue holds until Tox says SENDQ (its window is full: try
+ * again at the next iteration, nothing is dropped).  Returns 1 if the
+ * queue still holds something.
+ */
+static int flush_queue(struct net *n, uint32_t f, struct outq *q)
+{
+	struct peer *p = &n->fr[f];
+	uint8_t pkt[WIRE_PACKET_MAX];
+
+	while (q->head != NULL) {
+		struct outmsg *m = q->head;
+		size_t len = wire_packet(m->seq, m->buf, m->len, m->index, pkt);
+		Tox_Err_Friend_Custom_Packet err;
+
+		if (!tox_friend_send_lossless_packet(n->tox, f, pkt, len, &err))
+			return 1;	/* SENDQ or a connection going down */
+		if (++m->index < m->npk)
+			continue;
+		q->head = m->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		p->queued -= m->len;
+		free(m->buf);
+		free(m);
+	}
+	return 0;
+}
+
+static int flush_all(struct net *n)
+{
+	int left = 0;
+
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		struct peer *p = &n->fr[f];
+
+		if (!p->up || !p->sent || (p->urgent.head == NULL && p->bulk.head == NULL))
+			continue;
+		/* Heartbeats and pings go between the packets of a big message. */
+		if (flush_queue(n, f, &p->urgent) || flush_queue(n, f, &p->bulk))
+			left = 1;
+	}
+	return left;
+}
+
+/* ---- calls ---- */
+
+static void call_done(struct rpc_call *c, int err, void *ctx)
+{
+	struct net *n = ctx;
+
+	if (c->flags & F_INTERNAL) {
+		free(c->reply);
+		free(c);
+		return;
+	}
+	pthread_mutex_lock(&n->qlock);
+	c->err = err;
+	c->done = 1;
+	pthread_cond_broadcast(&n->qcond);
+	pthread_mutex_unlock(&n->qlock);
+}
+
+static uint32_t friend_of(struct net *n, const uint8_t *pk)
+{
+	uint32_t f = tox_friend_by_public_key(n->tox, pk, NULL);
+
+	return f < FRIENDS_MAX ? f : UINT32_MAX;
+}
+
+static struct cluster_member *member_locked(struct net *n, const uint8_t *pk)
+{
+	return cluster_find(&n->cl, pk);
+}
+
+/* Send every queued call whose peer is ready; park or fail the others. */
+static void dispatch(struct net *n)
+{
+	struct rpc_call *c, *next;
+
+	for (c = n->rpc.head; c != NULL; c = next) {
+		uint32_t f = friend_of(n, c->peer);
+		struct wire_msg m = { 0 };
+		int r;
+
+		next = c->next;
+		if (c->phase != RPC_QUEUED)
+			continue;
+		if (f == UINT32_MAX || !n->fr[f].up || !n->fr[f].proven || !n->fr[f].sent) {
+			if ((c->flags & RPC_IDEMPOTENT) && f != UINT32_MAX) {
+				c->phase = RPC_PARKED;	/* sent when it connects */
+				continue;
+			}
+			rpc_unlink(&n->rpc, c);
+			call_done(c, -EHOSTUNREACH, n);
+			continue;
+		}
+		if (n->fr[f].queued > QUEUE_MAX) {
+			rpc_unlink(&n->rpc, c);
+			call_done(c, -ENOBUFS, n);
+			continue;
+		}
+		m.type = WIRE_REQUEST;
+		m.method = c->method;
+		m.id = c->id;
+		memcpy(m.from, n->self, WIRE_KEY_BYTES);
+		memcpy(m.to, c->peer, WIRE_KEY_BYTES);
+		m.resource = (char *)"";
+		m.body = (uint8_t *)c->body;
+		m.body_len = c->body_len;
+		if ((r = send_msg(n, f, &m)) != 0) {
+			rpc_unlink(&n->rpc, c);
+			call_done(c, r, n);
+			continue;
+		}
+		c->phase = RPC_SENT;
+		c->sends++;
+		/* An internal call's body is ours to free once encoded. */
+		if (c->flags & F_INTERNAL) {
+			free((void *)c->body);
+			c->body = NULL;
+			c->body_len = 0;
+		}
+	}
+}
+
+/* Take the calls other threads handed over. */
+static void take_inbox(struct net *n)
+{
+	struct rpc_call *c;
+
+	pthread_mutex_lock(&n->qlock);
+	c = n->inbox;
+	n->inbox = NULL;
+	pthread_mutex_unlock(&n->qlock);
+	while (c != NULL) {
+		struct rpc_call *next = c->next;
+
+		rpc_add(&n->rpc, c);
+		c = next;
+	}
+}
+
+static void ping(struct net *n, const uint8_t *pk, int64_t timeout_ms)
+{
+	struct rpc_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return;
+	memcpy(c->peer, pk, RPC_KEY_BYTES);
+	c->method = NET_PING;
+	c->flags = F_INTERNAL;
+	c->deadline = deadline_now_ms() + timeout_ms;
+	rpc_add(&n->rpc, c);
+}
+
+int net_call(struct net *n, const uint8_t peer[IDENT_KEY_BYTES], uint16_t method,
+	     const uint8_t *body, size_t len, int flags, int timeout_ms, uint8_t **reply,
+	     size_t *reply_len)
+{
+	struct rpc_call c = { 0 };
+	uint64_t one = 1;
+
+	*reply = NULL;
+	*reply_len = 0;
+	if (len > NET_BODY_MAX)
+		return -EMSGSIZE;
+	memcpy(c.peer, peer, RPC_KEY_BYTES);
+	c.method = method;
+	c.body = body;
+	c.body_len = len;
+	c.flags = flags & RPC_IDEMPOTENT;
+	c.deadline = deadline_now_ms() + timeout_ms;
+	pthread_mutex_lock(&n->qlock);
+	if (__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&n->qlock);
+		return -ESHUTDOWN;
+	}
+	c.next = n->inbox;
+	n->inbox = &c;
+	pthread_mutex_unlock(&n->qlock);
+	if (write(n->wake, &one, sizeof(one)) < 0)
+		log_warn("net: cannot wake the net thread: %s", strerror(errno));
+	/* The net thread finishes every call by its deadline (or at stop);
+	   the timed wait only guards against a lost wake-up. */
+	pthread_mutex_lock(&n->qlock);
+	while (!c.done) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&n->qcond, &n->qlock, &ts);
+	}
+	pthread_mutex_unlock(&n->qlock);
+	if (c.err == 0) {
+		*reply = c.reply;
+		*reply_len = c.reply_len;
+	} else {
+		free(c.reply);
+	}
+	return c.err;
+}
+
+/* ---- peers coming and going ---- */
+
+/* Forget everything in flight with friend f (its connection is gone). */
+static void peer_reset(struct net *n, uint32_t f, int offline)
+{
+	struct peer *p = &n->fr[f];
+
+	if (p->reasm != NULL)
+		wire_reasm_reset(p->reasm);
+	outq_free(&p->urgent);
+	outq_free(&p->bulk);
+	p->queued = 0;
+	p->proven = p->sent = 0;
+	rpc_peer_down(&n->rpc, p->pk, offline, call_done, n);
+}
+
+static void drop_friend(struct net *n, uint32_t f, const char *why)
+{
+	char hex[65];
+
+	hex_key(n->fr[f].pk, hex);
+	log_notice("net: dropping %s: %s", hex, why);
+	peer_reset(n, f, 1);
+	tox_friend_delete(n->tox, f, NULL);
+	wire_reasm_free(n->fr[f].reasm);
+	memset(&n->fr[f], 0, sizeof(n->fr[f]));
+}
+
 /* A friend request: admitted only with a proof of the cluster key for
    exactly this pair; anything else is refused and logged. */
 static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, size_t len,
@@ -81,16 +419,18 @@ static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, s
 	struct net *n = user;
 	Tox_Err_Friend_Add err;
 	char hex[65];
-	int r;
+	int r, removed;
 
 	hex_key(pk, hex);
-	r = admit_check_request(n->cfg->cluster_key, pk, n->self, msg, len);
+	pthread_mutex_lock(&n->lock);
+	removed = cluster_is_removed(&n->cl, pk) || n->snap.removed;
+	pthread_mutex_unlock(&n->lock);
+	r = removed ? -EPERM : admit_check_request(n->cfg->cluster_key, pk, n->self, msg, len);
 	if (r != 0) {
 		log_warn("net: refused a friend request from %s: %s", hex,
-			 r == -EACCES ? "no proof of the cluster key" : "not an oand node");
-		pthread_mutex_lock(&n->lock);
-		n->snap.refused++;
-		pthread_mutex_unlock(&n->lock);
+			 r == -EPERM ? "removed from the cluster"
+			 : r == -EACCES ? "no proof of the cluster key" : "not an oand node");
+		count(n, &n->snap.refused);
 		return;
 	}
 	if (tox_friend_add_norequest(tox, pk, &err) == UINT32_MAX && err != TOX_ERR_FRIEND_ADD_ALREADY_SENT)
@@ -101,53 +441,223 @@ static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, s
 
 static void send_proof(struct net *n, uint32_t f)
 {
-	uint8_t pk[TOX_PUBLIC_KEY_SIZE], pkt[1 + ADMIT_PROOF_BYTES];
+	uint8_t pkt[1 + ADMIT_PROOF_BYTES];
 	Tox_Err_Friend_Custom_Packet err;
 
-	if (!tox_friend_get_public_key(n->tox, f, pk, NULL))
-		return;
 	pkt[0] = PKT_PROOF;
-	admit_proof(n->cfg->cluster_key, n->self, pk, pkt + 1);
+	admit_proof(n->cfg->cluster_key, n->self, n->fr[f].pk, pkt + 1);
 	if (tox_friend_send_lossless_packet(n->tox, f, pkt, sizeof(pkt), &err))
 		n->fr[f].sent = 1;	/* else: retried at the next iteration */
+}
+
+static void send_heartbeat(struct net *n, uint32_t f, const uint8_t *hb, size_t len)
+{
+	struct wire_msg m = { 0 };
+
+	m.type = WIRE_NOTICE;
+	m.method = NET_HEARTBEAT;
+	memcpy(m.from, n->self, WIRE_KEY_BYTES);
+	memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
+	m.resource = (char *)"";
+	m.body = (uint8_t *)hb;
+	m.body_len = len;
+	send_msg(n, f, &m);
+}
+
+static void heartbeat_to(struct net *n, int64_t f_only)
+{
+	uint8_t *hb;
+	size_t len;
+	int r;
+
+	pthread_mutex_lock(&n->lock);
+	r = cluster_encode(&n->cl, wall_ms(), &hb, &len);
+	pthread_mutex_unlock(&n->lock);
+	if (r != 0)
+		return;
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++)
+		if ((f_only < 0 || (int64_t)f == f_only) && n->fr[f].up && n->fr[f].sent &&
+		    n->fr[f].proven)
+			send_heartbeat(n, f, hb, len);
+	free(hb);
 }
 
 static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 {
 	struct net *n = user;
+	struct cluster_member *m;
+	char hex[65];
 
-	(void)tox;
 	if (f >= FRIENDS_MAX)
 		return;
-	n->fr[f].sent = 0;
-	if (c == TOX_CONNECTION_NONE)
-		n->fr[f].proven = 0;	/* prove again on the next connection */
+	if (!n->fr[f].up && c != TOX_CONNECTION_NONE) {
+		tox_friend_get_public_key(tox, f, n->fr[f].pk, NULL);
+		n->fr[f].up = 1;
+		n->fr[f].sent = 0;
+		return;	/* the proofs go out from the loop */
+	}
+	if (n->fr[f].up && c == TOX_CONNECTION_NONE) {
+		hex_key(n->fr[f].pk, hex);
+		log_info("net: connection to %s lost", hex);
+		n->fr[f].up = 0;
+		peer_reset(n, f, 0);
+		pthread_mutex_lock(&n->lock);
+		if ((m = member_locked(n, n->fr[f].pk)) != NULL)
+			cluster_down(m, wall_ms());
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+static void reply_to(struct net *n, uint32_t f, const struct wire_msg *req, int status,
+		     uint8_t *body, size_t len)
+{
+	struct wire_msg m = { 0 };
+
+	m.type = WIRE_REPLY;
+	m.method = req->method;
+	m.status = (uint16_t)status;
+	m.id = req->id;
+	memcpy(m.from, n->self, WIRE_KEY_BYTES);
+	memcpy(m.to, req->from, WIRE_KEY_BYTES);
+	m.resource = (char *)"";
+	m.body = body;
+	m.body_len = len;
+	if (n->fr[f].queued > QUEUE_MAX) {
+		m.status = ENOBUFS;
+		m.body_len = 0;
+	}
+	send_msg(n, f, &m);
+}
+
+/* A whole message from proven friend f. */
+static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
+{
+	struct wire_msg m = { 0 };
+	struct rpc_call *c;
+	int self_removed = 0, r;
+	int64_t now = wall_ms();
+
+	r = wire_decode(buf, len, &m);
+	free(buf);
+	if (r != 0 || memcmp(m.from, n->fr[f].pk, WIRE_KEY_BYTES) != 0 ||
+	    memcmp(m.to, n->self, WIRE_KEY_BYTES) != 0) {
+		count(n, &n->snap.dropped);
+		wire_msg_clear(&m);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	n->snap.msgs_in++;
+	{
+		/* Any message is evidence that the peer lives. */
+		struct cluster_member *mb = member_locked(n, m.from);
+
+		if (mb != NULL) {
+			cluster_heard(mb, now);
+			mb->direct = 1;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	switch (m.type) {
+	case WIRE_NOTICE:
+		if (m.method != NET_HEARTBEAT) {
+			count(n, &n->snap.dropped);
+			break;
+		}
+		pthread_mutex_lock(&n->lock);
+		r = cluster_merge(&n->cl, m.from, m.body, m.body_len, now, &self_removed);
+		if (r > 0) {
+			struct cluster_member *mb = member_locked(n, m.from);
+
+			if (mb != NULL)
+				mb->direct = 1;
+			n->dirty_peers = 1;
+		}
+		pthread_mutex_unlock(&n->lock);
+		if (r < 0) {
+			char hex[65];
+
+			log_warn("net: malformed heartbeat from %s dropped", (hex_key(m.from, hex), hex));
+			count(n, &n->snap.dropped);
+		}
+		if (self_removed && !n->snap.removed) {
+			log_error("net: this node was removed from the cluster; leaving it");
+			pthread_mutex_lock(&n->lock);
+			n->snap.removed = 1;
+			n->cl.m[0].removed = now;
+			n->cl.m[0].dirty = 1;
+			n->dirty_peers = 1;
+			pthread_mutex_unlock(&n->lock);
+		}
+		break;
+	case WIRE_REQUEST:
+		if (m.method == NET_PING) {
+			reply_to(n, f, &m, 0, NULL, 0);
+		} else if (m.method == NET_ECHO) {
+			reply_to(n, f, &m, 0, m.body, m.body_len);
+		} else {
+			reply_to(n, f, &m, ENOSYS, NULL, 0);
+		}
+		break;
+	case WIRE_REPLY:
+		if ((c = rpc_match(&n->rpc, m.from, m.id)) == NULL) {
+			count(n, &n->snap.unmatched);	/* late, or never asked */
+			break;
+		}
+		c->reply = m.body;
+		c->reply_len = m.body_len;
+		m.body = NULL;
+		call_done(c, m.status ? -(int)m.status : 0, n);
+		break;
+	default:
+		count(n, &n->snap.dropped);
+	}
+	wire_msg_clear(&m);
 }
 
 static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, void *user)
 {
 	struct net *n = user;
-	uint8_t pk[TOX_PUBLIC_KEY_SIZE];
+	struct peer *p;
 	char hex[65];
 
-	if (f >= FRIENDS_MAX || len < 1 || data[0] != PKT_PROOF)
+	(void)tox;
+	if (f >= FRIENDS_MAX || len < 1)
 		return;
-	if (!tox_friend_get_public_key(tox, f, pk, NULL))
+	p = &n->fr[f];
+	n->busy_until = deadline_now_ms() + BUSY_MS;
+	if (data[0] == WIRE_PACKET_ID) {
+		uint8_t *msg;
+		size_t mlen;
+		int r;
+
+		if (!p->proven) {	/* a member proves itself first */
+			count(n, &n->snap.dropped);
+			return;
+		}
+		if (p->reasm == NULL && (p->reasm = wire_reasm_new(REASM_MSGS, REASM_BYTES)) == NULL)
+			return;
+		r = wire_reasm_feed(p->reasm, data, len, &msg, &mlen);
+		if (r == 1)
+			on_message(n, f, msg, mlen);
+		else if (r < 0)
+			count(n, &n->snap.dropped);
 		return;
-	if (len == 1 + ADMIT_PROOF_BYTES && admit_check(n->cfg->cluster_key, pk, n->self, data + 1) == 0) {
-		if (!n->fr[f].proven)
-			log_info("net: %s proved the cluster key", (hex_key(pk, hex), hex));
-		n->fr[f].proven = 1;
+	}
+	if (data[0] != PKT_PROOF)
+		return;
+	if (len == 1 + ADMIT_PROOF_BYTES && admit_check(n->cfg->cluster_key, p->pk, n->self, data + 1) == 0) {
+		if (!p->proven) {
+			log_info("net: %s proved the cluster key", (hex_key(p->pk, hex), hex));
+			p->proven = 1;
+			rpc_resume(&n->rpc, p->pk);
+			n->next_hb = 0;	/* tell it what we know at once */
+		}
 		return;
 	}
 	/* A friend that cannot prove the key is no member: drop it. */
-	hex_key(pk, hex);
-	log_warn("net: %s failed to prove the cluster key; removed", hex);
-	tox_friend_delete(tox, f, NULL);
-	n->fr[f].proven = n->fr[f].sent = 0;
-	pthread_mutex_lock(&n->lock);
-	n->snap.refused++;
-	pthread_mutex_unlock(&n->lock);
+	log_warn("net: %s failed to prove the cluster key; removed", (hex_key(p->pk, hex), hex));
+	drop_friend(n, f, "no proof of the cluster key");
+	count(n, &n->snap.refused);
 }
 
 /*
@@ -162,13 +672,23 @@ static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
 {
 	uint8_t req[ADMIT_REQUEST_BYTES];
 	Tox_Err_Friend_Add err;
+	uint32_t f;
 
 	if (memcmp(tox_id, n->self, TOX_PUBLIC_KEY_SIZE) == 0 ||
 	    tox_friend_by_public_key(n->tox, tox_id, NULL) != UINT32_MAX)
 		return;	/* ourselves, or asked already */
 	admit_request(n->cfg->cluster_key, n->self, tox_id, req);
-	if (tox_friend_add(n->tox, tox_id, req, sizeof(req), &err) == UINT32_MAX)
+	f = tox_friend_add(n->tox, tox_id, req, sizeof(req), &err);
+	if (f == UINT32_MAX) {
 		log_warn("net: cannot ask for admission: error %d", (int)err);
+		return;
+	}
+	if (f >= FRIENDS_MAX) {
+		tox_friend_delete(n->tox, f, NULL);
+		return;
+	}
+	memset(&n->fr[f], 0, sizeof(n->fr[f]));
+	memcpy(n->fr[f].pk, tox_id, TOX_PUBLIC_KEY_SIZE);
 }
 
 static void join_bff(struct net *n)
@@ -190,7 +710,197 @@ static void join_bff(struct net *n)
 	}
 	if (!tox_bootstrap(n->tox, c->bff_domain_name, (uint16_t)b.udp_port, b.dht_key, &err))
 		log_warn("net: cannot bootstrap from the BFF: error %d", (int)err);
+	memcpy(n->bff, b.tox_id, TOX_PUBLIC_KEY_SIZE);
+	n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
 	befriend(n, b.tox_id);
+}
+
+/* ---- the node list ---- */
+
+static void on_forgotten(const struct cluster_member *m, void *ctx)
+{
+	struct net *n = ctx;
+	char hex[65];
+
+	log_notice("net: forgetting %s (%s), offline for longer than forget-after",
+		   (hex_key(m->addr, hex), hex), m->name);
+	db_member_delete(n->db, m->addr);
+}
+
+/* Save the members that changed, in one transaction, outside n->lock. */
+static void save_members(struct net *n)
+{
+	struct saved {
+		struct db_member m;
+		char name[CLUSTER_NAME_MAX + 1], server[CLUSTER_SERVER_MAX + 1];
+	} *v;
+	struct db_member *dm;
+	size_t k = 0;
+
+	pthread_mutex_lock(&n->lock);
+	v = calloc(n->cl.n, sizeof(*v));
+	for (size_t i = 0; v != NULL && i < n->cl.n; i++) {
+		struct cluster_member *m = &n->cl.m[i];
+
+		if (!m->dirty)
+			continue;
+		m->dirty = 0;
+		memcpy(v[k].m.addr, m->addr, DB_ADDR_BYTES);
+		memcpy(v[k].name, m->name, sizeof(v[k].name));
+		memcpy(v[k].server, m->server, sizeof(v[k].server));
+		v[k].m.first_seen = m->first_seen;
+		v[k].m.last_heartbeat = m->self ? 0 : m->last_hb;
+		v[k].m.removed = m->removed;
+		k++;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (v == NULL || k == 0) {
+		free(v);
+		return;
+	}
+	if ((dm = calloc(k, sizeof(*dm))) != NULL) {
+		for (size_t i = 0; i < k; i++) {
+			dm[i] = v[i].m;
+			dm[i].name = v[i].name;
+			dm[i].server = v[i].server;
+		}
+		if (db_members_save(n->db, dm, k) != 0)
+			log_warn("net: cannot save the node list");
+		free(dm);
+	}
+	free(v);
+}
+
+static int load_member(const struct db_member *dm, void *ctx)
+{
+	struct net *n = ctx;
+	struct cluster_member *m;
+
+	if (memcmp(dm->addr, n->self, TOX_PUBLIC_KEY_SIZE) == 0) {
+		m = &n->cl.m[0];
+		if (dm->first_seen > 0)
+			m->first_seen = dm->first_seen;
+		m->removed = dm->removed;
+		n->snap.removed = dm->removed != 0;
+		return 0;
+	}
+	if ((m = cluster_add(&n->cl, dm->addr, dm->name, dm->server, dm->first_seen)) != NULL) {
+		m->last_hb = dm->last_heartbeat;
+		m->removed = dm->removed;
+		m->state_seen = m->removed ? CL_REMOVED : CL_OFFLINE;
+		m->dirty = 0;
+	}
+	return 0;
+}
+
+/*
+ * Keep direct connections to the members cluster_peers() picks (and the
+ * BFF while joining): befriend those missing, drop removed members and,
+ * beyond max-peers, those not picked.
+ */
+static void choose_peers(struct net *n)
+{
+	size_t idx[CLUSTER_MAX], k;
+	uint8_t (*want)[TOX_ADDRESS_SIZE];
+	size_t friends = tox_self_get_friend_list_size(n->tox), nwant = 0;
+	uint32_t *list;
+
+	if ((want = calloc(CLUSTER_MAX, sizeof(*want))) == NULL)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->dirty_peers = 0;
+	if (!n->snap.removed) {
+		k = cluster_peers(&n->cl, (size_t)n->cfg->max_peers, idx);
+		for (size_t i = 0; i < k; i++)
+			memcpy(want[nwant++], n->cl.m[idx[i]].addr, TOX_ADDRESS_SIZE);
+	}
+	pthread_mutex_unlock(&n->lock);
+	for (size_t i = 0; i < nwant; i++)
+		befriend(n, want[i]);
+	if ((list = calloc(friends ? friends : 1, sizeof(*list))) != NULL) {
+		tox_self_get_friend_list(n->tox, list);
+		for (size_t i = 0; i < friends; i++) {
+			uint32_t f = list[i];
+			int removed, wanted = 0;
+
+			if (f >= FRIENDS_MAX)
+				continue;
+			pthread_mutex_lock(&n->lock);
+			removed = n->snap.removed || cluster_is_removed(&n->cl, n->fr[f].pk);
+			pthread_mutex_unlock(&n->lock);
+			if (removed) {
+				drop_friend(n, f, "removed from the cluster");
+				continue;
+			}
+			for (size_t j = 0; j < nwant && !wanted; j++)
+				wanted = memcmp(want[j], n->fr[f].pk, TOX_PUBLIC_KEY_SIZE) == 0;
+			if (!wanted && tox_self_get_friend_list_size(n->tox) > (size_t)n->cfg->max_peers &&
+			    !(n->has_bff && memcmp(n->bff, n->fr[f].pk, TOX_PUBLIC_KEY_SIZE) == 0))
+				drop_friend(n, f, "beyond max-peers");
+		}
+		free(list);
+	}
+	free(want);
+}
+
+/* Once per heartbeat interval: states, pings, forgetting, saving. */
+static void tick(struct net *n)
+{
+	int64_t now = wall_ms();
+	struct {
+		uint8_t pk[TOX_PUBLIC_KEY_SIZE];
+		int what;	/* 1 ping, 2 offline */
+	} todo[64];
+	size_t nt = 0;
+	int online = 0;
+
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->cl.n; i++) {
+		struct cluster_member *m = &n->cl.m[i];
+		enum cluster_state s = cluster_state(&n->cl, m, now);
+		char hex[65];
+
+		online += s == CL_ONLINE || s == CL_STALE;
+		if (m->self)
+			continue;
+		if (s == CL_STALE && m->direct && m->pinged < m->last_hb && nt < 64) {
+			m->pinged = now;	/* a stale node is pinged once */
+			memcpy(todo[nt].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
+			todo[nt++].what = 1;
+		}
+		if ((int)s != m->state_seen) {
+			hex_key(m->addr, hex);
+			if (s == CL_OFFLINE && m->state_seen != CL_REMOVED) {
+				log_notice("net: %s (%s) is offline", m->name, hex);
+				if (nt < 64) {
+					memcpy(todo[nt].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
+					todo[nt++].what = 2;
+				}
+			} else if (s == CL_ONLINE && m->state_seen != CL_STALE) {
+				log_notice("net: %s (%s) is online", m->name, hex);
+			}
+			m->state_seen = (int)s;
+		}
+	}
+	n->snap.nodes = (int)n->cl.n;
+	n->snap.nodes_online = online;
+	if (cluster_forget(&n->cl, now, on_forgotten, n) > 0)
+		n->dirty_peers = 1;
+	pthread_mutex_unlock(&n->lock);
+	for (size_t i = 0; i < nt; i++) {
+		uint32_t f = friend_of(n, todo[i].pk);
+
+		if (todo[i].what == 1) {
+			ping(n, todo[i].pk, n->cfg->heartbeat_ms / 2);
+		} else if (f != UINT32_MAX) {
+			/* Declared offline: nothing it left half sent is kept, and
+			   what waits for it fails now. */
+			peer_reset(n, f, 1);
+		} else {
+			rpc_peer_down(&n->rpc, todo[i].pk, 1, call_done, n);
+		}
+	}
+	save_members(n);
 }
 
 static void snapshot(struct net *n)
@@ -198,42 +908,48 @@ static void snapshot(struct net *n)
 	Tox_Err_Get_Port perr;
 	uint8_t dht[TOX_PUBLIC_KEY_SIZE];
 	uint16_t port = tox_self_get_udp_port(n->tox, &perr);
+	size_t count = tox_self_get_friend_list_size(n->tox), reasm = 0, queued = 0;
+	uint32_t *list = calloc(count ? count : 1, sizeof(*list));
+	int friends = 0, online = 0, members = 0;
 
+	if (list != NULL) {
+		tox_self_get_friend_list(n->tox, list);
+		for (size_t i = 0; i < count; i++) {
+			uint32_t f = list[i];
+			struct peer *p;
+
+			friends++;
+			if (f >= FRIENDS_MAX)
+				continue;
+			p = &n->fr[f];
+			if (p->reasm != NULL)
+				reasm += wire_reasm_held(p->reasm, NULL);
+			queued += p->queued;
+			if (!p->up)
+				continue;
+			online++;
+			if (!p->sent)
+				send_proof(n, f);
+			members += p->proven;
+		}
+		free(list);
+	}
 	tox_self_get_dht_id(n->tox, dht);
 	pthread_mutex_lock(&n->lock);
 	n->snap.udp_port = perr == TOX_ERR_GET_PORT_OK ? port : 0;
 	sodium_bin2hex(n->snap.dht_key, sizeof(n->snap.dht_key), dht, sizeof(dht));
 	n->snap.connected = (int)tox_self_get_connection_status(n->tox);
 	n->snap.iterations++;
-	n->snap.friends = n->snap.online = n->snap.members = 0;
-	pthread_mutex_unlock(&n->lock);
-	{
-		size_t count = tox_self_get_friend_list_size(n->tox);
-		uint32_t *list = calloc(count ? count : 1, sizeof(*list));
-		int friends = 0, online = 0, members = 0;
-
-		if (list == NULL)
-			return;
-		tox_self_get_friend_list(n->tox, list);
-		for (size_t i = 0; i < count; i++) {
-			uint32_t f = list[i];
-			int up = tox_friend_get_connection_status(n->tox, f, NULL) != TOX_CONNECTION_NONE;
-
-			friends++;
-			if (!up || f >= FRIENDS_MAX)
-				continue;
-			online++;
-			if (!n->fr[f].sent)
-				send_proof(n, f);
-			members += n->fr[f].proven;
-		}
-		free(list);
-		pthread_mutex_lock(&n->lock);
+	if (list != NULL) {
 		n->snap.friends = friends;
 		n->snap.online = online;
 		n->snap.members = members;
-		pthread_mutex_unlock(&n->lock);
 	}
+	n->snap.reasm_bytes = reasm;
+	n->snap.queued_bytes = queued;
+	n->snap.pending = n->rpc.pending;
+	n->snap.unmatched = n->rpc.unmatched;
+	pthread_mutex_unlock(&n->lock);
 }
 
 static void *net_main(void *arg)
@@ -241,38 +957,60 @@ static void *net_main(void *arg)
 	struct net *n = arg;
 	struct pollfd p = { .fd = n->wake, .events = POLLIN };
 
-	int64_t next_join = 0;
-
 	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
+		int64_t now;
+		int busy, timeout;
 		uint64_t v;
 
 		tox_iterate(n->tox, n);
-		snapshot(n);
-		if (n->cfg->bff_domain_name != NULL && n->snap.members == 0 &&
-		    deadline_now_ms() >= next_join) {
-			join_bff(n);
-			next_join = deadline_now_ms() + JOIN_PERIOD_MS;
+		take_inbox(n);
+		dispatch(n);
+		busy = flush_all(n);
+		now = deadline_now_ms();
+		rpc_expire(&n->rpc, now, call_done, n);
+		if (now >= n->next_hb) {
+			heartbeat_to(n, -1);
+			n->next_hb = now + n->cfg->heartbeat_ms;
 		}
-		if (poll(&p, 1, (int)tox_iteration_interval(n->tox)) > 0 &&
-		    read(n->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		if (now >= n->next_tick) {
+			tick(n);
+			if (n->dirty_peers)
+				choose_peers(n);
+			n->next_tick = now + (n->cfg->heartbeat_ms < 1000 ? n->cfg->heartbeat_ms / 4 : 250);
+		}
+		snapshot(n);
+		if (n->cfg->bff_domain_name != NULL && n->snap.members == 0 && !n->snap.removed &&
+		    now >= n->next_join) {
+			join_bff(n);
+			n->next_join = deadline_now_ms() + JOIN_PERIOD_MS;
+		}
+		busy |= n->snap.reasm_bytes > 0 || now < n->busy_until;
+		timeout = busy ? 1 : (int)tox_iteration_interval(n->tox);
+		if (poll(&p, 1, timeout) > 0 && read(n->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			log_warn("net: wake-up: %s", strerror(errno));
 	}
 	return NULL;
 }
 
-int net_start(const struct ident *id, const struct cfg *cfg, struct net **out)
+int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct net **out)
 {
 	struct Tox_Options *o = NULL;
 	struct net *n = NULL;
 	Tox_Err_New err;
 	sigset_t all, old;
+	char server[CLUSTER_SERVER_MAX + 1];
+	uint8_t addr[TOX_ADDRESS_SIZE];
 	int r = -ENOMEM;
 
 	*out = NULL;
 	if ((n = calloc(1, sizeof(*n))) == NULL || (o = tox_options_new(NULL)) == NULL)
 		goto fail;
 	n->wake = -1;
+	n->db = db;
 	pthread_mutex_init(&n->lock, NULL);
+	pthread_mutex_init(&n->qlock, NULL);
+	pthread_cond_init(&n->qcond, NULL);
+	rpc_init(&n->rpc);
 	/* Never a failed start on a host without IPv6: "auto" asks the host. */
 	n->snap.ipv6 = cfg->ipv6 < 0 ? net_host_has_ipv6() : cfg->ipv6;
 	tox_options_set_ipv6_enabled(o, n->snap.ipv6);
@@ -299,6 +1037,18 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct net **out)
 	ident_address_hex(id, n->snap.tox_id);
 	n->cfg = cfg;
 	memcpy(n->self, id->public_key, sizeof(n->self));
+	/* The node list: this node first, then what the last run knew. */
+	ident_address(id, addr);
+	snprintf(server, sizeof(server), "%s:%d", cfg->server_domain_name, cfg->server_port);
+	if ((r = cluster_init(&n->cl, addr, cfg->server_name, server, cfg->heartbeat_ms,
+			      cfg->forget_after_ms, wall_ms())) != 0)
+		goto fail;
+	if ((r = db_members(db, load_member, n)) != 0) {
+		log_error("net: cannot read the node list: %s", strerror(-r));
+		goto fail;
+	}
+	if (n->snap.removed)
+		log_error("net: this node was removed from the cluster; it stays out");
 	tox_callback_friend_request(n->tox, on_friend_request);
 	tox_callback_friend_connection_status(n->tox, on_connection);
 	tox_callback_friend_lossless_packet(n->tox, on_packet);
@@ -311,8 +1061,13 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct net **out)
 	}
 	/* A pinned BFF is asked for admission at once; one known only by
 	   address, once its HTTP service has told us who it is. */
-	if (cfg->has_bff_tox_id)
+	if (cfg->has_bff_tox_id && !n->snap.removed) {
+		memcpy(n->bff, cfg->bff_tox_id, TOX_PUBLIC_KEY_SIZE);
+		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
 		befriend(n, cfg->bff_tox_id);
+	}
+	/* The members known from the last run are friends again at once. */
+	choose_peers(n);
 	snapshot(n);
 	n->snap.iterations = 0;
 	if ((n->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
@@ -335,26 +1090,52 @@ fail:
 			tox_kill(n->tox);
 		if (n->wake >= 0)
 			close(n->wake);
+		cluster_free(&n->cl);
 		pthread_mutex_destroy(&n->lock);
+		pthread_mutex_destroy(&n->qlock);
+		pthread_cond_destroy(&n->qcond);
 		free(n);
 	}
 	tox_options_free(o);
 	return r;
 }
 
-void net_stop(struct net *n)
+void net_shutdown(struct net *n)
 {
 	uint64_t one = 1;
 
-	if (n == NULL)
+	if (n == NULL || n->tox == NULL)
 		return;
+	pthread_mutex_lock(&n->qlock);
 	__atomic_store_n(&n->stop, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&n->qlock);
 	if (write(n->wake, &one, sizeof(one)) < 0)
 		log_warn("net: cannot wake the net thread: %s", strerror(errno));
 	pthread_join(n->thread, NULL);
+	/* Nobody waits forever: what is pending fails now. */
+	take_inbox(n);
+	rpc_fail_all(&n->rpc, -ESHUTDOWN, call_done, n);
+	save_members(n);
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		outq_free(&n->fr[f].urgent);
+		outq_free(&n->fr[f].bulk);
+		wire_reasm_free(n->fr[f].reasm);
+		n->fr[f].reasm = NULL;
+	}
 	tox_kill(n->tox);
+	n->tox = NULL;
+}
+
+void net_free(struct net *n)
+{
+	if (n == NULL)
+		return;
+	net_shutdown(n);
 	close(n->wake);
+	cluster_free(&n->cl);
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->qlock);
+	pthread_cond_destroy(&n->qcond);
 	free(n);
 }
 
@@ -363,4 +1144,124 @@ void net_status(struct net *n, struct net_status *st)
 	pthread_mutex_lock(&n->lock);
 	*st = n->snap;
 	pthread_mutex_unlock(&n->lock);
+}
+
+/* ---- the node list for people ---- */
+
+int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES])
+{
+	size_t len = strlen(what), hits = 0;
+	uint8_t bin[TOX_ADDRESS_SIZE];
+
+	if ((len == 2 * TOX_ADDRESS_SIZE && hex_decode(what, bin, TOX_ADDRESS_SIZE) == 0) ||
+	    (len == 2 * TOX_PUBLIC_KEY_SIZE && hex_decode(what, bin, TOX_PUBLIC_KEY_SIZE) == 0)) {
+		memcpy(pk, bin, IDENT_KEY_BYTES);
+		return 0;
+	}
+	if (len == 0)
+		return -EINVAL;
+	/* A name, or a prefix of a key in hex. */
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->cl.n; i++) {
+		char hex[65];
+
+		hex_key(n->cl.m[i].addr, hex);
+		if (strcmp(n->cl.m[i].name, what) == 0 || strncasecmp(hex, what, len) == 0) {
+			memcpy(pk, n->cl.m[i].addr, IDENT_KEY_BYTES);
+			hits++;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	return hits == 1 ? 0 : hits == 0 ? -ENOENT : -EEXIST;
+}
+
+int net_remove(struct net *n, const char *what)
+{
+	uint8_t pk[IDENT_KEY_BYTES];
+	uint64_t one = 1;
+	int r;
+
+	if ((r = net_lookup(n, what, pk)) != 0)
+		return r;
+	pthread_mutex_lock(&n->lock);
+	r = cluster_remove(&n->cl, pk, wall_ms());
+	n->dirty_peers = 1;
+	pthread_mutex_unlock(&n->lock);
+	if (r == 0) {
+		char hex[65];
+
+		log_notice("net: %s removed from the cluster", (hex_key(pk, hex), hex));
+		n->next_hb = n->next_tick = 0;	/* tell everyone now */
+		if (write(n->wake, &one, sizeof(one)) < 0)
+			log_warn("net: cannot wake the net thread: %s", strerror(errno));
+	}
+	return r;
+}
+
+char *net_nodes(struct net *n, int json)
+{
+	int64_t now = wall_ms();
+	json_t *arr = json ? json_array() : NULL, *root = NULL;
+	size_t cap = 256, len = 0;
+	char *text = json ? NULL : malloc(cap), *out = NULL;
+
+	if ((json && arr == NULL) || (!json && text == NULL))
+		goto done;
+	if (!json)
+		len = (size_t)snprintf(text, cap, "%-8s %-20s %-20s %-21s %-21s %s\n", "STATE", "NAME",
+				       "SERVER", "LAST-HEARTBEAT", "FIRST-SEEN", "TOX-ID");
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->cl.n; i++) {
+		const struct cluster_member *m = &n->cl.m[i];
+		const char *state = cluster_state_name(cluster_state(&n->cl, m, now));
+		char id[2 * TOX_ADDRESS_SIZE + 1], last[32], first[32];
+
+		sodium_bin2hex(id, sizeof(id), m->addr, TOX_ADDRESS_SIZE);
+		for (char *p = id; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		cluster_iso8601(m->self ? now : m->last_hb, last);
+		cluster_iso8601(m->first_seen, first);
+		if (json) {
+			json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "tox_id", id,
+					      "name", m->name, "server", m->server, "state", state,
+					      "self", m->self, "direct", m->direct && !m->self);
+
+			if (o == NULL)
+				continue;
+			json_object_set_new(o, "first_seen", first[0] ? json_string(first) : json_null());
+			json_object_set_new(o, "last_heartbeat", last[0] ? json_string(last) : json_null());
+			json_object_set_new(o, "hops", m->self || !m->last_hb ? json_null()
+									      : json_integer(m->hops));
+			json_array_append_new(arr, o);
+		} else {
+			size_t need = len + 2 * CLUSTER_NAME_MAX + 200;
+
+			if (need > cap) {
+				char *t = realloc(text, need * 2);
+
+				if (t == NULL)
+					break;
+				text = t;
+				cap = need * 2;
+			}
+			len += (size_t)snprintf(text + len, cap - len, "%-8s %-20s %-20s %-21s %-21s %s%s\n",
+						state, m->name, m->server, last[0] ? last : "-",
+						first[0] ? first : "-", id, m->self ? " (this node)" : "");
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (json) {
+		root = json_pack("{s:s, s:o}", "self", n->snap.tox_id, "nodes", arr);
+		arr = NULL;
+		if (root != NULL)
+			out = json_dumps(root, JSON_COMPACT);
+	} else {
+		out = text;
+		text = NULL;
+	}
+done:
+	json_decref(arr);
+	json_decref(root);
+	free(text);
+	return out;
 }

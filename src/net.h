@@ -10,12 +10,25 @@
 #ifndef OAND_NET_H
 #define OAND_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ident.h"
+#include "rpc.h"
 
 struct net;
 struct cfg;
+struct db;
+
+/* Methods of the messages members exchange (wire_msg.method). */
+enum net_method {
+	NET_HEARTBEAT = 1,	/* notice: the node list (src/cluster) */
+	NET_PING = 2,		/* request: empty reply */
+	NET_ECHO = 3,		/* request: the body comes back */
+};
+
+/* Largest request or reply body (bigger ones are refused, not cut). */
+#define NET_BODY_MAX (16u << 20)
 
 struct net_status {
 	char tox_id[2 * IDENT_ADDRESS_BYTES + 1];
@@ -28,12 +41,43 @@ struct net_status {
 	int online;		/* of them connected now */
 	int members;		/* of those, proven to hold the cluster key */
 	uint64_t refused;	/* requests and friends refused for lack of proof */
+	int removed;		/* this node was removed from the cluster */
+	int nodes, nodes_online;/* in the node list, this node included */
+	uint64_t msgs_in, msgs_out;
+	uint64_t dropped;	/* packets and messages dropped as malformed */
+	uint64_t unmatched;	/* replies to no pending request */
+	size_t reasm_bytes;	/* held for messages still arriving */
+	size_t queued_bytes;	/* waiting to be sent (SENDQ back-pressure) */
+	size_t pending;		/* requests awaiting a reply */
 };
 
-/* Start Tox with id's key and the cfg's ports; the thread starts at once. */
-int net_start(const struct ident *id, const struct cfg *cfg, struct net **out);
-void net_stop(struct net *n);
+/* Start Tox with id's key and the cfg's ports; the thread starts at once.
+   The node list is kept in db. */
+int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct net **out);
+/* Stop the thread: pending and later calls fail with -ESHUTDOWN, the
+   node list is saved; the lists stay readable until net_free(). */
+void net_shutdown(struct net *n);
+void net_free(struct net *n);
 void net_status(struct net *n, struct net_status *st);
+/*
+ * Send a request to the member with public key peer and wait for the
+ * reply, at most timeout_ms.  Returns 0 with the reply body in *reply
+ * (owned by the caller, NULL when empty), or -errno: -EHOSTUNREACH (not
+ * connected, or declared offline meanwhile), -ECONNRESET (connection lost
+ * before the reply; RPC_IDEMPOTENT requests wait for the reconnect
+ * instead), -ETIMEDOUT, -EMSGSIZE, -ENOBUFS, -ESHUTDOWN, or the peer's
+ * own error.  Any thread but the net thread may call it.
+ */
+int net_call(struct net *n, const uint8_t peer[IDENT_KEY_BYTES], uint16_t method,
+	     const uint8_t *body, size_t len, int flags, int timeout_ms, uint8_t **reply,
+	     size_t *reply_len);
+/* The node list as JSON or as a text table (owned by the caller). */
+char *net_nodes(struct net *n, int json);
+/* Remove a member from the cluster (by Tox ID or public key, hex):
+   0, -ENOENT unknown, -EINVAL malformed or this node. */
+int net_remove(struct net *n, const char *hex);
+/* Resolve a Tox ID, public key or unique name prefix to a public key. */
+int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES]);
 /* 1 if this host can open IPv6 sockets, else 0. */
 int net_host_has_ipv6(void);
 

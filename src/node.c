@@ -375,7 +375,7 @@ int node_start(struct node *n)
 	n->gc_running = 1;
 	pthread_mutex_unlock(&n->gc_qlock);
 	/* A member of a cluster talks Tox; a standalone node opens no socket. */
-	if (n->cfg->has_cluster_key && (r = net_start(&n->ident, n->cfg, &n->net)) != 0) {
+	if (n->cfg->has_cluster_key && (r = net_start(&n->ident, n->cfg, n->db, &n->net)) != 0) {
 		log_error("cannot start the network: %s", strerror(-r));
 		return r;
 	}
@@ -395,8 +395,11 @@ void node_close(struct node *n)
 	if (n == NULL)
 		return;
 	api_stop(n->api);
-	net_stop(n->net);
+	/* The net thread stops first, failing what waits on it; then the
+	   control threads that may still be calling it end; then it goes. */
+	net_shutdown(n->net);
 	ctl_stop(n->ctl);
+	net_free(n->net);
 	if (n->gc_running) {
 		pthread_mutex_lock(&n->gc_qlock);
 		n->gc_stop = 1;
@@ -420,6 +423,11 @@ void node_close(struct node *n)
 	free(n->data_dir);
 	free(n->mount_point);
 	free(n);
+}
+
+struct net *node_net(struct node *n)
+{
+	return n->net;
 }
 
 static void entry_to_stat(const struct db_entry *e, struct stat *st)

@@ -42,6 +42,8 @@ void node_close(struct node *n);
 
 const uint8_t *node_id(const struct node *n);
 /* The Tox ID (76 hex digits) of the node of cfg, made on first use. */
+/* The node's network side, or NULL for a standalone node. */
+struct net *node_net(struct node *n);
 int node_tox_id(const struct cfg *cfg, char out[77]);
 
 /* Namespace operations on tree paths. */
