@@ -19,7 +19,7 @@ PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
 	libsqlite3-dev libconfig-dev libmicrohttpd-dev libjansson-dev check sqlite3 attr psmisc \
-	procps iproute2 curl clang libclang-rt-14-dev
+	procps iproute2 curl jq clang libclang-rt-14-dev
 
 ifeq ($(SAN),1)
 B := build/san

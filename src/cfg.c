@@ -45,7 +45,7 @@ static const struct key keys[] = {
 	{ "oand", "bootstrap-nodes", K_NODES, OFF(bootstrap) },
 	{ "oand", "heartbeat-interval", K_NUM, NUM(heartbeat_ms, 0.2, 3600, 1000, "seconds") },
 	{ "oand", "forget-after", K_NUM, NUM(forget_after_ms, 0.0001, 3650, 86400000, "days") },
-	{ "oand", "max-peers", K_NUM, NUM(max_peers, 1, 1024, 1, "peers") },
+	{ "oand", "max-peers", K_NUM, NUM(max_peers, 2, 256, 1, "peers") },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
 	{ "oan", "mount-options", K_STRING, OFF(mount_options) },

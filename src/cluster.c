@@ -7,7 +7,7 @@
 
 #define HB_VERSION 1
 #define HB_HEADER 3			/* version, count */
-#define HB_ENTRY_FIXED (CLUSTER_ADDR_BYTES + 1 + 1 + 8 + 8 + 1 + 1)
+#define HB_ENTRY_FIXED (CLUSTER_ADDR_BYTES + 1 + 1 + 8 + 8 + 8 + 1 + 1)
 #define HB_REMOVED 1			/* entry flag: a tombstone */
 #define AGE_MAX (10LL * 365 * 86400000)	/* evidence older than this is noise */
 
@@ -37,7 +37,14 @@ int cluster_init(struct cluster *c, const uint8_t self[CLUSTER_ADDR_BYTES], cons
 		return -ENOMEM;
 	c->m[0].self = 1;
 	c->m[0].last_hb = now;
+	/* Numbers from the clock at start stay above those of earlier runs. */
+	c->m[0].hb_seq = (uint64_t)(now > 0 ? now : 0) * 1000;
 	return 0;
+}
+
+void cluster_beat(struct cluster *c)
+{
+	c->m[0].hb_seq++;
 }
 
 void cluster_free(struct cluster *c)
@@ -253,6 +260,7 @@ int cluster_encode(const struct cluster *c, int64_t now, uint8_t **out, size_t *
 		p += CLUSTER_ADDR_BYTES;
 		*p++ = m->removed ? HB_REMOVED : 0;
 		*p++ = (uint8_t)(m->self ? 0 : m->hops);
+		p = put_u64(p, m->hb_seq);
 		p = put_u64(p, (uint64_t)(age < 0 ? 0 : age));
 		p = put_u64(p, (uint64_t)m->first_seen);
 		*p++ = (uint8_t)nl;
@@ -274,6 +282,7 @@ int cluster_encode(const struct cluster *c, int64_t now, uint8_t **out, size_t *
 struct hb_entry {
 	const uint8_t *addr;
 	int removed, hops;
+	uint64_t seq;
 	int64_t age, first_seen;
 	const char *name, *server;
 	size_t name_len, server_len;
@@ -293,6 +302,8 @@ static int parse_entry(const uint8_t **p, size_t *left, struct hb_entry *e)
 		return -EBADMSG;
 	e->removed = *q++ & HB_REMOVED;
 	e->hops = *q++;
+	e->seq = get_u64(q);
+	q += 8;
 	age = get_u64(q);
 	q += 8;
 	first = get_u64(q);
@@ -346,12 +357,19 @@ static void merge_entry(struct cluster *c, const struct hb_entry *e, int sender,
 	}
 	if (!sender && e->hops + 1 > CLUSTER_HOPS_MAX)
 		return;
-	if (m == NULL || t > m->last_hb) {
-		/* The freshest evidence also brings the current name. */
+	if (sender || m == NULL || e->seq > m->hb_seq) {
+		/* A newer heartbeat also brings the current name. */
 		if ((m = cluster_add(c, e->addr, name, server, first)) == NULL)
 			return;
-		m->last_hb = sender ? now : t;
-		m->hops = sender ? 0 : e->hops + 1;
+		if (e->seq > m->hb_seq)
+			m->hb_seq = e->seq;
+		if (sender) {
+			m->last_hb = now;	/* heard it just now */
+			m->hops = 0;
+		} else if (t > m->last_hb) {
+			m->last_hb = t;
+			m->hops = e->hops + 1;
+		}
 	} else if (first < m->first_seen) {
 		m->first_seen = first;
 		m->dirty = 1;

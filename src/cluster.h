@@ -9,7 +9,11 @@
  * 1 from a member that heard it directly, ...).  A heartbeat lists the
  * sender (age 0) and everything it knows with the age of its evidence,
  * never a wall-clock time of another machine, so clock skew between
- * machines cannot make a dead node look alive.  A member is online while
+ * machines cannot make a dead node look alive.  Every heartbeat a node
+ * sends has a higher number than the last (heartbeat seq); relayed
+ * evidence counts only when it carries a higher number than the one
+ * held, so two members relaying the same old heartbeat back and forth
+ * can never make it look newer.  A member is online while
  * its evidence is younger than 1.5 heartbeat intervals (plus one interval
  * per hop), stale until 2 (plus hops), offline after that or at once when
  * its direct connection drops, and forgotten after forget-after offline.
@@ -37,6 +41,7 @@ struct cluster_member {
 	char server[CLUSTER_SERVER_MAX + 1];	/* "host:port" of its HTTP service */
 	int64_t first_seen;	/* ms, earliest report */
 	int64_t last_hb;	/* ms, local clock: freshest evidence; 0 never */
+	uint64_t hb_seq;	/* the newest of its heartbeats heard of */
 	int hops;		/* how that evidence came */
 	int64_t down;		/* ms: direct connection lost; evidence must be newer */
 	int64_t removed;	/* ms: removed from the cluster, else 0 */
@@ -64,6 +69,8 @@ struct cluster_member *cluster_add(struct cluster *c, const uint8_t addr[CLUSTER
 enum cluster_state cluster_state(const struct cluster *c, const struct cluster_member *m,
 				 int64_t now);
 const char *cluster_state_name(enum cluster_state s);
+/* This node sends a new heartbeat: number it. */
+void cluster_beat(struct cluster *c);
 /* Evidence that m lives, heard directly now. */
 void cluster_heard(struct cluster_member *m, int64_t now);
 /* m's direct connection went down now. */

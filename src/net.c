@@ -83,6 +83,7 @@ struct net {
 	struct net_status snap;
 	struct cluster cl;
 	int dirty_peers;	/* membership changed: choose peers again */
+	size_t join_turn;	/* which saved members to try next */
 };
 
 static int64_t wall_ms(void)
@@ -255,7 +256,20 @@ static struct cluster_member *member_locked(struct net *n, const uint8_t *pk)
 	return cluster_find(&n->cl, pk);
 }
 
-/* Send every queued call whose peer is ready; park or fail the others. */
+/* Is pk unknown, removed or offline in the node list? */
+static int member_offline(struct net *n, const uint8_t *pk)
+{
+	struct cluster_member *m;
+	int off;
+
+	pthread_mutex_lock(&n->lock);
+	m = member_locked(n, pk);
+	off = m == NULL || cluster_state(&n->cl, m, wall_ms()) >= CL_OFFLINE;
+	pthread_mutex_unlock(&n->lock);
+	return off;
+}
+
+/* Send every queued call whose peer is ready; keep or fail the others. */
 static void dispatch(struct net *n)
 {
 	struct rpc_call *c, *next;
@@ -269,10 +283,12 @@ static void dispatch(struct net *n)
 		if (c->phase != RPC_QUEUED)
 			continue;
 		if (f == UINT32_MAX || !n->fr[f].up || !n->fr[f].proven || !n->fr[f].sent) {
-			if ((c->flags & RPC_IDEMPOTENT) && f != UINT32_MAX) {
-				c->phase = RPC_PARKED;	/* sent when it connects */
+			/* Connected and still proving, or (idempotent) a friend
+			   that may connect: wait, up to the deadline or until it
+			   is declared offline; anything else cannot be sent. */
+			if (f != UINT32_MAX && (n->fr[f].up || ((c->flags & RPC_IDEMPOTENT) &&
+								     !member_offline(n, c->peer))))
 				continue;
-			}
 			rpc_unlink(&n->rpc, c);
 			call_done(c, -EHOSTUNREACH, n);
 			continue;
@@ -399,6 +415,21 @@ static void peer_reset(struct net *n, uint32_t f, int offline)
 	rpc_peer_down(&n->rpc, p->pk, offline, call_done, n);
 }
 
+/*
+ * Friend f is declared offline (no heartbeat for two intervals) while Tox
+ * may still think it connected: its half-received messages go and what
+ * waits for it fails now.  The link itself stays, so a peer that was only
+ * slow carries on where it left off.
+ */
+static void peer_offline(struct net *n, uint32_t f)
+{
+	struct peer *p = &n->fr[f];
+
+	if (p->reasm != NULL)
+		wire_reasm_reset(p->reasm);
+	rpc_peer_down(&n->rpc, p->pk, 1, call_done, n);
+}
+
 static void drop_friend(struct net *n, uint32_t f, const char *why)
 {
 	char hex[65];
@@ -471,6 +502,7 @@ static void heartbeat_to(struct net *n, int64_t f_only)
 	int r;
 
 	pthread_mutex_lock(&n->lock);
+	cluster_beat(&n->cl);
 	r = cluster_encode(&n->cl, wall_ms(), &hb, &len);
 	pthread_mutex_unlock(&n->lock);
 	if (r != 0)
@@ -691,28 +723,77 @@ static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
 	memcpy(n->fr[f].pk, tox_id, TOX_PUBLIC_KEY_SIZE);
 }
 
-static void join_bff(struct net *n)
+/*
+ * Ask host:port (the BFF, or a member known from the saved node list)
+ * for its Tox ID and current DHT key, bootstrap from it and ask it for
+ * admission.  expect, if not NULL, is the key the answer must carry.
+ * Returns 0 if it answered.
+ */
+static int join_via(struct net *n, const char *host, int port, const uint8_t *expect, int is_bff)
 {
 	const struct cfg *c = n->cfg;
 	struct bff_info b;
 	Tox_Err_Bootstrap err;
-	int r = bff_fetch(c->bff_domain_name, c->bff_port, BFF_TIMEOUT_MS, &b);
+	int r = bff_fetch(host, port, BFF_TIMEOUT_MS, &b);
 
 	if (r != 0) {
-		log_info("net: BFF %s:%d not reachable: %s", c->bff_domain_name, c->bff_port,
+		log_info("net: %s %s:%d not reachable: %s", is_bff ? "BFF" : "member", host, port,
 			 strerror(-r));
-		return;
+		return r;
 	}
-	if (c->has_bff_tox_id && memcmp(b.tox_id, c->bff_tox_id, TOX_ADDRESS_SIZE) != 0) {
-		log_error("net: BFF %s:%d is not the node bff-tox-id names; not joining",
-			  c->bff_domain_name, c->bff_port);
-		return;
+	if (expect != NULL && memcmp(b.tox_id, expect, is_bff ? TOX_ADDRESS_SIZE : TOX_PUBLIC_KEY_SIZE)) {
+		log_error("net: %s:%d is not the node %s names; not joining through it", host, port,
+			  is_bff ? "bff-tox-id" : "the node list");
+		return -EPERM;
 	}
-	if (!tox_bootstrap(n->tox, c->bff_domain_name, (uint16_t)b.udp_port, b.dht_key, &err))
-		log_warn("net: cannot bootstrap from the BFF: error %d", (int)err);
-	memcpy(n->bff, b.tox_id, TOX_PUBLIC_KEY_SIZE);
-	n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
+	if (!tox_bootstrap(n->tox, host, (uint16_t)b.udp_port, b.dht_key, &err))
+		log_warn("net: cannot bootstrap from %s:%d: error %d", host, port, (int)err);
+	if (is_bff) {
+		memcpy(n->bff, b.tox_id, TOX_PUBLIC_KEY_SIZE);
+		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
+	}
+	(void)c;
 	befriend(n, b.tox_id);
+	return 0;
+}
+
+/*
+ * Not connected to any member: ask the BFF, then (auto-reconnect, and the
+ * way back for a node whose BFF is gone) the members the node list knows,
+ * a few per round, in turn.
+ */
+#define JOIN_TRIES 3
+
+static void join(struct net *n)
+{
+	const struct cfg *c = n->cfg;
+	struct { char host[CLUSTER_SERVER_MAX + 1]; int port; uint8_t pk[TOX_PUBLIC_KEY_SIZE]; } cand[JOIN_TRIES];
+	size_t nc = 0, members;
+
+	if (c->bff_domain_name != NULL &&
+	    join_via(n, c->bff_domain_name, c->bff_port, c->has_bff_tox_id ? c->bff_tox_id : NULL, 1) == 0)
+		return;
+	pthread_mutex_lock(&n->lock);
+	members = n->cl.n;
+	for (size_t k = 0; k < members && nc < JOIN_TRIES; k++) {
+		const struct cluster_member *m = &n->cl.m[(n->join_turn + k) % members];
+		char *colon;
+
+		if (m->self || m->removed || m->server[0] == '\0')
+			continue;
+		snprintf(cand[nc].host, sizeof(cand[nc].host), "%s", m->server);
+		if ((colon = strrchr(cand[nc].host, ':')) == NULL)
+			continue;
+		*colon = '\0';
+		cand[nc].port = atoi(colon + 1);
+		if (cand[nc].port <= 0 || cand[nc].port > 65535 || cand[nc].host[0] == '\0')
+			continue;
+		memcpy(cand[nc++].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
+	}
+	n->join_turn += JOIN_TRIES;
+	pthread_mutex_unlock(&n->lock);
+	for (size_t k = 0; k < nc; k++)
+		join_via(n, cand[k].host, cand[k].port, cand[k].pk, 0);
 }
 
 /* ---- the node list ---- */
@@ -826,7 +907,17 @@ static void choose_peers(struct net *n)
 			if (f >= FRIENDS_MAX)
 				continue;
 			pthread_mutex_lock(&n->lock);
-			removed = n->snap.removed || cluster_is_removed(&n->cl, n->fr[f].pk);
+			{
+				/* A removed member keeps its link one more heartbeat
+				   interval, so the tombstone reaches it too. */
+				struct cluster_member *m = member_locked(n, n->fr[f].pk);
+				int64_t now = wall_ms();
+
+				removed = n->snap.removed ||
+					  (m != NULL && m->removed && now - m->removed > n->cfg->heartbeat_ms);
+				if (m != NULL && m->removed && !removed)
+					n->dirty_peers = 1;	/* look again next tick */
+			}
 			pthread_mutex_unlock(&n->lock);
 			if (removed) {
 				drop_friend(n, f, "removed from the cluster");
@@ -849,10 +940,15 @@ static void tick(struct net *n)
 	int64_t now = wall_ms();
 	struct {
 		uint8_t pk[TOX_PUBLIC_KEY_SIZE];
-		int what;	/* 1 ping, 2 offline */
+		int what;	/* 1 ping */
 	} todo[64];
 	size_t nt = 0;
 	int online = 0;
+	struct {
+		uint32_t f;
+		uint8_t addr[TOX_ADDRESS_SIZE];
+	} off[FRIENDS_MAX];
+	size_t noff = 0;
 
 	pthread_mutex_lock(&n->lock);
 	for (size_t i = 0; i < n->cl.n; i++) {
@@ -872,14 +968,22 @@ static void tick(struct net *n)
 			hex_key(m->addr, hex);
 			if (s == CL_OFFLINE && m->state_seen != CL_REMOVED) {
 				log_notice("net: %s (%s) is offline", m->name, hex);
-				if (nt < 64) {
-					memcpy(todo[nt].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
-					todo[nt++].what = 2;
-				}
 			} else if (s == CL_ONLINE && m->state_seen != CL_STALE) {
 				log_notice("net: %s (%s) is online", m->name, hex);
 			}
 			m->state_seen = (int)s;
+		}
+	}
+	/* Level, not edge: every friend that is offline now holds nothing. */
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		struct cluster_member *m;
+
+		if (!n->fr[f].up && n->fr[f].reasm == NULL)
+			continue;
+		m = member_locked(n, n->fr[f].pk);
+		if (m != NULL && !m->removed && cluster_state(&n->cl, m, now) == CL_OFFLINE) {
+			off[noff].f = f;
+			memcpy(off[noff++].addr, m->addr, TOX_ADDRESS_SIZE);
 		}
 	}
 	n->snap.nodes = (int)n->cl.n;
@@ -887,18 +991,20 @@ static void tick(struct net *n)
 	if (cluster_forget(&n->cl, now, on_forgotten, n) > 0)
 		n->dirty_peers = 1;
 	pthread_mutex_unlock(&n->lock);
-	for (size_t i = 0; i < nt; i++) {
-		uint32_t f = friend_of(n, todo[i].pk);
+	for (size_t i = 0; i < nt; i++)
+		ping(n, todo[i].pk, n->cfg->heartbeat_ms / 2);
+	for (size_t i = 0; i < noff; i++) {
+		uint32_t f = off[i].f;
 
-		if (todo[i].what == 1) {
-			ping(n, todo[i].pk, n->cfg->heartbeat_ms / 2);
-		} else if (f != UINT32_MAX) {
-			/* Declared offline: nothing it left half sent is kept, and
-			   what waits for it fails now. */
-			peer_reset(n, f, 1);
-		} else {
-			rpc_peer_down(&n->rpc, todo[i].pk, 1, call_done, n);
+		if (!n->fr[f].up) {
+			peer_offline(n, f);
+			continue;
 		}
+		/* Silent for two intervals while Tox still holds the link: the
+		   node is gone (or a new run of it has a new DHT key).  A new
+		   friendship makes Tox look for it afresh. */
+		drop_friend(n, f, "silent for two heartbeat intervals");
+		befriend(n, off[i].addr);
 	}
 	save_members(n);
 }
@@ -979,9 +1085,8 @@ static void *net_main(void *arg)
 			n->next_tick = now + (n->cfg->heartbeat_ms < 1000 ? n->cfg->heartbeat_ms / 4 : 250);
 		}
 		snapshot(n);
-		if (n->cfg->bff_domain_name != NULL && n->snap.members == 0 && !n->snap.removed &&
-		    now >= n->next_join) {
-			join_bff(n);
+		if (n->snap.members == 0 && !n->snap.removed && now >= n->next_join) {
+			join(n);
 			n->next_join = deadline_now_ms() + JOIN_PERIOD_MS;
 		}
 		busy |= n->snap.reasm_bytes > 0 || now < n->busy_until;
@@ -1160,15 +1265,18 @@ int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES])
 	}
 	if (len == 0)
 		return -EINVAL;
-	/* A name, or a prefix of a key in hex. */
+	/* A name, else a prefix of a key in hex. */
 	pthread_mutex_lock(&n->lock);
-	for (size_t i = 0; i < n->cl.n; i++) {
-		char hex[65];
+	for (int pass = 0; pass < 2 && hits == 0; pass++) {
+		for (size_t i = 0; i < n->cl.n; i++) {
+			char hex[65];
 
-		hex_key(n->cl.m[i].addr, hex);
-		if (strcmp(n->cl.m[i].name, what) == 0 || strncasecmp(hex, what, len) == 0) {
-			memcpy(pk, n->cl.m[i].addr, IDENT_KEY_BYTES);
-			hits++;
+			hex_key(n->cl.m[i].addr, hex);
+			if (pass == 0 ? strcmp(n->cl.m[i].name, what) == 0
+				      : strncasecmp(hex, what, len) == 0) {
+				memcpy(pk, n->cl.m[i].addr, IDENT_KEY_BYTES);
+				hits++;
+			}
 		}
 	}
 	pthread_mutex_unlock(&n->lock);

@@ -1437,12 +1437,19 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 
 		APPEND(",\"tox\":{\"id\":\"%s\",\"dht_key\":\"%s\",\"udp_port\":%u,"
 		       "\"ipv6\":%s,\"connection\":\"%s\",\"friends\":%d,\"online\":%d,"
-		       "\"members\":%d,\"refused\":%llu}}",
+		       "\"members\":%d,\"refused\":%llu,\"removed\":%s,\"nodes\":%d,"
+		       "\"nodes_online\":%d,\"messages_in\":%llu,\"messages_out\":%llu,"
+		       "\"dropped\":%llu,\"unmatched_replies\":%llu,\"reassembly_bytes\":%zu,"
+		       "\"queued_bytes\":%zu,\"pending_requests\":%zu}}",
 		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
 		       st->net.ipv6 ? "true" : "false",
 		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
 		       st->net.friends, st->net.online, st->net.members,
-		       (unsigned long long)st->net.refused);
+		       (unsigned long long)st->net.refused, st->net.removed ? "true" : "false",
+		       st->net.nodes, st->net.nodes_online,
+		       (unsigned long long)st->net.msgs_in, (unsigned long long)st->net.msgs_out,
+		       (unsigned long long)st->net.dropped, (unsigned long long)st->net.unmatched,
+		       st->net.reasm_bytes, st->net.queued_bytes, st->net.pending);
 	} else {
 		APPEND(",\"tox\":null}");
 	}
@@ -1454,7 +1461,7 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 
 int node_status_text(const struct node_status *st, char *buf, size_t len)
 {
-	char since[32], net_line[256];
+	char since[32], net_line[400];
 	time_t t = (time_t)st->started;
 	struct tm tm;
 	int n;
@@ -1464,9 +1471,10 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 	if (st->has_net)
 		snprintf(net_line, sizeof(net_line),
 			 "Tox %s on UDP port %u, DHT %s; %d member(s) online of %d friend(s), "
-			 "%llu refused", st->net.tox_id, st->net.udp_port,
+			 "%llu refused; %d of %d node(s) online%s", st->net.tox_id, st->net.udp_port,
 			 st->net.connected ? "connected" : "not connected", st->net.members,
-			 st->net.friends, (unsigned long long)st->net.refused);
+			 st->net.friends, (unsigned long long)st->net.refused, st->net.nodes_online,
+			 st->net.nodes, st->net.removed ? "; REMOVED from the cluster" : "");
 	else
 		snprintf(net_line, sizeof(net_line), "standalone (no cluster-key)");
 	n = snprintf(buf, len,
