@@ -132,10 +132,15 @@ static int cmd_ping(const struct cfg *cfg, int argc, char **argv)
 	/* Each echo has its own deadline in the node; this one covers them all. */
 	if ((buf = ask(cfg, req, 3600 * 1000)) == NULL)
 		return 1;
-	if (json || strncmp(buf, "{\"error\":", 9) == 0)
+	if (strncmp(buf, "{\"error\":", 9) == 0)
 		return show(buf);
+	r = strstr(buf, "\"failed\":0,") == NULL;	/* any echo failed */
+	if (json) {
+		fputs(buf, stdout);
+		free(buf);
+		return r;
+	}
 	/* The human form: the same numbers on one line. */
-	r = strstr(buf, "\"failed\":0,") == NULL;
 	for (p = buf; *p; p++)
 		if (*p == '{' || *p == '}' || *p == '"')
 			*p = ' ';

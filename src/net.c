@@ -61,6 +61,7 @@ struct peer {
 	struct outq urgent, bulk;
 	size_t queued;
 	uint32_t seq;
+	int64_t added;		/* when we asked it (monotonic ms) */
 };
 
 struct net {
@@ -436,6 +437,14 @@ static void drop_friend(struct net *n, uint32_t f, const char *why)
 
 	hex_key(n->fr[f].pk, hex);
 	log_notice("net: dropping %s: %s", hex, why);
+	pthread_mutex_lock(&n->lock);
+	{
+		struct cluster_member *m = member_locked(n, n->fr[f].pk);
+
+		if (m != NULL)
+			m->direct = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
 	peer_reset(n, f, 1);
 	tox_friend_delete(n->tox, f, NULL);
 	wire_reasm_free(n->fr[f].reasm);
@@ -698,6 +707,7 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
  * this node has no member yet; the fetch blocks at most BFF_TIMEOUT_MS.
  */
 #define BFF_TIMEOUT_MS 2000
+#define REASK_MS 30000
 #define JOIN_PERIOD_MS 5000
 
 static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
@@ -721,6 +731,7 @@ static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
 	}
 	memset(&n->fr[f], 0, sizeof(n->fr[f]));
 	memcpy(n->fr[f].pk, tox_id, TOX_PUBLIC_KEY_SIZE);
+	n->fr[f].added = deadline_now_ms();
 }
 
 /*
@@ -753,6 +764,15 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
 		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
 	}
 	(void)c;
+	{
+		/* Asked long ago and never connected: it may have dropped us
+		   (beyond its max-peers); a new request reaches it again. */
+		uint32_t f = friend_of(n, b.tox_id);
+
+		if (f != UINT32_MAX && !n->fr[f].up &&
+		    deadline_now_ms() - n->fr[f].added > REASK_MS)
+			drop_friend(n, f, "asking it for admission again");
+	}
 	befriend(n, b.tox_id);
 	return 0;
 }
@@ -902,7 +922,7 @@ static void choose_peers(struct net *n)
 		tox_self_get_friend_list(n->tox, list);
 		for (size_t i = 0; i < friends; i++) {
 			uint32_t f = list[i];
-			int removed, wanted = 0;
+			int removed, known, wanted = 0;
 
 			if (f >= FRIENDS_MAX)
 				continue;
@@ -915,6 +935,10 @@ static void choose_peers(struct net *n)
 
 				removed = n->snap.removed ||
 					  (m != NULL && m->removed && now - m->removed > n->cfg->heartbeat_ms);
+				/* A friend not yet in the node list has just been
+				   admitted: it stays until its first heartbeat says who
+				   it is, so it learns the list and its own peers. */
+				known = m != NULL;
 				if (m != NULL && m->removed && !removed)
 					n->dirty_peers = 1;	/* look again next tick */
 			}
@@ -925,7 +949,8 @@ static void choose_peers(struct net *n)
 			}
 			for (size_t j = 0; j < nwant && !wanted; j++)
 				wanted = memcmp(want[j], n->fr[f].pk, TOX_PUBLIC_KEY_SIZE) == 0;
-			if (!wanted && tox_self_get_friend_list_size(n->tox) > (size_t)n->cfg->max_peers &&
+			if (!wanted && known &&
+			    tox_self_get_friend_list_size(n->tox) > (size_t)n->cfg->max_peers &&
 			    !(n->has_bff && memcmp(n->bff, n->fr[f].pk, TOX_PUBLIC_KEY_SIZE) == 0))
 				drop_friend(n, f, "beyond max-peers");
 		}

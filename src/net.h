@@ -76,7 +76,8 @@ char *net_nodes(struct net *n, int json);
 /* Remove a member from the cluster (by Tox ID or public key, hex):
    0, -ENOENT unknown, -EINVAL malformed or this node. */
 int net_remove(struct net *n, const char *hex);
-/* Resolve a Tox ID, public key or unique name prefix to a public key. */
+/* Resolve a Tox ID, public key, exact name or unique key prefix (hex) to a
+   public key: 0, -ENOENT, or -EEXIST when several match. */
 int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES]);
 /* 1 if this host can open IPv6 sockets, else 0. */
 int net_host_has_ipv6(void);
