@@ -151,6 +151,7 @@ int cluster_remove(struct cluster *c, const uint8_t pk[CLUSTER_KEY_BYTES], int64
 		return -EINVAL;
 	if (m->removed == 0) {
 		m->removed = now;
+		m->removed_seen = now;
 		m->dirty = 1;
 	}
 	return 0;
@@ -161,6 +162,15 @@ int cluster_is_removed(struct cluster *c, const uint8_t pk[CLUSTER_KEY_BYTES])
 	struct cluster_member *m = cluster_find(c, pk);
 
 	return m != NULL && m->removed != 0;
+}
+
+size_t cluster_removed_count(const struct cluster *c)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		k += c->m[i].removed != 0;
+	return k;
 }
 
 size_t cluster_forget(struct cluster *c, int64_t now,
@@ -351,6 +361,7 @@ static void merge_entry(struct cluster *c, const struct hb_entry *e, int sender,
 	if (e->removed) {
 		if ((m = cluster_add(c, e->addr, m ? NULL : name, m ? NULL : server, first)) != NULL) {
 			m->removed = t > 0 ? t : now;
+			m->removed_seen = now;
 			m->direct = 0;
 		}
 		return;

@@ -45,6 +45,7 @@ struct cluster_member {
 	int hops;		/* how that evidence came */
 	int64_t down;		/* ms: direct connection lost; evidence must be newer */
 	int64_t removed;	/* ms: removed from the cluster, else 0 */
+	int64_t removed_seen;	/* ms, local clock: when this node learned it */
 	int self;
 	int direct;		/* connected and proven now (set by the net thread) */
 	int dirty;		/* changed since last saved */
@@ -78,6 +79,8 @@ void cluster_down(struct cluster_member *m, int64_t now);
 /* Mark pk removed (a tombstone).  -ENOENT if unknown, -EINVAL for self. */
 int cluster_remove(struct cluster *c, const uint8_t pk[CLUSTER_KEY_BYTES], int64_t now);
 int cluster_is_removed(struct cluster *c, const uint8_t pk[CLUSTER_KEY_BYTES]);
+/* Tombstones held (members removed); a rise after a merge is news. */
+size_t cluster_removed_count(const struct cluster *c);
 /* Drop members offline for longer than forget-after; returns how many
    were dropped and calls gone() for each before it goes. */
 size_t cluster_forget(struct cluster *c, int64_t now,

@@ -39,6 +39,10 @@
 /* A message this small goes ahead of bulk ones (heartbeats, pings). */
 #define URGENT_MAX (64u << 10)
 #define BUSY_MS 200		/* iterate fast this long after traffic */
+/* A removed member keeps its link this long after this node learned of
+   the removal, so that the tombstone reaches it over a heartbeat even if
+   the link was still coming up: five heartbeat intervals, at least 30 s. */
+#define REMOVE_GRACE_MS(hb) ((hb) * 5 > 30000 ? (hb) * 5 : 30000)
 #define F_INTERNAL 0x100	/* rpc_call flag: no waiter; the net thread frees it */
 
 struct outmsg {
@@ -84,6 +88,7 @@ struct net {
 	struct net_status snap;
 	struct cluster cl;
 	int dirty_peers;	/* membership changed: choose peers again */
+	int beat_now;		/* atomic: heartbeat and tick at once (other threads) */
 	size_t join_turn;	/* which saved members to try next */
 };
 
@@ -462,20 +467,39 @@ static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, s
 	int r, removed;
 
 	hex_key(pk, hex);
+	r = admit_check_request(n->cfg->cluster_key, pk, n->self, msg, len);
 	pthread_mutex_lock(&n->lock);
-	removed = cluster_is_removed(&n->cl, pk) || n->snap.removed;
+	removed = n->snap.removed ? -1 : 0;
+	if (r == 0 && !removed) {
+		struct cluster_member *m = member_locked(n, pk);
+
+		/* A removed member that asks again (it was away when it was
+		   removed) is linked for one grace time, in which it hears
+		   its tombstone and nothing else; then it is dropped. */
+		if (m != NULL && m->removed) {
+			removed = 1;
+			m->removed_seen = wall_ms();
+		}
+	}
 	pthread_mutex_unlock(&n->lock);
-	r = removed ? -EPERM : admit_check_request(n->cfg->cluster_key, pk, n->self, msg, len);
+	if (r == 0 && removed < 0)
+		r = -EPERM;
 	if (r != 0) {
 		log_warn("net: refused a friend request from %s: %s", hex,
-			 r == -EPERM ? "removed from the cluster"
+			 r == -EPERM ? "this node was removed from the cluster"
 			 : r == -EACCES ? "no proof of the cluster key" : "not an oand node");
 		count(n, &n->snap.refused);
 		return;
 	}
+	if (removed) {
+		log_warn("net: refused a friend request from %s: removed from the cluster; "
+			 "linking it only to tell it so", hex);
+		count(n, &n->snap.refused);
+	}
 	if (tox_friend_add_norequest(tox, pk, &err) == UINT32_MAX && err != TOX_ERR_FRIEND_ADD_ALREADY_SENT)
-		log_warn("net: cannot add member %s: error %d", hex, (int)err);
-	else
+		log_warn("net: cannot add %s %s: error %d", removed ? "removed node" : "member", hex,
+			 (int)err);
+	else if (!removed)
 		log_notice("net: admitted member %s", hex);
 }
 
@@ -576,6 +600,7 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 	struct wire_msg m = { 0 };
 	struct rpc_call *c;
 	int self_removed = 0, r;
+	size_t tombs;
 	int64_t now = wall_ms();
 
 	r = wire_decode(buf, len, &m);
@@ -592,6 +617,13 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		/* Any message is evidence that the peer lives. */
 		struct cluster_member *mb = member_locked(n, m.from);
 
+		if (mb != NULL && mb->removed) {
+			/* Linked only so that it hears of its removal. */
+			n->snap.dropped++;
+			pthread_mutex_unlock(&n->lock);
+			wire_msg_clear(&m);
+			return;
+		}
 		if (mb != NULL) {
 			cluster_heard(mb, now);
 			mb->direct = 1;
@@ -605,6 +637,7 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 			break;
 		}
 		pthread_mutex_lock(&n->lock);
+		tombs = cluster_removed_count(&n->cl);
 		r = cluster_merge(&n->cl, m.from, m.body, m.body_len, now, &self_removed);
 		if (r > 0) {
 			struct cluster_member *mb = member_locked(n, m.from);
@@ -612,6 +645,10 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 			if (mb != NULL)
 				mb->direct = 1;
 			n->dirty_peers = 1;
+			/* News of a removal goes on at once, to the removed node
+			   too while its link lasts. */
+			if (cluster_removed_count(&n->cl) > tombs)
+				n->next_hb = 0;
 		}
 		pthread_mutex_unlock(&n->lock);
 		if (r < 0) {
@@ -928,13 +965,14 @@ static void choose_peers(struct net *n)
 				continue;
 			pthread_mutex_lock(&n->lock);
 			{
-				/* A removed member keeps its link one more heartbeat
-				   interval, so the tombstone reaches it too. */
+				/* A removed member keeps its link for a grace time,
+				   so the tombstone reaches it too. */
 				struct cluster_member *m = member_locked(n, n->fr[f].pk);
 				int64_t now = wall_ms();
 
 				removed = n->snap.removed ||
-					  (m != NULL && m->removed && now - m->removed > n->cfg->heartbeat_ms);
+					  (m != NULL && m->removed &&
+					   now - m->removed_seen > REMOVE_GRACE_MS(n->cfg->heartbeat_ms));
 				/* A friend not yet in the node list has just been
 				   admitted: it stays until its first heartbeat says who
 				   it is, so it learns the list and its own peers. */
@@ -1096,13 +1134,17 @@ static void *net_main(void *arg)
 		tox_iterate(n->tox, n);
 		take_inbox(n);
 		dispatch(n);
-		busy = flush_all(n);
 		now = deadline_now_ms();
-		rpc_expire(&n->rpc, now, call_done, n);
+		if (__atomic_exchange_n(&n->beat_now, 0, __ATOMIC_ACQ_REL))
+			n->next_hb = n->next_tick = 0;
+		/* Heartbeats are queued before the flush and before peers are
+		   chosen, so one never waits in a queue that a drop frees. */
 		if (now >= n->next_hb) {
 			heartbeat_to(n, -1);
 			n->next_hb = now + n->cfg->heartbeat_ms;
 		}
+		busy = flush_all(n);
+		rpc_expire(&n->rpc, now, call_done, n);
 		if (now >= n->next_tick) {
 			tick(n);
 			if (n->dirty_peers)
@@ -1324,7 +1366,7 @@ int net_remove(struct net *n, const char *what)
 		char hex[65];
 
 		log_notice("net: %s removed from the cluster", (hex_key(pk, hex), hex));
-		n->next_hb = n->next_tick = 0;	/* tell everyone now */
+		__atomic_store_n(&n->beat_now, 1, __ATOMIC_RELEASE);	/* tell everyone now */
 		if (write(n->wake, &one, sizeof(one)) < 0)
 			log_warn("net: cannot wake the net thread: %s", strerror(errno));
 	}

@@ -769,13 +769,17 @@ START_TEST(test_tombstones)
 	ck_assert_ptr_null(cluster_find(&A, x));
 	ck_assert(!cluster_is_removed(&A, x));
 	ck_assert(!cluster_is_removed(&A, c));
+	ck_assert_uint_eq(cluster_removed_count(&A), 0);
 	ck_assert_int_eq(cluster_remove(&A, c, NOW - 1000), 0);
 	m = cluster_find(&A, c);
 	ck_assert_int_eq(m->removed, NOW - 1000);
+	ck_assert_int_eq(m->removed_seen, NOW - 1000);
+	ck_assert_uint_eq(cluster_removed_count(&A), 1);
 	ck_assert(cluster_is_removed(&A, c));
 	ck_assert_int_eq(cluster_state(&A, m, NOW), CL_REMOVED);
 	ck_assert_int_eq(cluster_remove(&A, c, NOW), 0);	/* again: keeps the first time */
 	ck_assert_int_eq(m->removed, NOW - 1000);
+	ck_assert_uint_eq(cluster_removed_count(&A), 1);
 	/* a tombstone is no peer */
 	k = cluster_peers(&A, 10, idx);
 	ck_assert_uint_eq(k, 1);
@@ -783,11 +787,15 @@ START_TEST(test_tombstones)
 
 	/* propagates: B had c alive and fresh */
 	ck_assert_int_eq(cluster_encode(&A, NOW, &buf, &len), 0);
+	ck_assert_uint_eq(cluster_removed_count(&B), 0);
 	ck_assert_int_eq(cluster_merge(&B, a, buf, len, NOW, &sr), 3);
 	ck_assert_int_eq(sr, 0);
 	free(buf);
 	m = cluster_find(&B, c);
 	ck_assert_int_eq(m->removed, NOW - 1000);
+	/* B's grace for telling c runs from when B heard of it */
+	ck_assert_int_eq(m->removed_seen, NOW);
+	ck_assert_uint_eq(cluster_removed_count(&B), 1);
 	ck_assert_int_eq(cluster_state(&B, m, NOW), CL_REMOVED);
 	/* fresh evidence never undoes it: from c itself, or relayed */
 	hb_begin(&h);

@@ -141,7 +141,7 @@ t_stop() {
 	local name=$1 pid
 	pid=$(cat "$T_DIR/$name.pid" 2>/dev/null) || return 1
 	fusermount3 -u "$T_DIR/$name.mnt" || return 1
-	t_wait 20 "node $name to exit" sh -c "! kill -0 $pid" || return 1
+	t_wait 60 "node $name to exit" sh -c "! kill -0 $pid" || return 1
 }
 
 # t_kill9 NAME: kill the node without warning and clear its stale mount.
