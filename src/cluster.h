@@ -16,7 +16,7 @@
  * can never make it look newer.  A member is online while
  * its evidence is younger than 1.5 heartbeat intervals (plus one interval
  * per hop), stale until 2 (plus hops), offline after that or at once when
- * its direct connection drops, and forgotten after forget-after offline.
+ * it says it stops (cluster_down), and forgotten after forget-after offline.
  * A removed member stays as a tombstone that is gossiped too, so every
  * member drops it and none admits it again.
  */
@@ -74,7 +74,7 @@ const char *cluster_state_name(enum cluster_state s);
 void cluster_beat(struct cluster *c);
 /* Evidence that m lives, heard directly now. */
 void cluster_heard(struct cluster_member *m, int64_t now);
-/* m's direct connection went down now. */
+/* m said it stops (or is otherwise known gone) now: offline until newer evidence. */
 void cluster_down(struct cluster_member *m, int64_t now);
 /* Mark pk removed (a tombstone).  -ENOENT if unknown, -EINVAL for self. */
 int cluster_remove(struct cluster *c, const uint8_t pk[CLUSTER_KEY_BYTES], int64_t now);

@@ -153,6 +153,17 @@ static char *reply_to(struct ctl *c, const char *req)
 				 r == -ENOENT ? "no such node" : r == -EEXIST ? "more than one node matches"
 				 : r == -EINVAL ? "this node cannot remove itself"
 				 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
+	} else if (strncmp(req, "nodes reconnect ", 16) == 0) {
+		int r = net != NULL ? net_reconnect(net, req + 16) : -ENOTCONN;
+
+		if (r == 0)
+			snprintf(reply, CTL_REPLY_MAX, "{\"reconnecting\":true}");
+		else
+			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"%s\"}",
+				 r == -ENOENT ? "no such node" : r == -EEXIST ? "more than one node matches"
+				 : r == -EINVAL ? "this node has no link to itself"
+				 : r == -EPERM ? "that node was removed from the cluster"
+				 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
 	} else if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0) {
 		int text = req[6] != '\0';
 

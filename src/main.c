@@ -21,6 +21,7 @@ static void usage(FILE *out)
 		"       oand [-c FILE] id                        print the node's Tox ID\n"
 		"       oand [-c FILE] nodes [--json]            list the cluster's nodes\n"
 		"       oand [-c FILE] nodes remove NODE         remove a node from the cluster\n"
+		"       oand [-c FILE] nodes reconnect NODE      make the link to a node afresh\n"
 		"       oand [-c FILE] ping NODE [--size BYTES] [--count N] [--json]\n"
 		"                                                echo messages off a member\n"
 		"       oand genkey                              print a new cluster key\n"
@@ -79,19 +80,20 @@ static int cmd_nodes(const struct cfg *cfg, int argc, char **argv)
 {
 	char req[256];
 
-	if (argc == 2 && strcmp(argv[0], "remove") == 0) {
+	if (argc == 2 && (strcmp(argv[0], "remove") == 0 || strcmp(argv[0], "reconnect") == 0)) {
 		if (strlen(argv[1]) > 200 || strchr(argv[1], ' ') != NULL) {
-			fprintf(stderr, "oand: nodes remove: bad node '%s'\n", argv[1]);
+			fprintf(stderr, "oand: nodes %s: bad node '%s'\n", argv[0], argv[1]);
 			return 2;
 		}
-		snprintf(req, sizeof(req), "nodes remove %s", argv[1]);
+		snprintf(req, sizeof(req), "nodes %s %s", argv[0], argv[1]);
 		return show(ask(cfg, req, 5000));
 	}
 	if (argc == 0)
 		return show(ask(cfg, "nodes text", 5000));
 	if (argc == 1 && strcmp(argv[0], "--json") == 0)
 		return show(ask(cfg, "nodes", 5000));
-	fprintf(stderr, "oand: usage: oand nodes [--json] | oand nodes remove NODE\n");
+	fprintf(stderr, "oand: usage: oand nodes [--json] | oand nodes remove NODE | "
+		"oand nodes reconnect NODE\n");
 	return 2;
 }
 

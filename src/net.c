@@ -89,6 +89,8 @@ struct net {
 	struct cluster cl;
 	int dirty_peers;	/* membership changed: choose peers again */
 	int beat_now;		/* atomic: heartbeat and tick at once (other threads) */
+	uint8_t reconnect[TOX_PUBLIC_KEY_SIZE];	/* under lock: a link to make afresh */
+	int reconnect_asked;	/* under lock */
 	size_t join_turn;	/* which saved members to try next */
 };
 
@@ -562,13 +564,17 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		return;	/* the proofs go out from the loop */
 	}
 	if (n->fr[f].up && c == TOX_CONNECTION_NONE) {
+		/* A reset link is no proof that the node is gone: idempotent
+		   requests wait for the reconnect, and the node goes offline
+		   when its heartbeats stop (a node that stops says so first:
+		   NET_BYE). */
 		hex_key(n->fr[f].pk, hex);
 		log_info("net: connection to %s lost", hex);
 		n->fr[f].up = 0;
 		peer_reset(n, f, 0);
 		pthread_mutex_lock(&n->lock);
 		if ((m = member_locked(n, n->fr[f].pk)) != NULL)
-			cluster_down(m, wall_ms());
+			m->direct = 0;
 		pthread_mutex_unlock(&n->lock);
 	}
 }
@@ -632,6 +638,21 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 	pthread_mutex_unlock(&n->lock);
 	switch (m.type) {
 	case WIRE_NOTICE:
+		if (m.method == NET_BYE) {
+			char hex[65];
+
+			log_notice("net: %s is stopping", (hex_key(m.from, hex), hex));
+			pthread_mutex_lock(&n->lock);
+			{
+				struct cluster_member *mb = member_locked(n, m.from);
+
+				if (mb != NULL)
+					cluster_down(mb, now);
+			}
+			pthread_mutex_unlock(&n->lock);
+			peer_offline(n, f);
+			break;
+		}
 		if (m.method != NET_HEARTBEAT) {
 			count(n, &n->snap.dropped);
 			break;
@@ -699,8 +720,10 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 	char hex[65];
 
 	(void)tox;
-	if (f >= FRIENDS_MAX || len < 1)
+	if (f >= FRIENDS_MAX || len < 1) {
+		count(n, &n->snap.dropped);
 		return;
+	}
 	p = &n->fr[f];
 	n->busy_until = deadline_now_ms() + BUSY_MS;
 	if (data[0] == WIRE_PACKET_ID) {
@@ -721,13 +744,22 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 			count(n, &n->snap.dropped);
 		return;
 	}
-	if (data[0] != PKT_PROOF)
+	if (data[0] != PKT_PROOF) {	/* no packet of ours */
+		count(n, &n->snap.dropped);
 		return;
+	}
 	if (len == 1 + ADMIT_PROOF_BYTES && admit_check(n->cfg->cluster_key, p->pk, n->self, data + 1) == 0) {
 		if (!p->proven) {
+			size_t k;
+
 			log_info("net: %s proved the cluster key", (hex_key(p->pk, hex), hex));
 			p->proven = 1;
-			rpc_resume(&n->rpc, p->pk);
+			if ((k = rpc_resume(&n->rpc, p->pk)) > 0) {
+				log_info("net: %zu request(s) to %s go out again", k, hex);
+				pthread_mutex_lock(&n->lock);
+				n->snap.retried += k;
+				pthread_mutex_unlock(&n->lock);
+			}
 			n->next_hb = 0;	/* tell it what we know at once */
 		}
 		return;
@@ -997,6 +1029,22 @@ static void choose_peers(struct net *n)
 	free(want);
 }
 
+/* Requests parked for a reconnect fail once their node is declared
+   offline (its heartbeats stopped, or it said it stops). */
+static void fail_parked(struct net *n)
+{
+	for (;;) {
+		struct rpc_call *c;
+
+		for (c = n->rpc.head; c != NULL; c = c->next)
+			if (c->phase == RPC_PARKED && member_offline(n, c->peer))
+				break;
+		if (c == NULL)
+			return;
+		rpc_peer_down(&n->rpc, c->peer, 1, call_done, n);
+	}
+}
+
 /* Once per heartbeat interval: states, pings, forgetting, saving. */
 static void tick(struct net *n)
 {
@@ -1056,6 +1104,7 @@ static void tick(struct net *n)
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nt; i++)
 		ping(n, todo[i].pk, n->cfg->heartbeat_ms / 2);
+	fail_parked(n);
 	for (size_t i = 0; i < noff; i++) {
 		uint32_t f = off[i].f;
 
@@ -1121,6 +1170,53 @@ static void snapshot(struct net *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* A link asked to be made afresh (oand nodes reconnect). */
+static void reconnect_asked(struct net *n)
+{
+	uint8_t addr[TOX_ADDRESS_SIZE];
+	int asked = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->reconnect_asked) {
+		struct cluster_member *m = member_locked(n, n->reconnect);
+
+		n->reconnect_asked = 0;
+		if (m != NULL && !m->removed) {
+			memcpy(addr, m->addr, TOX_ADDRESS_SIZE);
+			asked = 1;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (!asked)
+		return;
+	{
+		uint32_t f = friend_of(n, addr);
+
+		if (f != UINT32_MAX)
+			drop_friend(n, f, "reconnect asked");
+	}
+	befriend(n, addr);
+}
+
+/* Stopping: every member linked now hears it, so none waits for our
+   heartbeats to stop; the packets go out before tox_kill. */
+static void say_bye(struct net *n)
+{
+	struct wire_msg m = { 0 };
+
+	m.type = WIRE_NOTICE;
+	m.method = NET_BYE;
+	memcpy(m.from, n->self, WIRE_KEY_BYTES);
+	m.resource = (char *)"";
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		if (!n->fr[f].up || !n->fr[f].sent || !n->fr[f].proven)
+			continue;
+		memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
+		if (send_msg(n, f, &m) == 0)
+			flush_queue(n, f, &n->fr[f].urgent);
+	}
+}
+
 static void *net_main(void *arg)
 {
 	struct net *n = arg;
@@ -1137,6 +1233,7 @@ static void *net_main(void *arg)
 		now = deadline_now_ms();
 		if (__atomic_exchange_n(&n->beat_now, 0, __ATOMIC_ACQ_REL))
 			n->next_hb = n->next_tick = 0;
+		reconnect_asked(n);
 		/* Heartbeats are queued before the flush and before peers are
 		   chosen, so one never waits in a queue that a drop frees. */
 		if (now >= n->next_hb) {
@@ -1161,6 +1258,7 @@ static void *net_main(void *arg)
 		if (poll(&p, 1, timeout) > 0 && read(n->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			log_warn("net: wake-up: %s", strerror(errno));
 	}
+	say_bye(n);
 	return NULL;
 }
 
@@ -1370,6 +1468,29 @@ int net_remove(struct net *n, const char *what)
 		if (write(n->wake, &one, sizeof(one)) < 0)
 			log_warn("net: cannot wake the net thread: %s", strerror(errno));
 	}
+	return r;
+}
+
+int net_reconnect(struct net *n, const char *what)
+{
+	uint8_t pk[IDENT_KEY_BYTES];
+	uint64_t one = 1;
+	int r;
+
+	if ((r = net_lookup(n, what, pk)) != 0)
+		return r;
+	if (memcmp(pk, n->self, IDENT_KEY_BYTES) == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&n->lock);
+	if (cluster_is_removed(&n->cl, pk)) {
+		r = -EPERM;
+	} else {
+		memcpy(n->reconnect, pk, sizeof(n->reconnect));
+		n->reconnect_asked = 1;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (r == 0 && write(n->wake, &one, sizeof(one)) < 0)
+		log_warn("net: cannot wake the net thread: %s", strerror(errno));
 	return r;
 }
 

@@ -25,6 +25,7 @@ enum net_method {
 	NET_HEARTBEAT = 1,	/* notice: the node list (src/cluster) */
 	NET_PING = 2,		/* request: empty reply */
 	NET_ECHO = 3,		/* request: the body comes back */
+	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
 };
 
 /* Largest request or reply body (bigger ones are refused, not cut). */
@@ -49,6 +50,7 @@ struct net_status {
 	size_t reasm_bytes;	/* held for messages still arriving */
 	size_t queued_bytes;	/* waiting to be sent (SENDQ back-pressure) */
 	size_t pending;		/* requests awaiting a reply */
+	uint64_t retried;	/* idempotent requests sent again after a reconnect */
 };
 
 /* Start Tox with id's key and the cfg's ports; the thread starts at once.
@@ -65,7 +67,8 @@ void net_status(struct net *n, struct net_status *st);
  * (owned by the caller, NULL when empty), or -errno: -EHOSTUNREACH (not
  * connected, or declared offline meanwhile), -ECONNRESET (connection lost
  * before the reply; RPC_IDEMPOTENT requests wait for the reconnect
- * instead), -ETIMEDOUT, -EMSGSIZE, -ENOBUFS, -ESHUTDOWN, or the peer's
+ * instead and are sent again, unless the peer said it stops or the node
+ * list declares it offline first), -ETIMEDOUT, -EMSGSIZE, -ENOBUFS, -ESHUTDOWN, or the peer's
  * own error.  Any thread but the net thread may call it.
  */
 int net_call(struct net *n, const uint8_t peer[IDENT_KEY_BYTES], uint16_t method,
@@ -76,6 +79,9 @@ char *net_nodes(struct net *n, int json);
 /* Remove a member from the cluster (by Tox ID or public key, hex):
    0, -ENOENT unknown, -EINVAL malformed or this node. */
 int net_remove(struct net *n, const char *hex);
+/* Drop the link to a member and make it afresh (a stuck link; tests):
+   0, -ENOENT, -EEXIST, -EINVAL for this node, -EPERM for a removed one. */
+int net_reconnect(struct net *n, const char *what);
 /* Resolve a Tox ID, public key, exact name or unique key prefix (hex) to a
    public key: 0, -ENOENT, or -EEXIST when several match. */
 int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES]);

@@ -1440,7 +1440,7 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       "\"members\":%d,\"refused\":%llu,\"removed\":%s,\"nodes\":%d,"
 		       "\"nodes_online\":%d,\"messages_in\":%llu,\"messages_out\":%llu,"
 		       "\"dropped\":%llu,\"unmatched_replies\":%llu,\"reassembly_bytes\":%zu,"
-		       "\"queued_bytes\":%zu,\"pending_requests\":%zu}}",
+		       "\"queued_bytes\":%zu,\"pending_requests\":%zu,\"retried_requests\":%llu}}",
 		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
 		       st->net.ipv6 ? "true" : "false",
 		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
@@ -1449,7 +1449,8 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       st->net.nodes, st->net.nodes_online,
 		       (unsigned long long)st->net.msgs_in, (unsigned long long)st->net.msgs_out,
 		       (unsigned long long)st->net.dropped, (unsigned long long)st->net.unmatched,
-		       st->net.reasm_bytes, st->net.queued_bytes, st->net.pending);
+		       st->net.reasm_bytes, st->net.queued_bytes, st->net.pending,
+		       (unsigned long long)st->net.retried);
 	} else {
 		APPEND(",\"tox\":null}");
 	}

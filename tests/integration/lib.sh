@@ -194,11 +194,24 @@ t_node_conf() {
 	echo "$T_DIR/$name.conf"
 }
 
-# t_start_ns NS NAME: start NAME's node as a daemon inside namespace NS.
+# t_start_ns NS NAME: start NAME's node inside namespace NS.
+# The node runs in the foreground, so that everything it logs (at the
+# configured log-level) lands in NAME.log, not in a syslog the test
+# machine may not have; ready once it answers on its control socket.
 t_start_ns() {
-	ip netns exec "$1" "$OAND" -c "$T_DIR/$2.conf" -p "$T_DIR/$2.pid" 2>>"$T_DIR/$2.log" ||
-		return 1
-	T_PIDS+=("$(cat "$T_DIR/$2.pid")")
+	local ns=$1 name=$2 pid
+	rm -f "$T_DIR/$name.pid"
+	ip netns exec "$ns" "$OAND" -c "$T_DIR/$name.conf" -f -p "$T_DIR/$name.pid" \
+		</dev/null >>"$T_DIR/$name.log" 2>&1 &
+	pid=$!
+	disown "$pid"
+	T_PIDS+=("$pid")
+	t_wait 30 "node $name to answer" t_answers "$name" "$pid"
+}
+# t_answers NAME PID: the node runs, has written its pid file and answers.
+t_answers() {
+	! t_gone "$2" && [ "$(cat "$T_DIR/$1.pid" 2>/dev/null)" = "$2" ] &&
+		"$OAND" -c "$T_DIR/$1.conf" status --json >/dev/null 2>&1
 }
 
 # t_nodes NAME: NAME's node list as JSON (empty when it does not answer).

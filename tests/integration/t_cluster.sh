@@ -5,8 +5,9 @@
 # RPC echoes of 0 B to 16 MiB come back identical; a peer killed in the
 # middle of a message leaves no reassembly state and fails what waits on
 # it at once; a stopped node is offline within two heartbeat intervals and
-# comes back with the same identity, from its saved node list alone; a
-# removed node is dropped everywhere and stays out.
+# comes back with the same identity, from its saved node list alone; an
+# idempotent request outlives a link made afresh; a removed node is
+# dropped everywhere and stays out.
 . "$(dirname "$0")/lib.sh"
 t_init
 command -v jq >/dev/null || t_die "jq is needed (make deps)"
@@ -112,9 +113,29 @@ t_start_ns "$NS" b || t_die "b did not restart"
 t_check "b is back online, from its saved node list" t_wait 90 "b to list 3 online" t_all_online b 3
 t_eq "$(id_of b)" "$idb" "b has the same identity"
 
-# 6. A clean stop: the others see it offline at once; then a removes c.
+# 6. A link made afresh in the middle of a request: a's 16 MiB echo to c
+#    is under way when c drops its link to a and asks for it again.  The
+#    echo is idempotent: a keeps it (c is alive: b still hears it), sends
+#    it again once c has proved itself on the new link, and gets it back
+#    whole; a counts it as retried.
+t_check "a and c are connected" t_wait 60 "a to hear c directly" direct a c
+"$OAND" -c "$T_DIR/a.conf" ping c --size 16777216 --count 1 --json > "$T_DIR/ping2" 2>&1 &
+pingpid=$!
+t_check "c receives part of a's message" t_wait 60 "c to hold part of a message" held_by_c
+t_check "c makes its link to a afresh" \
+	sh -c "'$OAND' -c '$T_DIR/c.conf' nodes reconnect a | grep -q reconnecting"
+t_wait 120 "a's echo to end" t_gone $pingpid
+wait $pingpid
+t_check "a's echo survived the new link ($(cat "$T_DIR/ping2"))" \
+	jq -e '.ok == 1 and .failed == 0' "$T_DIR/ping2" >/dev/null
+t_check "a sent it again after the reconnect" [ "$(t_status_num a retried_requests)" -ge 1 ]
+t_eq "$(t_state a c)" online "a still lists c online"
+t_refused "reconnect to itself" "no link to itself" "$OAND" -c "$T_DIR/a.conf" nodes reconnect a
+
+# 7. A clean stop: the others see it offline at once; then a removes c.
 kill -TERM "$(cat "$T_DIR/c.pid")"
-t_check "a marks a stopped c offline" t_wait $((2 * HB + 2)) "a to see c offline" state_is a c offline
+# c says it stops: a sees it offline within a heartbeat interval, not two.
+t_check "a marks a stopped c offline" t_wait $HB "a to see c offline" state_is a c offline
 t_start_ns "$NS" c || t_die "c did not restart"
 t_check "c online again" t_wait 90 "a to list 3 online" t_all_online a 3
 t_check "a removes c" sh -c "'$OAND' -c '$T_DIR/a.conf' nodes remove c >/dev/null"

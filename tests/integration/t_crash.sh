@@ -41,8 +41,11 @@ check_files() {
 t_start n1 || t_die "node did not start"
 for round in $(seq 1 "$ROUNDS"); do
 	v=$((round % 4))
-	# Overwrite (cp truncates) and create: both must be atomic.
-	( for f in a b c; do cp "$T_DIR/v$v" "$mnt/$f" || exit 1; done ) 2>/dev/null &
+	# Overwrite (cp truncates) and create: both must be atomic.  The
+	# writer goes on until the node dies, so a write is always under way
+	# when the poll below looks (three copies alone can end between two
+	# polls on a fast disk).
+	( while :; do for f in a b c; do cp "$T_DIR/v$v" "$mnt/$f" || exit 1; done; done ) 2>/dev/null &
 	writer=$!
 	if ! t_wait 60 "a large staging file" staging_busy; then
 		t_fail "round $round: no write reached the staging area"
