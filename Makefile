@@ -5,7 +5,8 @@
 #   make SAN=1 check  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make deps         install the Debian packages the build and tests need
-#   make bench        benchmarks against the native filesystem (BENCHMARKS.md)
+#   make bench        benchmarks against the native filesystem and bare toxcore (BENCHMARKS.md)
+#   make bench-cluster only the cluster ones against bare toxcore (bench/cluster)
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -140,6 +141,10 @@ build/bench/toxref: bench/toxref.c
 
 bench: all build/bench/toxref
 	bench/run
+	bench/cluster
+
+bench-cluster: all build/bench/toxref
+	bench/cluster
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -170,5 +175,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration fuzz check bench install uninstall deps man-check clean
+.PHONY: all unit integration fuzz check bench bench-cluster install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -11,14 +11,17 @@
  *	requests).  Prints the ms from before the first tox_new until every
  *	instance sees every friend connected:  online N=<n> ms=<ms>
  *
- *   toxref rpc [COUNT] [BYTES_MB] [BASEPORT]
+ *   toxref rpc [COUNT] [BYTES_MB] [BASEPORT] [REPEAT]
  *	Two friends A and B.  COUNT (default 200) sequential round trips of
  *	one small lossless packet that B echoes:
  *	    rtt count=<n> median_ms=<x.xxx> p99_ms=<x.xxx>
- *	then BYTES_MB (default 16) MiB streamed from A to B in full-size
- *	lossless packets, every one echoed by B; the clock stops when A has
- *	all of it back, and MiB/s is the one-way size over that time (as
- *	for an echo of one message of that size through oand):
+ *	then REPEAT (default 3) store-and-forward echoes of one message of
+ *	BYTES_MB (default 16) MiB, in the shape of oand's echo: A sends it
+ *	in full-size (1373-byte) lossless packets, B collects all of it and
+ *	only then sends it all back the same way; the clock runs from A's
+ *	first packet until A has the last byte back, and MiB/s is the
+ *	message size over that round trip (as `oand ping --size` reports
+ *	it).  One line per echo:
  *	    stream mib=<n> ms=<ms> mib_s=<x.x>
  *	The data is the bytes after each packet's id byte; A checks every
  *	byte that comes back.
@@ -45,6 +48,7 @@
 #define DEFAULT_BASEPORT 33800
 #define DEFAULT_COUNT 200
 #define DEFAULT_MB 16
+#define DEFAULT_REPEAT 3
 #define NODES_MAX 256
 #define PHASE_MS 120000.0	/* give up on a phase after this long */
 #define BUSY_SLEEP_MS 1		/* oand's sleep while data is in flight */
@@ -297,9 +301,12 @@ struct rpc {
 	/* Stream (A). */
 	uint8_t *msg;
 	size_t total, sent, got;
-	/* Echo (B). */
+	/* Echo (B): round trips go back at once, through q when SENDQ. */
 	struct pktq q;
 	size_t q_peak;
+	/* Stream (B): the whole message is collected, then sent back. */
+	uint8_t *bmsg;
+	size_t b_got, b_sent;
 };
 
 /* Send one packet; 1 sent, 0 SENDQ (retry later), -1 error. */
@@ -313,6 +320,26 @@ static int send_pkt(Tox *tox, uint32_t f, const uint8_t *data, size_t len, const
 		return 0;
 	fail("%s: tox_friend_send_lossless_packet: error %d", who, (int)err);
 	return -1;
+}
+
+/*
+ * B, stream: once the whole message is in, send it back in full-size
+ * packets until Tox says SENDQ (the rest goes at the next round).
+ */
+static int stream_flush(struct rpc *r)
+{
+	while (r->bmsg != NULL && r->b_got == r->total && r->b_sent < r->total) {
+		uint8_t pkt[PKT_MAX];
+		size_t len = r->total - r->b_sent < PKT_DATA ? r->total - r->b_sent : PKT_DATA;
+		int s;
+
+		pkt[0] = PKT_ID;
+		memcpy(pkt + 1, r->bmsg + r->b_sent, len);
+		if ((s = send_pkt(r->b, r->b_to_a, pkt, len + 1, "B")) <= 0)
+			return s;
+		r->b_sent += len;
+	}
+	return 0;
 }
 
 /* B: send what waits, in order, until the queue is empty or full again. */
@@ -329,10 +356,11 @@ static int echo_flush(struct rpc *r)
 		q->head = (q->head + 1) % q->cap;
 		q->count--;
 	}
-	return 0;
+	return stream_flush(r);
 }
 
-/* B: echo everything; queue behind what already waits so order holds. */
+/* B: echo round-trip packets at once, queued behind what already waits
+   so order holds; collect stream packets and answer the whole message. */
 static void on_b_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, void *user)
 {
 	struct rpc *r = user;
@@ -341,6 +369,20 @@ static void on_b_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, v
 	(void)tox;
 	if (f != r->b_to_a || r->failed)
 		return;
+	if (r->bmsg != NULL) {
+		if (len < 2 || data[0] != PKT_ID || len - 1 > r->total - r->b_got) {
+			fail("B: stream packet of %zu bytes at offset %zu does not fit", len,
+			     r->b_got);
+			r->failed = 1;
+			return;
+		}
+		memcpy(r->bmsg + r->b_got, data + 1, len - 1);
+		r->b_got += len - 1;
+		/* All in: the reply starts in this same iteration, as oand's. */
+		if (r->b_got == r->total && stream_flush(r) < 0)
+			r->failed = 1;
+		return;
+	}
 	if (r->q.count == 0)
 		s = send_pkt(r->b, r->b_to_a, data, len, "B");
 	if (s < 0) {
@@ -476,23 +518,12 @@ static int rpc_rtt(struct rpc *r, uint64_t count)
 	return 0;
 }
 
+/* One store-and-forward echo of the whole message. */
 static int rpc_stream(struct rpc *r, unsigned mb)
 {
 	double t0, ms;
-	uint32_t x = 2463534242u;
 
-	r->total = (size_t)mb << 20;
-	if ((r->msg = malloc(r->total)) == NULL) {
-		fail("out of memory");
-		return -1;
-	}
-	/* Not constant bytes: a mix-up of packets must show. */
-	for (size_t i = 0; i < r->total; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		r->msg[i] = (uint8_t)x;
-	}
+	r->sent = r->got = r->b_got = r->b_sent = 0;
 	t0 = now_ms();
 	while (r->got < r->total) {
 		/* A sends until Tox says its queue is full. */
@@ -515,11 +546,33 @@ static int rpc_stream(struct rpc *r, unsigned mb)
 	ms = now_ms() - t0;
 	printf("stream mib=%u ms=%.0f mib_s=%.1f\n", mb, ms, (double)mb / (ms / 1e3));
 	fflush(stdout);
-	fprintf(stderr, "toxref: B's echo queue peaked at %zu packets\n", r->q_peak);
 	return 0;
 }
 
-static int cmd_rpc(uint64_t count, unsigned mb, uint16_t base)
+static int rpc_streams(struct rpc *r, unsigned mb, unsigned repeat)
+{
+	uint32_t x = 2463534242u;
+
+	r->total = (size_t)mb << 20;
+	if ((r->msg = malloc(r->total)) == NULL || (r->bmsg = malloc(r->total)) == NULL) {
+		fail("out of memory");
+		return -1;
+	}
+	/* Not constant bytes: a mix-up of packets must show. */
+	for (size_t i = 0; i < r->total; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		r->msg[i] = (uint8_t)x;
+	}
+	for (unsigned i = 0; i < repeat; i++)
+		if (rpc_stream(r, mb) != 0)
+			return -1;
+	fprintf(stderr, "toxref: B's round-trip echo queue peaked at %zu packets\n", r->q_peak);
+	return 0;
+}
+
+static int cmd_rpc(uint64_t count, unsigned mb, uint16_t base, unsigned repeat)
 {
 	struct rpc r;
 	int ret;
@@ -538,10 +591,11 @@ static int cmd_rpc(uint64_t count, unsigned mb, uint16_t base)
 		ret = rpc_rtt(&r, count);
 	}
 	if (ret == 0)
-		ret = rpc_stream(&r, mb);
+		ret = rpc_streams(&r, mb, repeat);
 	mesh_free(&r.m);
 	free(r.rtt);
 	free(r.msg);
+	free(r.bmsg);
 	free(r.q.p);
 	return ret;
 }
@@ -561,13 +615,14 @@ static int parse(const char *s, unsigned long lo, unsigned long hi, unsigned lon
 static int usage(void)
 {
 	fprintf(stderr, "usage: toxref online N [BASEPORT]\n"
-		"       toxref rpc [COUNT] [BYTES_MB] [BASEPORT]\n");
+		"       toxref rpc [COUNT] [BYTES_MB] [BASEPORT] [REPEAT]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long n, count = DEFAULT_COUNT, mb = DEFAULT_MB, base = DEFAULT_BASEPORT;
+	unsigned long repeat = DEFAULT_REPEAT;
 
 	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "online") == 0) {
 		if (parse(argv[2], 2, NODES_MAX, &n) != 0 ||
@@ -575,12 +630,13 @@ int main(int argc, char **argv)
 			return usage();
 		return cmd_online((int)n, (uint16_t)base) == 0 ? 0 : 1;
 	}
-	if (argc >= 2 && argc <= 5 && strcmp(argv[1], "rpc") == 0) {
+	if (argc >= 2 && argc <= 6 && strcmp(argv[1], "rpc") == 0) {
 		if ((argc >= 3 && parse(argv[2], 1, 10000000, &count) != 0) ||
 		    (argc >= 4 && parse(argv[3], 1, 4096, &mb) != 0) ||
-		    (argc == 5 && parse(argv[4], 1, 65534, &base) != 0))
+		    (argc >= 5 && parse(argv[4], 1, 65534, &base) != 0) ||
+		    (argc == 6 && parse(argv[5], 1, 1000, &repeat) != 0))
 			return usage();
-		return cmd_rpc(count, (unsigned)mb, (uint16_t)base) == 0 ? 0 : 1;
+		return cmd_rpc(count, (unsigned)mb, (uint16_t)base, (unsigned)repeat) == 0 ? 0 : 1;
 	}
 	return usage();
 }
