@@ -89,6 +89,22 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
+/* The node data dir's lock is gone by now, so a new node may already
+   have written its own pid here: remove the file only if it is ours. */
+static void remove_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long pid = -1;
+
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	if (pid == (long)getpid())
+		unlink(path);
+}
+
 /* Append ",opt" to buf unless opt is NULL or empty. */
 static void add_options(char *buf, size_t len, const char *opt)
 {
@@ -290,7 +306,7 @@ out:
 		fuse_loop_cfg_destroy(lc);
 	node_close(n);
 	if (pid_written)
-		unlink(pidfile);
+		remove_pidfile(pidfile);
 	if (status == 0)
 		log_notice("stopped");
 	report(&report_fd, status);

@@ -127,6 +127,19 @@ static char *do_ping(struct node *nd, const char *args)
 	return out;
 }
 
+/* The reply to "nodes VERB NODE": {"<done>":true} or the error. */
+static void node_verb(char *reply, int r, const char *done, const char *self)
+{
+	if (r == 0)
+		snprintf(reply, CTL_REPLY_MAX, "{\"%s\":true}", done);
+	else
+		snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"%s\"}",
+			 r == -ENOENT ? "no such node" : r == -EEXIST ? "more than one node matches"
+			 : r == -EINVAL ? self
+			 : r == -EPERM ? "that node was removed from the cluster"
+			 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
+}
+
 /* The reply to one request line (owned by the caller), or NULL. */
 static char *reply_to(struct ctl *c, const char *req)
 {
@@ -144,26 +157,11 @@ static char *reply_to(struct ctl *c, const char *req)
 	if ((reply = malloc(CTL_REPLY_MAX)) == NULL)
 		return NULL;
 	if (strncmp(req, "nodes remove ", 13) == 0) {
-		int r = net != NULL ? net_remove(net, req + 13) : -ENOTCONN;
-
-		if (r == 0)
-			snprintf(reply, CTL_REPLY_MAX, "{\"removed\":true}");
-		else
-			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"%s\"}",
-				 r == -ENOENT ? "no such node" : r == -EEXIST ? "more than one node matches"
-				 : r == -EINVAL ? "this node cannot remove itself"
-				 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
+		node_verb(reply, net != NULL ? net_remove(net, req + 13) : -ENOTCONN, "removed",
+			  "this node cannot remove itself");
 	} else if (strncmp(req, "nodes reconnect ", 16) == 0) {
-		int r = net != NULL ? net_reconnect(net, req + 16) : -ENOTCONN;
-
-		if (r == 0)
-			snprintf(reply, CTL_REPLY_MAX, "{\"reconnecting\":true}");
-		else
-			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"%s\"}",
-				 r == -ENOENT ? "no such node" : r == -EEXIST ? "more than one node matches"
-				 : r == -EINVAL ? "this node has no link to itself"
-				 : r == -EPERM ? "that node was removed from the cluster"
-				 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
+		node_verb(reply, net != NULL ? net_reconnect(net, req + 16) : -ENOTCONN,
+			  "reconnecting", "this node has no link to itself");
 	} else if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0) {
 		int text = req[6] != '\0';
 

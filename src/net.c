@@ -66,6 +66,8 @@ struct peer {
 	size_t queued;
 	uint32_t seq;
 	int64_t added;		/* when we asked it (monotonic ms) */
+	int64_t up_since;	/* when the link came up (monotonic ms) */
+	int64_t last_rx;	/* when a whole message last came on it (monotonic ms) */
 };
 
 struct net {
@@ -100,6 +102,15 @@ static int64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Another thread handed the net thread something: end its poll. */
+static void net_wake(struct net *n)
+{
+	uint64_t one = 1;
+
+	if (write(n->wake, &one, sizeof(one)) < 0)
+		log_warn("net: cannot wake the net thread: %s", strerror(errno));
 }
 
 static void count(struct net *n, uint64_t *field)
@@ -176,7 +187,7 @@ static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		q->head = m;
 	q->tail = m;
 	p->queued += len;
-	n->snap.msgs_out++;
+	count(n, &n->snap.msgs_out);
 	return 0;
 }
 
@@ -264,6 +275,17 @@ static struct cluster_member *member_locked(struct net *n, const uint8_t *pk)
 	return cluster_find(&n->cl, pk);
 }
 
+/* Was pk removed from the cluster? */
+static int member_removed(struct net *n, const uint8_t *pk)
+{
+	int r;
+
+	pthread_mutex_lock(&n->lock);
+	r = cluster_is_removed(&n->cl, pk);
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
 /* Is pk unknown, removed or offline in the node list? */
 static int member_offline(struct net *n, const uint8_t *pk)
 {
@@ -290,6 +312,11 @@ static void dispatch(struct net *n)
 		next = c->next;
 		if (c->phase != RPC_QUEUED)
 			continue;
+		if (member_removed(n, c->peer)) {	/* linked, if at all, only to be told */
+			rpc_unlink(&n->rpc, c);
+			call_done(c, -EHOSTUNREACH, n);
+			continue;
+		}
 		if (f == UINT32_MAX || !n->fr[f].up || !n->fr[f].proven || !n->fr[f].sent) {
 			/* Connected and still proving, or (idempotent) a friend
 			   that may connect: wait, up to the deadline or until it
@@ -365,7 +392,6 @@ int net_call(struct net *n, const uint8_t peer[IDENT_KEY_BYTES], uint16_t method
 	     size_t *reply_len)
 {
 	struct rpc_call c = { 0 };
-	uint64_t one = 1;
 
 	*reply = NULL;
 	*reply_len = 0;
@@ -385,8 +411,7 @@ int net_call(struct net *n, const uint8_t peer[IDENT_KEY_BYTES], uint16_t method
 	c.next = n->inbox;
 	n->inbox = &c;
 	pthread_mutex_unlock(&n->qlock);
-	if (write(n->wake, &one, sizeof(one)) < 0)
-		log_warn("net: cannot wake the net thread: %s", strerror(errno));
+	net_wake(n);
 	/* The net thread finishes every call by its deadline (or at stop);
 	   the timed wait only guards against a lost wake-up. */
 	pthread_mutex_lock(&n->qlock);
@@ -438,7 +463,9 @@ static void peer_offline(struct net *n, uint32_t f)
 	rpc_peer_down(&n->rpc, p->pk, 1, call_done, n);
 }
 
-static void drop_friend(struct net *n, uint32_t f, const char *why)
+/* Unfriend f; with park set its idempotent requests wait for the new
+   link (a reconnect), else everything waiting for it fails. */
+static void drop_friend_as(struct net *n, uint32_t f, const char *why, int park)
 {
 	char hex[65];
 
@@ -452,10 +479,15 @@ static void drop_friend(struct net *n, uint32_t f, const char *why)
 			m->direct = 0;
 	}
 	pthread_mutex_unlock(&n->lock);
-	peer_reset(n, f, 1);
+	peer_reset(n, f, !park);
 	tox_friend_delete(n->tox, f, NULL);
 	wire_reasm_free(n->fr[f].reasm);
 	memset(&n->fr[f], 0, sizeof(n->fr[f]));
+}
+
+static void drop_friend(struct net *n, uint32_t f, const char *why)
+{
+	drop_friend_as(n, f, why, 0);
 }
 
 /* A friend request: admitted only with a proof of the cluster key for
@@ -479,16 +511,23 @@ static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, s
 		   removed) is linked for one grace time, in which it hears
 		   its tombstone and nothing else; then it is dropped. */
 		if (m != NULL && m->removed) {
-			removed = 1;
-			m->removed_seen = wall_ms();
+			int64_t now = wall_ms(), grace = REMOVE_GRACE_MS(n->cfg->heartbeat_ms);
+
+			/* Once per two grace times at most: a removed node
+			   that ignores its tombstone is not kept linked. */
+			removed = now - m->removed_seen > 2 * grace ? 1 : -1;
+			if (removed > 0)
+				m->removed_seen = now;
+			n->dirty_peers = 1;
 		}
 	}
 	pthread_mutex_unlock(&n->lock);
 	if (r == 0 && removed < 0)
-		r = -EPERM;
+		r = n->snap.removed ? -EPERM : -EAGAIN;
 	if (r != 0) {
 		log_warn("net: refused a friend request from %s: %s", hex,
 			 r == -EPERM ? "this node was removed from the cluster"
+			 : r == -EAGAIN ? "removed from the cluster, and told so lately"
 			 : r == -EACCES ? "no proof of the cluster key" : "not an oand node");
 		count(n, &n->snap.refused);
 		return;
@@ -560,6 +599,7 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 	if (!n->fr[f].up && c != TOX_CONNECTION_NONE) {
 		tox_friend_get_public_key(tox, f, n->fr[f].pk, NULL);
 		n->fr[f].up = 1;
+		n->fr[f].up_since = deadline_now_ms();
 		n->fr[f].sent = 0;
 		return;	/* the proofs go out from the loop */
 	}
@@ -617,6 +657,7 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		wire_msg_clear(&m);
 		return;
 	}
+	n->fr[f].last_rx = deadline_now_ms();
 	pthread_mutex_lock(&n->lock);
 	n->snap.msgs_in++;
 	{
@@ -972,7 +1013,7 @@ static void choose_peers(struct net *n)
 {
 	size_t idx[CLUSTER_MAX], k;
 	uint8_t (*want)[TOX_ADDRESS_SIZE];
-	size_t friends = tox_self_get_friend_list_size(n->tox), nwant = 0;
+	size_t friends, nwant = 0;
 	uint32_t *list;
 
 	if ((want = calloc(CLUSTER_MAX, sizeof(*want))) == NULL)
@@ -987,6 +1028,8 @@ static void choose_peers(struct net *n)
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nwant; i++)
 		befriend(n, want[i]);
+	/* Counted after befriend() added to it: the list is copied whole. */
+	friends = tox_self_get_friend_list_size(n->tox);
 	if ((list = calloc(friends ? friends : 1, sizeof(*list))) != NULL) {
 		tox_self_get_friend_list(n->tox, list);
 		for (size_t i = 0; i < friends; i++) {
@@ -1034,14 +1077,18 @@ static void choose_peers(struct net *n)
 static void fail_parked(struct net *n)
 {
 	for (;;) {
+		uint8_t pk[RPC_KEY_BYTES];
 		struct rpc_call *c;
 
 		for (c = n->rpc.head; c != NULL; c = c->next)
-			if (c->phase == RPC_PARKED && member_offline(n, c->peer))
+			if ((c->phase == RPC_PARKED && member_offline(n, c->peer)) ||
+			    member_removed(n, c->peer))
 				break;
 		if (c == NULL)
 			return;
-		rpc_peer_down(&n->rpc, c->peer, 1, call_done, n);
+		/* c may be gone once the first call is done: its key is copied. */
+		memcpy(pk, c->peer, sizeof(pk));
+		rpc_peer_down(&n->rpc, pk, 1, call_done, n);
 	}
 }
 
@@ -1112,6 +1159,12 @@ static void tick(struct net *n)
 			peer_offline(n, f);
 			continue;
 		}
+		/* A link that has just come up to a node we had lost, with
+		   nothing on it yet: its proof and first heartbeat are on
+		   the way. */
+		if (n->fr[f].last_rx < n->fr[f].up_since &&
+		    deadline_now_ms() - n->fr[f].up_since < 2 * n->cfg->heartbeat_ms)
+			continue;
 		/* Silent for two intervals while Tox still holds the link: the
 		   node is gone (or a new run of it has a new DHT key).  A new
 		   friendship makes Tox look for it afresh. */
@@ -1193,7 +1246,7 @@ static void reconnect_asked(struct net *n)
 		uint32_t f = friend_of(n, addr);
 
 		if (f != UINT32_MAX)
-			drop_friend(n, f, "reconnect asked");
+			drop_friend_as(n, f, "reconnect asked", 1);
 	}
 	befriend(n, addr);
 }
@@ -1209,7 +1262,8 @@ static void say_bye(struct net *n)
 	memcpy(m.from, n->self, WIRE_KEY_BYTES);
 	m.resource = (char *)"";
 	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
-		if (!n->fr[f].up || !n->fr[f].sent || !n->fr[f].proven)
+		if (!n->fr[f].up || !n->fr[f].sent || !n->fr[f].proven ||
+		    member_removed(n, n->fr[f].pk))
 			continue;
 		memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
 		if (send_msg(n, f, &m) == 0)
@@ -1224,7 +1278,7 @@ static void *net_main(void *arg)
 
 	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
 		int64_t now;
-		int busy, timeout;
+		int busy, timeout, dirty;
 		uint64_t v;
 
 		tox_iterate(n->tox, n);
@@ -1244,7 +1298,10 @@ static void *net_main(void *arg)
 		rpc_expire(&n->rpc, now, call_done, n);
 		if (now >= n->next_tick) {
 			tick(n);
-			if (n->dirty_peers)
+			pthread_mutex_lock(&n->lock);
+			dirty = n->dirty_peers;
+			pthread_mutex_unlock(&n->lock);
+			if (dirty)
 				choose_peers(n);
 			n->next_tick = now + (n->cfg->heartbeat_ms < 1000 ? n->cfg->heartbeat_ms / 4 : 250);
 		}
@@ -1372,15 +1429,13 @@ fail:
 
 void net_shutdown(struct net *n)
 {
-	uint64_t one = 1;
 
 	if (n == NULL || n->tox == NULL)
 		return;
 	pthread_mutex_lock(&n->qlock);
 	__atomic_store_n(&n->stop, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&n->qlock);
-	if (write(n->wake, &one, sizeof(one)) < 0)
-		log_warn("net: cannot wake the net thread: %s", strerror(errno));
+	net_wake(n);
 	pthread_join(n->thread, NULL);
 	/* Nobody waits forever: what is pending fails now. */
 	take_inbox(n);
@@ -1451,7 +1506,6 @@ int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES])
 int net_remove(struct net *n, const char *what)
 {
 	uint8_t pk[IDENT_KEY_BYTES];
-	uint64_t one = 1;
 	int r;
 
 	if ((r = net_lookup(n, what, pk)) != 0)
@@ -1465,8 +1519,7 @@ int net_remove(struct net *n, const char *what)
 
 		log_notice("net: %s removed from the cluster", (hex_key(pk, hex), hex));
 		__atomic_store_n(&n->beat_now, 1, __ATOMIC_RELEASE);	/* tell everyone now */
-		if (write(n->wake, &one, sizeof(one)) < 0)
-			log_warn("net: cannot wake the net thread: %s", strerror(errno));
+		net_wake(n);
 	}
 	return r;
 }
@@ -1474,7 +1527,6 @@ int net_remove(struct net *n, const char *what)
 int net_reconnect(struct net *n, const char *what)
 {
 	uint8_t pk[IDENT_KEY_BYTES];
-	uint64_t one = 1;
 	int r;
 
 	if ((r = net_lookup(n, what, pk)) != 0)
@@ -1489,8 +1541,8 @@ int net_reconnect(struct net *n, const char *what)
 		n->reconnect_asked = 1;
 	}
 	pthread_mutex_unlock(&n->lock);
-	if (r == 0 && write(n->wake, &one, sizeof(one)) < 0)
-		log_warn("net: cannot wake the net thread: %s", strerror(errno));
+	if (r == 0)
+		net_wake(n);
 	return r;
 }
 
