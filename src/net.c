@@ -67,7 +67,7 @@ struct peer {
 	uint32_t seq;
 	int64_t added;		/* when we asked it (monotonic ms) */
 	int64_t up_since;	/* when the link came up (monotonic ms) */
-	int64_t last_rx;	/* when a whole message last came on it (monotonic ms) */
+	int64_t last_rx;	/* when a message packet last came on it (monotonic ms) */
 };
 
 struct net {
@@ -657,7 +657,6 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		wire_msg_clear(&m);
 		return;
 	}
-	n->fr[f].last_rx = deadline_now_ms();
 	pthread_mutex_lock(&n->lock);
 	n->snap.msgs_in++;
 	{
@@ -776,6 +775,7 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 			count(n, &n->snap.dropped);
 			return;
 		}
+		p->last_rx = deadline_now_ms();
 		if (p->reasm == NULL && (p->reasm = wire_reasm_new(REASM_MSGS, REASM_BYTES)) == NULL)
 			return;
 		r = wire_reasm_feed(p->reasm, data, len, &msg, &mlen);
@@ -1160,8 +1160,7 @@ static void tick(struct net *n)
 			continue;
 		}
 		/* A link that has just come up to a node we had lost, with
-		   nothing on it yet: its proof and first heartbeat are on
-		   the way. */
+		   no message on it yet: its first heartbeat is on the way. */
 		if (n->fr[f].last_rx < n->fr[f].up_since &&
 		    deadline_now_ms() - n->fr[f].up_since < 2 * n->cfg->heartbeat_ms)
 			continue;
