@@ -80,6 +80,7 @@ struct net {
 	struct peer fr[FRIENDS_MAX];	/* by friend number; net thread only */
 	struct rpc_table rpc;		/* net thread only */
 	int64_t busy_until, next_tick, next_hb, next_join;
+	int64_t join_retry;	/* ms until the next try while nobody answers */
 	int wake;		/* eventfd */
 	int stop;		/* atomic */
 	pthread_t thread;
@@ -819,6 +820,9 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 #define BFF_TIMEOUT_MS 2000
 #define REASK_MS 30000
 #define JOIN_PERIOD_MS 5000
+/* Nobody answered (a BFF started at the same moment is not listening
+   yet): ask again after 250 ms, doubling up to JOIN_PERIOD_MS. */
+#define JOIN_RETRY_MS 250
 
 static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
 {
@@ -894,15 +898,19 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
  */
 #define JOIN_TRIES 3
 
-static void join(struct net *n)
+/* Ask the BFF, else up to JOIN_TRIES saved members, for admission:
+   0 once one of them answered, else -EHOSTUNREACH. */
+static int join(struct net *n)
 {
 	const struct cfg *c = n->cfg;
 	struct { char host[CLUSTER_SERVER_MAX + 1]; int port; uint8_t pk[TOX_PUBLIC_KEY_SIZE]; } cand[JOIN_TRIES];
 	size_t nc = 0, members;
 
+	int answered = 0;
+
 	if (c->bff_domain_name != NULL &&
 	    join_via(n, c->bff_domain_name, c->bff_port, c->has_bff_tox_id ? c->bff_tox_id : NULL, 1) == 0)
-		return;
+		return 0;
 	pthread_mutex_lock(&n->lock);
 	members = n->cl.n;
 	for (size_t k = 0; k < members && nc < JOIN_TRIES; k++) {
@@ -923,7 +931,8 @@ static void join(struct net *n)
 	n->join_turn += JOIN_TRIES;
 	pthread_mutex_unlock(&n->lock);
 	for (size_t k = 0; k < nc; k++)
-		join_via(n, cand[k].host, cand[k].port, cand[k].pk, 0);
+		answered |= join_via(n, cand[k].host, cand[k].port, cand[k].pk, 0) == 0;
+	return answered ? 0 : -EHOSTUNREACH;
 }
 
 /* ---- the node list ---- */
@@ -1306,8 +1315,15 @@ static void *net_main(void *arg)
 		}
 		snapshot(n);
 		if (n->snap.members == 0 && !n->snap.removed && now >= n->next_join) {
-			join(n);
-			n->next_join = deadline_now_ms() + JOIN_PERIOD_MS;
+			if (join(n) == 0) {
+				n->join_retry = JOIN_RETRY_MS;
+				n->next_join = deadline_now_ms() + JOIN_PERIOD_MS;
+			} else {
+				n->join_retry = n->join_retry < JOIN_RETRY_MS ? JOIN_RETRY_MS
+						: n->join_retry * 2 > JOIN_PERIOD_MS ? JOIN_PERIOD_MS
+						: n->join_retry * 2;
+				n->next_join = deadline_now_ms() + n->join_retry;
+			}
 		}
 		busy |= n->snap.reasm_bytes > 0 || now < n->busy_until;
 		timeout = busy ? 1 : (int)tox_iteration_interval(n->tox);
