@@ -35,6 +35,16 @@ t_cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
+	# A failed run leaves its nodes' last words in the output (CI keeps
+	# nothing else).
+	if [ $rc -ne 0 ]; then
+		local f
+		for f in "$T_DIR"/*.log; do
+			[ -f "$f" ] || continue
+			t_log "--- last lines of $(basename "$f"):"
+			tail -n 40 "$f" | cut -c1-240 | sed 's/^/    /' >&2
+		done
+	fi
 	if [ "${T_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${T_KEEP_FAILED:-0}" = 1 ]; }; then
 		t_log "kept $T_DIR"
 	else
