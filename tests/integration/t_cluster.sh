@@ -14,6 +14,11 @@ command -v jq >/dev/null || t_die "jq is needed (make deps)"
 NS=oand-c$$
 t_netns "$NS"
 HB=2	# heartbeat-interval, seconds
+# A restarted node (new DHT key) is usually found again within 10-20 s,
+# but in this three-node cluster it has been seen to take over four
+# minutes (a known problem, oand(8) CLUSTER): the
+# deadline of a reconnect is a hang detector, not a speed check.
+RECONNECT=300
 key=$("$OAND" genkey)
 bff='bff-domain-name = "127.0.0.1"; bff-port = 18180;'
 common="heartbeat-interval = $HB; server-domain-name = \"127.0.0.1\";"
@@ -94,10 +99,10 @@ for n in a b; do
 	t_check "$n marks c offline" t_wait $((2 * HB + 2)) "$n to see c offline" state_is $n c offline
 done
 t_start_ns "$NS" c || t_die "c did not restart"
-t_check "c is back online for a" t_wait 90 "a to see c online" t_all_online a 3
-t_check "c is back online for b" t_wait 90 "b to see c online" t_all_online b 3
+t_check "c is back online for a" t_wait $RECONNECT "a to see c online" t_all_online a 3
+t_check "c is back online for b" t_wait $RECONNECT "b to see c online" t_all_online b 3
 t_eq "$(id_of c)" "$idc" "c has the same identity"
-t_check "b and c are connected again" t_wait 60 "b to hear c directly" direct b c
+t_check "b and c are connected again" t_wait $RECONNECT "b to hear c directly" direct b c
 "$OAND" -c "$T_DIR/b.conf" ping c --size 16777216 --count 1 --json > /dev/null 2>&1 &
 t_check "c holds part of b's message" t_wait 60 "c to hold part of a message" held_by_c
 kill -KILL "$(cat "$T_DIR/b.pid")"
@@ -110,7 +115,7 @@ t_check "c dropped b's partial message" t_wait 3 "c to drop b's partial message"
 #    from the node list it saved.
 t_node_conf b 33602 18181 "$key" "$common" >/dev/null
 t_start_ns "$NS" b || t_die "b did not restart"
-t_check "b is back online, from its saved node list" t_wait 90 "b to list 3 online" t_all_online b 3
+t_check "b is back online, from its saved node list" t_wait $RECONNECT "b to list 3 online" t_all_online b 3
 t_eq "$(id_of b)" "$idb" "b has the same identity"
 
 # 6. A link made afresh in the middle of a request: a's 16 MiB echo to c
@@ -118,7 +123,7 @@ t_eq "$(id_of b)" "$idb" "b has the same identity"
 #    echo is idempotent: a keeps it (c is alive: b still hears it), sends
 #    it again once c has proved itself on the new link, and gets it back
 #    whole; a counts it as retried.
-t_check "a and c are connected" t_wait 60 "a to hear c directly" direct a c
+t_check "a and c are connected" t_wait $RECONNECT "a to hear c directly" direct a c
 retried0=$(t_status_num a retried_requests)
 "$OAND" -c "$T_DIR/a.conf" ping c --size 16777216 --count 1 --json > "$T_DIR/ping2" 2>&1 &
 pingpid=$!
@@ -140,7 +145,7 @@ kill -TERM "$oldc"
 t_check "a marks a stopped c offline" t_wait $HB "a to see c offline" state_is a c offline
 t_wait 60 "the old c to exit" t_gone "$oldc" || t_die "c did not stop"
 t_start_ns "$NS" c || t_die "c did not restart"
-t_check "c online again" t_wait 90 "a to list 3 online" t_all_online a 3
+t_check "c online again" t_wait $RECONNECT "a to list 3 online" t_all_online a 3
 t_check "a removes c" sh -c "'$OAND' -c '$T_DIR/a.conf' nodes remove c >/dev/null"
 for n in a b; do
 	t_check "$n lists c as removed" t_wait 30 "$n to drop c" state_is $n c removed
