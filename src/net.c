@@ -67,6 +67,7 @@ struct peer {
 	uint32_t seq;
 	int64_t added;		/* when we asked it (monotonic ms) */
 	int64_t up_since;	/* when the link came up (monotonic ms) */
+	int64_t up_last;	/* when it was last seen up (monotonic ms) */
 	int64_t last_rx;	/* when a message packet last came on it (monotonic ms) */
 };
 
@@ -612,6 +613,7 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		hex_key(n->fr[f].pk, hex);
 		log_info("net: connection to %s lost", hex);
 		n->fr[f].up = 0;
+		n->fr[f].up_last = deadline_now_ms();
 		peer_reset(n, f, 0);
 		pthread_mutex_lock(&n->lock);
 		if ((m = member_locked(n, n->fr[f].pk)) != NULL)
@@ -883,8 +885,11 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
 		   (beyond its max-peers); a new request reaches it again. */
 		uint32_t f = friend_of(n, b.tox_id);
 
+		/* Not a link that was up a moment ago: that one comes back
+		   by itself, with its parked requests. */
 		if (f != UINT32_MAX && !n->fr[f].up &&
-		    deadline_now_ms() - n->fr[f].added > REASK_MS)
+		    deadline_now_ms() - (n->fr[f].added > n->fr[f].up_last ? n->fr[f].added
+									: n->fr[f].up_last) > REASK_MS)
 			drop_friend(n, f, "asking it for admission again");
 	}
 	befriend(n, b.tox_id);
