@@ -910,7 +910,6 @@ static int join(struct net *n)
 	const struct cfg *c = n->cfg;
 	struct { char host[CLUSTER_SERVER_MAX + 1]; int port; uint8_t pk[TOX_PUBLIC_KEY_SIZE]; } cand[JOIN_TRIES];
 	size_t nc = 0, members;
-
 	int answered = 0;
 
 	if (c->bff_domain_name != NULL &&
@@ -1449,7 +1448,6 @@ fail:
 
 void net_shutdown(struct net *n)
 {
-
 	if (n == NULL || n->tox == NULL)
 		return;
 	pthread_mutex_lock(&n->qlock);
