@@ -200,6 +200,13 @@ static int mount_fs(const struct serve_opts *o, struct fuse *f)
 	return 0;
 }
 
+/* A member changed path: what the kernel cached of it goes (it may never
+   have been looked up: nothing to do then). */
+static void inval_path(const char *path, void *ctx)
+{
+	fuse_invalidate_path(ctx, path);
+}
+
 int serve_run(const struct serve_opts *o)
 {
 	struct node *n = NULL;
@@ -255,6 +262,7 @@ int serve_run(const struct serve_opts *o)
 		if (mount_fs(o, f) != 0)
 			goto out;
 		mounted = 1;
+		node_set_inval(n, inval_path, f);
 	}
 	if (pidfile != NULL) {
 		if ((r = write_pidfile(pidfile)) != 0) {
@@ -295,6 +303,8 @@ int serve_run(const struct serve_opts *o)
 		status = 0;
 	}
 out:
+	if (n != NULL)
+		node_set_inval(n, NULL, NULL);
 	if (handlers)
 		fuse_remove_signal_handlers(fuse_get_session(f));
 	if (f != NULL) {

@@ -23,6 +23,7 @@
 enum stmt_id {
 	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
 	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_TOUCH,
+	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET,
 	S_COUNT
 };
 
@@ -31,14 +32,15 @@ static const char *const sql_text[S_COUNT] = {
 		  " FROM entries WHERE path=?1",
 	/* An upsert keeps the row (and its rowid, a folder listing's cursor). */
 	[S_PUT] = "INSERT INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
-		  "ctime,sha256,target,hlc,origin,seq,deleted)"
-		  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,0)"
+		  "ctime,sha256,target,hlc,origin,seq,deleted,vv)"
+		  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,0,oand_vv(NULL,?14,?13))"
 		  " ON CONFLICT(path) DO UPDATE SET kind=excluded.kind,size=excluded.size,"
 		  "mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,mtime=excluded.mtime,"
 		  "ctime=excluded.ctime,sha256=excluded.sha256,target=excluded.target,"
-		  "hlc=excluded.hlc,origin=excluded.origin,seq=excluded.seq,deleted=0",
+		  "hlc=excluded.hlc,origin=excluded.origin,seq=excluded.seq,deleted=0,"
+		  "vv=oand_vv(entries.vv,excluded.origin,excluded.hlc)",
 	[S_TOMB] = "UPDATE entries SET deleted=1,size=0,sha256=NULL,target=NULL,ctime=?2,hlc=?3,"
-		   "origin=?4,seq=?5 WHERE path=?1",
+		   "origin=?4,seq=?5,vv=oand_vv(vv,?4,?3) WHERE path=?1",
 	[S_CHILD] = "SELECT 1 FROM entries WHERE parent=?1 AND deleted=0 LIMIT 1",
 	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
 		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/'"
@@ -47,13 +49,29 @@ static const char *const sql_text[S_COUNT] = {
 	[S_SUBTREE] = "SELECT path FROM entries WHERE deleted=0 AND (path=?1 OR (path>=?2 AND path<?3))"
 		      " ORDER BY path",
 	[S_SETATTR] = "UPDATE entries SET mode=?2,uid=?3,gid=?4,mtime=?5,ctime=?6,hlc=?7,origin=?8,"
-		      "seq=?9 WHERE path=?1",
+		      "seq=?9,vv=oand_vv(vv,?8,?7) WHERE path=?1",
 	[S_SHA_USED] = "SELECT 1 FROM entries WHERE sha256=?1 AND deleted=0 LIMIT 1",
 	[S_HOLD_ADD] = "INSERT OR IGNORE INTO holders(sha256,node,since) VALUES(?1,?2,?3)",
 	[S_HOLD_DEL] = "DELETE FROM holders WHERE sha256=?1 AND node=?2",
 	[S_HOLD_LIST] = "SELECT node FROM holders WHERE sha256=?1 ORDER BY since",
 	[S_SEQ_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('next_seq',?1)",
 	[S_TOUCH] = "UPDATE entries SET mtime=?2,ctime=?2 WHERE path=?1 AND deleted=0",
+	[S_VV] = "SELECT vv FROM entries WHERE path=?1",
+	/* A version from another node, exactly as it was made. */
+	[S_APPLY] = "INSERT INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
+		    "ctime,sha256,target,hlc,origin,seq,deleted,vv)"
+		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+		    " ON CONFLICT(path) DO UPDATE SET kind=excluded.kind,size=excluded.size,"
+		    "mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,mtime=excluded.mtime,"
+		    "ctime=excluded.ctime,sha256=excluded.sha256,target=excluded.target,"
+		    "hlc=excluded.hlc,origin=excluded.origin,seq=excluded.seq,"
+		    "deleted=excluded.deleted,vv=excluded.vv",
+	[S_CHANGES] = "SELECT path,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
+		      "deleted,vv FROM entries WHERE origin=?1 AND seq>?2 AND seq<=?3"
+		      " ORDER BY seq LIMIT ?4",
+	[S_SEEN] = "SELECT origin,seq FROM seen",
+	[S_SEEN_SET] = "INSERT INTO seen(origin,seq) VALUES(?1,?2)"
+		       " ON CONFLICT(origin) DO UPDATE SET seq=max(seq,excluded.seq)",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -78,6 +96,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE members(pk BLOB PRIMARY KEY NOT NULL, addr BLOB NOT NULL,"
 	" name TEXT NOT NULL, server TEXT NOT NULL, first_seen INTEGER NOT NULL,"
 	" last_heartbeat INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+	/* 3: replication: each entry's version vector (which versions of the
+	   path it has seen, for conflicts) and, per origin node, the
+	   sequence number up to which this node has all its changes. */
+	"ALTER TABLE entries ADD COLUMN vv BLOB;"
+	"UPDATE entries SET vv=oand_vv(NULL,origin,hlc);"
+	"CREATE TABLE seen(origin BLOB PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 struct db {
@@ -89,6 +113,8 @@ struct db {
 	uint8_t self[DB_NODE_BYTES];
 	uint64_t next_seq;
 	uint64_t seq_reserved;	/* numbers below this are reserved on disk */
+	void (*hook)(void *);	/* told of every committed change made here */
+	void *hook_ctx;
 };
 
 #define SEQ_BLOCK 1024
@@ -187,8 +213,23 @@ static int tx_end(struct db *db, int r, uint64_t seq_before)
 		step_done(db, stmt(db, S_ROLLBACK));
 		db->next_seq = seq_before;
 	}
-	pthread_mutex_unlock(&db->lock);
+	{
+		void (*hook)(void *) = r == 0 && db->next_seq != seq_before ? db->hook : NULL;
+		void *ctx = db->hook_ctx;
+
+		pthread_mutex_unlock(&db->lock);
+		if (hook != NULL)
+			hook(ctx);
+	}
 	return r;
+}
+
+void db_set_hook(struct db *db, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&db->lock);
+	db->hook = fn;
+	db->hook_ctx = ctx;
+	pthread_mutex_unlock(&db->lock);
 }
 
 void db_entry_clear(struct db_entry *e)
@@ -358,6 +399,8 @@ static int parent_ok(struct db *db, const char *path)
 	return r;
 }
 
+static void sql_vv(sqlite3_context *cx, int argc, sqlite3_value **argv);
+
 static int exec_sql(sqlite3 *h, const char *sql)
 {
 	char *msg = NULL;
@@ -483,6 +526,11 @@ int db_open(const char *file, const uint8_t self[DB_NODE_BYTES], struct clock *c
 	    (r = exec_sql(db->h, "PRAGMA foreign_keys=ON")) != 0 ||
 	    (r = exec_sql(db->h, "PRAGMA cache_size=-4096")) != 0)
 		goto out;
+	if (sqlite3_create_function(db->h, "oand_vv", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				    sql_vv, NULL, NULL) != SQLITE_OK) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if ((r = migrate(db)) != 0)
 		goto out;
 	for (int i = 0; i < S_COUNT; i++) {
@@ -1164,4 +1212,544 @@ out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&db->lock);
 	return r;
+}
+
+/* ---- replication ---- */
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The HLC vv holds for node, or 0. */
+static uint64_t vv_get(const uint8_t *vv, size_t len, const uint8_t *node)
+{
+	for (size_t i = 0; i + DB_VV_ENTRY <= len; i += DB_VV_ENTRY)
+		if (memcmp(vv + i, node, DB_NODE_BYTES) == 0)
+			return get_le64(vv + i + DB_NODE_BYTES);
+	return 0;
+}
+
+size_t db_vv_set(uint8_t vv[DB_VV_BYTES], size_t len, const uint8_t node[DB_NODE_BYTES], uint64_t hlc)
+{
+	size_t i;
+	int c = 1;
+
+	len -= len % DB_VV_ENTRY;
+	for (i = 0; i < len; i += DB_VV_ENTRY)
+		if ((c = memcmp(vv + i, node, DB_NODE_BYTES)) >= 0)
+			break;
+	if (i < len && c == 0) {
+		if (get_le64(vv + i + DB_NODE_BYTES) < hlc)
+			put_le64(vv + i + DB_NODE_BYTES, hlc);
+		return len;
+	}
+	if (len == DB_VV_BYTES) {
+		/* Full: the oldest entry goes (at worst a later change of
+		   that node looks concurrent: a conflict copy, nothing lost). */
+		size_t old = 0;
+
+		for (size_t j = DB_VV_ENTRY; j < len; j += DB_VV_ENTRY)
+			if (get_le64(vv + j + DB_NODE_BYTES) < get_le64(vv + old + DB_NODE_BYTES))
+				old = j;
+		if (get_le64(vv + old + DB_NODE_BYTES) >= hlc)
+			return len;
+		memmove(vv + old, vv + old + DB_VV_ENTRY, len - old - DB_VV_ENTRY);
+		len -= DB_VV_ENTRY;
+		if (old < i)
+			i -= DB_VV_ENTRY;
+	}
+	memmove(vv + i + DB_VV_ENTRY, vv + i, len - i);
+	memcpy(vv + i, node, DB_NODE_BYTES);
+	put_le64(vv + i + DB_NODE_BYTES, hlc);
+	return len + DB_VV_ENTRY;
+}
+
+int db_vv_covers(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	for (size_t i = 0; i + DB_VV_ENTRY <= blen; i += DB_VV_ENTRY)
+		if (vv_get(a, alen, b + i) < get_le64(b + i + DB_NODE_BYTES))
+			return 0;
+	return 1;
+}
+
+/* Merge b into a (each node's newer HLC); returns a's new length. */
+static size_t vv_merge(uint8_t a[DB_VV_BYTES], size_t alen, const uint8_t *b, size_t blen)
+{
+	for (size_t i = 0; i + DB_VV_ENTRY <= blen; i += DB_VV_ENTRY)
+		alen = db_vv_set(a, alen, b + i, get_le64(b + i + DB_NODE_BYTES));
+	return alen;
+}
+
+/* SQL oand_vv(vv, node, hlc): vv with node's HLC set. */
+static void sql_vv(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	uint8_t vv[DB_VV_BYTES];
+	size_t len = 0;
+	const void *b = sqlite3_value_blob(argv[0]);
+	int blen = sqlite3_value_bytes(argv[0]);
+
+	(void)argc;
+	if (b != NULL && blen > 0 && blen <= DB_VV_BYTES && blen % DB_VV_ENTRY == 0) {
+		memcpy(vv, b, (size_t)blen);
+		len = (size_t)blen;
+	}
+	if (sqlite3_value_bytes(argv[1]) != DB_NODE_BYTES) {
+		sqlite3_result_error(cx, "oand_vv: bad node", -1);
+		return;
+	}
+	len = db_vv_set(vv, len, sqlite3_value_blob(argv[1]),
+			(uint64_t)sqlite3_value_int64(argv[2]));
+	sqlite3_result_blob(cx, vv, (int)len, SQLITE_TRANSIENT);
+}
+
+void db_rec_clear(struct db_rec *r)
+{
+	free(r->path);
+	db_entry_clear(&r->e);
+	r->path = NULL;
+	r->vv_len = 0;
+}
+
+int db_seen(struct db *db, db_seen_cb cb, void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc, r = 0;
+	uint64_t mine;
+
+	pthread_mutex_lock(&db->lock);
+	mine = db->next_seq - 1;
+	s = stmt(db, S_SEEN);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const void *o = sqlite3_column_blob(s, 0);
+
+		if (o == NULL || sqlite3_column_bytes(s, 0) != DB_NODE_BYTES ||
+		    memcmp(o, db->self, DB_NODE_BYTES) == 0)
+			continue;
+		if ((r = cb(o, (uint64_t)sqlite3_column_int64(s, 1), ctx)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_errno(rc);
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&db->lock);
+	if (r == 0)
+		r = cb(db->self, mine, ctx);
+	return r < 0 ? r : 0;
+}
+
+int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
+	       size_t limit, db_rec_cb cb, void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	if (upto > INT64_MAX)
+		upto = INT64_MAX;
+	if (after >= upto || limit == 0)
+		return 0;
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, S_CHANGES);
+	sqlite3_bind_blob(s, 1, origin, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)after);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)upto);
+	sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct db_rec rec = { 0 };
+		const void *vv = sqlite3_column_blob(s, 14);
+		int vlen = sqlite3_column_bytes(s, 14);
+
+		row_to_entry(s, 1, &rec.e);
+		rec.path = strdup((const char *)sqlite3_column_text(s, 0));
+		if (vv != NULL && vlen > 0 && vlen <= DB_VV_BYTES && vlen % DB_VV_ENTRY == 0) {
+			memcpy(rec.vv, vv, (size_t)vlen);
+			rec.vv_len = (size_t)vlen;
+		} else {
+			rec.vv_len = db_vv_set(rec.vv, 0, rec.e.origin, rec.e.hlc);
+		}
+		if (rec.path == NULL || (rec.e.kind == DB_LINK && !rec.e.deleted && rec.e.target == NULL)) {
+			db_rec_clear(&rec);
+			r = -ENOMEM;
+			break;
+		}
+		r = cb(&rec, ctx);
+		db_rec_clear(&rec);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_errno(rc);
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&db->lock);
+	return r < 0 ? r : 0;
+}
+
+/* The version vector stored at path (empty if none).  Lock held. */
+static size_t get_vv(struct db *db, const char *path, uint8_t vv[DB_VV_BYTES])
+{
+	sqlite3_stmt *s = stmt(db, S_VV);
+	size_t len = 0;
+
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(s, 0);
+		int n = sqlite3_column_bytes(s, 0);
+
+		if (b != NULL && n > 0 && n <= DB_VV_BYTES && n % DB_VV_ENTRY == 0) {
+			memcpy(vv, b, (size_t)n);
+			len = (size_t)n;
+		}
+	}
+	sqlite3_reset(s);
+	return len;
+}
+
+/* Write a version from elsewhere at path, as it is.  Lock held. */
+static int put_rec(struct db *db, const char *path, const struct db_entry *e, const uint8_t *vv,
+		   size_t vv_len)
+{
+	char parent[PATH_TREE_MAX];
+	const char *name = "";
+	sqlite3_stmt *s;
+	int r;
+
+	if (strcmp(path, "/") == 0)
+		strcpy(parent, "/");
+	else if ((r = path_split(path, parent, sizeof(parent), &name)) != 0)
+		return r;
+	s = stmt(db, S_APPLY);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, parent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, e->kind);
+	sqlite3_bind_int64(s, 5, e->deleted ? 0 : (sqlite3_int64)e->size);
+	sqlite3_bind_int64(s, 6, e->mode & 07777);
+	sqlite3_bind_int64(s, 7, e->uid);
+	sqlite3_bind_int64(s, 8, e->gid);
+	sqlite3_bind_int64(s, 9, e->mtime_ns);
+	sqlite3_bind_int64(s, 10, e->ctime_ns);
+	if (e->has_sha && !e->deleted)
+		sqlite3_bind_blob(s, 11, e->sha256, DB_SHA_BYTES, SQLITE_STATIC);
+	if (e->target != NULL && !e->deleted)
+		sqlite3_bind_text(s, 12, e->target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 13, (sqlite3_int64)e->hlc);
+	sqlite3_bind_blob(s, 14, e->origin, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 15, (sqlite3_int64)e->seq);
+	sqlite3_bind_int(s, 16, e->deleted != 0);
+	sqlite3_bind_blob(s, 17, vv, (int)vv_len, SQLITE_STATIC);
+	return step_done(db, s);
+}
+
+/* Store a merged vector at path without making a new version.  Lock held. */
+static int set_vv(struct db *db, const char *path, const uint8_t *vv, size_t len)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(db->h, "UPDATE entries SET vv=?2 WHERE path=?1", -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, vv, (int)len, SQLITE_STATIC);
+	r = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(s);
+	return r;
+}
+
+struct changed_list {
+	char **v;
+	size_t n, cap;
+};
+
+static void note_changed(struct changed_list *cl, const char *path)
+{
+	char *p;
+
+	for (size_t i = cl->n; i-- > 0 && i + 8 >= cl->n;)
+		if (strcmp(cl->v[i], path) == 0)
+			return;
+	if (cl->n == cl->cap) {
+		size_t cap = cl->cap ? 2 * cl->cap : 64;
+		char **v = realloc(cl->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return;
+		cl->v = v;
+		cl->cap = cap;
+	}
+	if ((p = strdup(path)) != NULL)
+		cl->v[cl->n++] = p;
+}
+
+/*
+ * Make path a live folder again as a new version of this node, one that
+ * supersedes vv (a deletion it overrides), its own folders first.  Lock
+ * held.
+ */
+static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t vv_len,
+		      struct changed_list *cl, int depth)
+{
+	char parent[PATH_TREE_MAX];
+	const char *name;
+	struct db_entry e;
+	uint8_t have[DB_VV_BYTES];
+	size_t hlen;
+	int r;
+
+	if (depth > PATH_TREE_MAX / 2)
+		return -ELOOP;
+	r = get_any(db, path, &e);
+	if (r == 0 && !e.deleted && e.kind == DB_DIR && vv_len == 0) {
+		db_entry_clear(&e);
+		return 0;
+	}
+	if (r != 0 && r != -ENOENT)
+		return r;
+	if (r == 0 && !e.deleted && e.kind != DB_DIR) {
+		/* A file stands where a folder is needed: it moves aside. */
+		char side[PATH_TREE_MAX];
+
+		snprintf(side, sizeof(side), "%s.conflict-%02x%02x%02x%02x-file", path, db->self[0],
+			 db->self[1], db->self[2], db->self[3]);
+		if (strlen(side) >= sizeof(side) - 1 || path_check(side) != 0) {
+			db_entry_clear(&e);
+			return -ENAMETOOLONG;
+		}
+		hlen = get_vv(db, path, have);
+		if ((r = put_entry(db, side, &e)) != 0) {
+			db_entry_clear(&e);
+			return r;
+		}
+		note_changed(cl, side);
+	}
+	db_entry_clear(&e);
+	if (strcmp(path, "/") != 0) {
+		if ((r = path_split(path, parent, sizeof(parent), &name)) != 0 ||
+		    (r = revive_dir(db, parent, NULL, 0, cl, depth + 1)) != 0)
+			return r;
+	}
+	hlen = get_vv(db, path, have);
+	hlen = vv_merge(have, hlen, vv, vv_len);
+	if (hlen > 0 && (r = set_vv(db, path, have, hlen)) != 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	e.kind = DB_DIR;
+	e.mode = 0755;
+	e.mtime_ns = e.ctime_ns = now_ns();
+	if ((r = get_any(db, path, &e)) == 0) {
+		/* Keep the folder's own attributes where it had them. */
+		if (e.kind != DB_DIR) {
+			e.kind = DB_DIR;
+			e.mode = 0755;
+			e.size = 0;
+			e.has_sha = 0;
+			free(e.target);
+			e.target = NULL;
+		}
+		e.deleted = 0;
+		e.ctime_ns = now_ns();
+	} else {
+		memset(&e, 0, sizeof(e));
+		e.kind = DB_DIR;
+		e.mode = 0755;
+		e.mtime_ns = e.ctime_ns = now_ns();
+	}
+	r = put_entry(db, path, &e);
+	db_entry_clear(&e);
+	if (r == 0)
+		note_changed(cl, path);
+	return r;
+}
+
+/* "dir/name.conflict-NODE-TIME" for the losing version r. */
+static int conflict_path(const struct db_rec *r, char *out, size_t outlen)
+{
+	char parent[PATH_TREE_MAX], stamp[32];
+	const char *name;
+	time_t t = (time_t)(clock_ms(r->e.hlc) / 1000);
+	struct tm tm;
+	int k, room;
+
+	if (path_split(r->path, parent, sizeof(parent), &name) != 0)
+		return -EINVAL;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	/* The suffix always fits: the name gives way. */
+	room = PATH_NAME_MAX - (int)strlen(".conflict-12345678-") - (int)strlen(stamp);
+	k = snprintf(out, outlen, "%s%s%.*s.conflict-%02x%02x%02x%02x-%s",
+		     parent, strcmp(parent, "/") ? "/" : "", room, name, r->e.origin[0],
+		     r->e.origin[1], r->e.origin[2], r->e.origin[3], stamp);
+	return k < 0 || (size_t)k >= outlen || path_check(out) != 0 ? -ENAMETOOLONG : 0;
+}
+
+static int same_content(const struct db_entry *a, const struct db_entry *b)
+{
+	if (a->kind != b->kind || a->size != b->size || a->has_sha != b->has_sha)
+		return 0;
+	if (a->has_sha && memcmp(a->sha256, b->sha256, DB_SHA_BYTES) != 0)
+		return 0;
+	if (a->kind == DB_LINK)
+		return a->target != NULL && b->target != NULL && strcmp(a->target, b->target) == 0;
+	return 1;
+}
+
+static int apply_one(struct db *db, const struct db_rec *in, struct changed_list *cl, int depth);
+
+/* Keep the losing version of a conflict beside the winner.  Lock held. */
+static int keep_loser(struct db *db, const struct db_rec *loser, struct changed_list *cl, int depth)
+{
+	struct db_rec side = *loser;
+	char path[PATH_TREE_MAX];
+	int r;
+
+	if (depth > 0 || loser->e.deleted || loser->e.kind == DB_DIR)
+		return 0;
+	if ((r = conflict_path(loser, path, sizeof(path))) != 0) {
+		log_error("db: no room for a conflict copy of %s: %s", loser->path, strerror(-r));
+		return r;
+	}
+	log_notice("db: concurrent changes of %s: one version stays as %s", loser->path, path);
+	side.path = path;
+	return apply_one(db, &side, cl, depth + 1);
+}
+
+/* Apply one record (see db_apply).  Lock held, inside a transaction. */
+static int apply_one(struct db *db, const struct db_rec *in, struct changed_list *cl, int depth)
+{
+	struct db_rec cur = { 0 };
+	uint8_t vv[DB_VV_BYTES];
+	size_t vlen;
+	int r, in_covers, cur_covers, take, live_dir_children = 0;
+
+	clock_observe(db->clock, in->e.hlc);
+	r = get_any(db, in->path, &cur.e);
+	if (r == -ENOENT) {
+		if (in->e.deleted)	/* nothing to delete: remember it anyway */
+			return put_rec(db, in->path, &in->e, in->vv, in->vv_len);
+		goto take_it;
+	}
+	if (r != 0)
+		return r;
+	cur.path = (char *)in->path;
+	cur.vv_len = get_vv(db, in->path, cur.vv);
+	if (cur.vv_len == 0)
+		cur.vv_len = db_vv_set(cur.vv, 0, cur.e.origin, cur.e.hlc);
+	if (cur.e.hlc == in->e.hlc && memcmp(cur.e.origin, in->e.origin, DB_NODE_BYTES) == 0) {
+		db_entry_clear(&cur.e);
+		return 0;	/* had it already */
+	}
+	in_covers = db_vv_covers(in->vv, in->vv_len, cur.vv, cur.vv_len);
+	cur_covers = db_vv_covers(cur.vv, cur.vv_len, in->vv, in->vv_len);
+	if (in_covers && !cur_covers) {
+		take = 1;
+	} else if (cur_covers && !in_covers) {
+		take = 0;
+	} else if (in->e.deleted != cur.e.deleted) {
+		take = !in->e.deleted;	/* concurrent: the write survives */
+	} else {
+		take = in->e.hlc > cur.e.hlc ||
+		       (in->e.hlc == cur.e.hlc && memcmp(in->e.origin, cur.e.origin, DB_NODE_BYTES) > 0);
+	}
+	if (!cur.e.deleted && cur.e.kind == DB_DIR && (r = has_children(db, in->path)) < 0) {
+		db_entry_clear(&cur.e);
+		return r;
+	}
+	live_dir_children = !cur.e.deleted && cur.e.kind == DB_DIR && r == 1;
+	if (!take) {
+		/* Ours stands; it has now seen the other one too. */
+		int concurrent = !cur_covers;
+
+		vlen = vv_merge(memcpy(vv, cur.vv, cur.vv_len), cur.vv_len, in->vv, in->vv_len);
+		r = set_vv(db, in->path, vv, vlen);
+		if (r == 0 && concurrent && !same_content(&cur.e, &in->e) && !in->e.deleted &&
+		    !(in->e.kind == DB_DIR && cur.e.kind == DB_DIR))
+			r = keep_loser(db, in, cl, depth);
+		db_entry_clear(&cur.e);
+		return r;
+	}
+	if (live_dir_children && (in->e.deleted || in->e.kind != DB_DIR)) {
+		/* A folder that holds live entries here stays: made again as
+		   a version that has seen this one; a file coming in for
+		   it goes beside it. */
+		vlen = vv_merge(memcpy(vv, cur.vv, cur.vv_len), cur.vv_len, in->vv, in->vv_len);
+		db_entry_clear(&cur.e);
+		r = revive_dir(db, in->path, vv, vlen, cl, 0);
+		if (r == 0 && !in->e.deleted)
+			r = keep_loser(db, in, cl, depth);
+		return r;
+	}
+	if (!in_covers && !cur.e.deleted && !same_content(&cur.e, &in->e) &&
+	    !(in->e.kind == DB_DIR && cur.e.kind == DB_DIR) && (r = keep_loser(db, &cur, cl, depth)) != 0) {
+		db_entry_clear(&cur.e);
+		return r;
+	}
+	db_entry_clear(&cur.e);
+take_it:
+	if (!in->e.deleted && strcmp(in->path, "/") != 0) {
+		char parent[PATH_TREE_MAX];
+		const char *name;
+		struct db_entry p;
+
+		if ((r = path_split(in->path, parent, sizeof(parent), &name)) != 0)
+			return r;
+		r = get_live(db, parent, &p);
+		if (r == 0 && p.kind != DB_DIR)
+			r = -ENOTDIR;
+		db_entry_clear(&p);
+		if (r != 0 && (r = revive_dir(db, parent, NULL, 0, cl, 0)) != 0)
+			return r;
+	}
+	vlen = vv_merge(memcpy(vv, in->vv, in->vv_len), in->vv_len, cur.vv, cur.vv_len);
+	if ((r = put_rec(db, in->path, &in->e, vv, vlen)) != 0)
+		return r;
+	note_changed(cl, in->path);
+	if (strcmp(in->path, "/") != 0)
+		touch_parent(db, in->path);
+	return 0;
+}
+
+int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db_range *ranges,
+	     size_t nranges, db_changed_cb changed, void *ctx)
+{
+	struct changed_list cl = { 0 };
+	uint64_t seq;
+	int r;
+
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (memcmp(recs[i].e.origin, db->self, DB_NODE_BYTES) == 0)
+			continue;	/* our own, back from a peer */
+		if ((r = apply_one(db, &recs[i], &cl, 0)) != 0)
+			log_error("db: cannot apply the version of %s from a peer: %s", recs[i].path,
+				  strerror(-r));
+	}
+	for (size_t i = 0; i < nranges && r == 0; i++) {
+		sqlite3_stmt *s;
+
+		if (memcmp(ranges[i].origin, db->self, DB_NODE_BYTES) == 0 || ranges[i].upto > INT64_MAX)
+			continue;
+		s = stmt(db, S_SEEN_SET);
+		sqlite3_bind_blob(s, 1, ranges[i].origin, DB_NODE_BYTES, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)ranges[i].upto);
+		r = step_done(db, s);
+	}
+	r = tx_end(db, r, seq);
+	for (size_t i = 0; i < cl.n; i++) {
+		if (r == 0 && changed != NULL)
+			changed(cl.v[i], ctx);
+		free(cl.v[i]);
+	}
+	free(cl.v);
+	return r < 0 ? r : (int)(cl.n > INT32_MAX ? INT32_MAX : cl.n);
 }

@@ -15,7 +15,7 @@
 
 #define DB_SHA_BYTES 32
 #define DB_NODE_BYTES 32
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_ADDR_BYTES 38		/* a Tox ID: key, nospam, checksum */
 
 struct db;
@@ -129,7 +129,64 @@ int db_member_delete(struct db *db, const uint8_t pk[DB_NODE_BYTES]);
 typedef int (*db_member_cb)(const struct db_member *m, void *ctx);
 int db_members(struct db *db, db_member_cb cb, void *ctx);
 
+/* fn(ctx) after every commit that made a new version here (outside the
+   db's lock); NULL to stop.  Set it before other threads use db. */
+void db_set_hook(struct db *db, void (*fn)(void *ctx), void *ctx);
 /* Translate a sqlite result code to -errno. */
 int db_errno(int rc);
+
+/* ---- replication (src/sync) ---- */
+
+/*
+ * A version vector: for each node that changed a path, the newest HLC of
+ * its changes this version has seen; sorted by node, at most DB_VV_MAX.
+ * Version a supersedes b when a's vector covers b's; neither covering the
+ * other means they were made concurrently (a conflict).
+ */
+#define DB_VV_MAX 32
+#define DB_VV_ENTRY (DB_NODE_BYTES + 8)
+#define DB_VV_BYTES (DB_VV_MAX * DB_VV_ENTRY)
+
+/* One version of one path, as it travels between nodes. */
+struct db_rec {
+	char *path;		/* owned */
+	struct db_entry e;	/* e.hlc, e.origin, e.seq: the version */
+	uint8_t vv[DB_VV_BYTES];
+	size_t vv_len;		/* a multiple of DB_VV_ENTRY */
+};
+void db_rec_clear(struct db_rec *r);
+/* 1 if vector a covers b (every node of b at an HLC no newer in a). */
+int db_vv_covers(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* Set node's HLC in vv (kept if newer); returns the new length. */
+size_t db_vv_set(uint8_t vv[DB_VV_BYTES], size_t len, const uint8_t node[DB_NODE_BYTES], uint64_t hlc);
+
+/* For each origin node, the sequence number up to which this node has
+   all its changes (for itself: every change made). */
+typedef int (*db_seen_cb)(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx);
+int db_seen(struct db *db, db_seen_cb cb, void *ctx);
+/* The versions origin made with after < seq <= upto that still stand
+   here, in seq order, at most limit; cb returning non-zero stops. */
+typedef int (*db_rec_cb)(const struct db_rec *r, void *ctx);
+int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
+	       size_t limit, db_rec_cb cb, void *ctx);
+/* A peer's promise: it sent every change of origin up to upto. */
+struct db_range {
+	uint8_t origin[DB_NODE_BYTES];
+	uint64_t upto;
+};
+/* Tells which paths changed (called after the commit, once per path). */
+typedef void (*db_changed_cb)(const char *path, void *ctx);
+/*
+ * Apply records from a peer and then its ranges, in one transaction.  The
+ * newer version wins a path (its vector covers the other); of two made
+ * concurrently a live one beats a deletion, else the larger (HLC, origin)
+ * wins and a losing file whose content differs stays beside it as
+ * "NAME.conflict-NODE-TIME".  A folder with live entries is never deleted
+ * (it is made again here), and a live entry brings back its folders.
+ * Records must be valid (src/sync checks them).  Returns how many paths
+ * changed, or -errno (nothing applied).
+ */
+int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db_range *ranges,
+	     size_t nranges, db_changed_cb changed, void *ctx);
 
 #endif

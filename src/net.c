@@ -71,6 +71,30 @@ struct peer {
 	int64_t last_rx;	/* when a message packet last came on it (monotonic ms) */
 };
 
+/* A request or notice for the service, or a reply or notice to send. */
+struct svc_item {
+	uint8_t peer[TOX_PUBLIC_KEY_SIZE];	/* from, or to */
+	uint8_t skip[TOX_PUBLIC_KEY_SIZE];
+	int notice, all, has_skip;
+	uint16_t method;
+	uint16_t status;
+	uint64_t id;
+	uint8_t *body;
+	size_t len;
+	struct svc_item *next;
+};
+
+static void svc_free(struct svc_item *it)
+{
+	while (it != NULL) {
+		struct svc_item *next = it->next;
+
+		free(it->body);
+		free(it);
+		it = next;
+	}
+}
+
 struct net {
 	Tox *tox;		/* the net thread's alone once it runs */
 	const struct cfg *cfg;
@@ -96,6 +120,25 @@ struct net {
 	uint8_t reconnect[TOX_PUBLIC_KEY_SIZE];	/* under lock: a link to make afresh */
 	int reconnect_asked;	/* under lock */
 	size_t join_turn;	/* which saved members to try next */
+	struct ident id;	/* for a fresh start of Tox */
+	/* The service (net_set_service()): its own thread and queues. */
+	pthread_mutex_t slock;	/* guards fn, ctx, svc_in, svc_n, svc_stop */
+	pthread_cond_t scond;
+	net_service_fn svc_fn;
+	void *svc_ctx;
+	struct svc_item *svc_in, *svc_tail;
+	size_t svc_n;
+	int svc_stop;
+	pthread_t svc_thread;
+	int svc_started;
+	int svc_busy;		/* fn is running */
+	struct svc_item *out;	/* under qlock: replies and notices to send */
+	uint8_t (*linked)[TOX_PUBLIC_KEY_SIZE];	/* under lock: members linked now */
+	uint8_t (*linked_work)[TOX_PUBLIC_KEY_SIZE];	/* net thread: the next list */
+	size_t nlinked;
+	int64_t alone_since;	/* no member linked since (monotonic ms), or 0 */
+	int64_t heard;		/* another node last answered over HTTP (monotonic ms) */
+	int64_t fresh_wait;	/* alone this long (with heard) starts Tox afresh */
 };
 
 static int64_t wall_ms(void)
@@ -643,6 +686,232 @@ static void reply_to(struct net *n, uint32_t f, const struct wire_msg *req, int 
 	send_msg(n, f, &m);
 }
 
+/* ---- the service ---- */
+
+/* Hand a request or notice to the service thread (net thread); the
+   message's body moves to it. */
+static void svc_enqueue(struct net *n, uint32_t f, struct wire_msg *m)
+{
+	struct svc_item *it;
+	int status = 0;
+
+	pthread_mutex_lock(&n->slock);
+	if (n->svc_fn == NULL)
+		status = ENOSYS;
+	else if (n->svc_n >= NET_SERVICE_QUEUE)
+		status = EBUSY;
+	else if ((it = calloc(1, sizeof(*it))) == NULL)
+		status = ENOMEM;
+	if (status == 0) {
+		memcpy(it->peer, m->from, sizeof(it->peer));
+		it->notice = m->type == WIRE_NOTICE;
+		it->method = m->method;
+		it->id = m->id;
+		it->body = m->body;
+		it->len = m->body_len;
+		m->body = NULL;
+		m->body_len = 0;
+		if (n->svc_tail != NULL)
+			n->svc_tail->next = it;
+		else
+			n->svc_in = it;
+		n->svc_tail = it;
+		n->svc_n++;
+		pthread_cond_broadcast(&n->scond);
+	}
+	pthread_mutex_unlock(&n->slock);
+	if (status != 0 && m->type == WIRE_REQUEST)
+		reply_to(n, f, m, status, NULL, 0);
+}
+
+/* Stop the service thread; what waits for it or to be sent goes. */
+static void svc_stop(struct net *n)
+{
+	if (n->svc_started) {
+		pthread_mutex_lock(&n->slock);
+		n->svc_stop = 1;
+		pthread_cond_broadcast(&n->scond);
+		pthread_mutex_unlock(&n->slock);
+		pthread_join(n->svc_thread, NULL);
+		n->svc_started = 0;
+	}
+	svc_free(n->svc_in);
+	n->svc_in = n->svc_tail = NULL;
+	n->svc_n = 0;
+	pthread_mutex_lock(&n->qlock);
+	svc_free(n->out);
+	n->out = NULL;
+	pthread_mutex_unlock(&n->qlock);
+}
+
+/* Queue a reply or notice for the net thread to send (any thread). */
+static void out_push(struct net *n, struct svc_item *it)
+{
+	pthread_mutex_lock(&n->qlock);
+	it->next = n->out;
+	n->out = it;
+	pthread_mutex_unlock(&n->qlock);
+	net_wake(n);
+}
+
+static void *svc_main(void *arg)
+{
+	struct net *n = arg;
+
+	pthread_mutex_lock(&n->slock);
+	for (;;) {
+		struct svc_item *it;
+		net_service_fn fn;
+		void *ctx;
+		uint8_t *reply = NULL;
+		size_t reply_len = 0;
+		int r;
+
+		while (n->svc_in == NULL && !n->svc_stop)
+			pthread_cond_wait(&n->scond, &n->slock);
+		if (n->svc_stop)
+			break;
+		it = n->svc_in;
+		if ((n->svc_in = it->next) == NULL)
+			n->svc_tail = NULL;
+		n->svc_n--;
+		fn = n->svc_fn;
+		ctx = n->svc_ctx;
+		if (fn == NULL) {
+			pthread_mutex_unlock(&n->slock);
+			if (!it->notice) {
+				it->status = ENOSYS;
+				free(it->body);
+				it->body = NULL;
+				it->len = 0;
+				out_push(n, it);
+			} else {
+				svc_free(it);
+			}
+			pthread_mutex_lock(&n->slock);
+			continue;
+		}
+		n->svc_busy = 1;
+		pthread_mutex_unlock(&n->slock);
+		it->next = NULL;
+		r = fn(ctx, it->peer, it->method, it->notice, it->body, it->len, &reply, &reply_len);
+		free(it->body);
+		it->body = NULL;
+		if (it->notice) {
+			free(reply);
+			free(it);
+		} else {
+			it->status = (uint16_t)(r < 0 ? -r : 0);
+			it->body = r < 0 ? (free(reply), NULL) : reply;
+			it->len = r < 0 ? 0 : reply_len;
+			out_push(n, it);
+		}
+		pthread_mutex_lock(&n->slock);
+		n->svc_busy = 0;
+		pthread_cond_broadcast(&n->scond);
+	}
+	pthread_mutex_unlock(&n->slock);
+	return NULL;
+}
+
+void net_set_service(struct net *n, net_service_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&n->slock);
+	/* The old one may be in use: it is done with once this returns. */
+	while (n->svc_busy)
+		pthread_cond_wait(&n->scond, &n->slock);
+	n->svc_fn = fn;
+	n->svc_ctx = ctx;
+	pthread_mutex_unlock(&n->slock);
+}
+
+int net_notify(struct net *n, const uint8_t *to, const uint8_t *skip, uint16_t method,
+	       const uint8_t *body, size_t len)
+{
+	struct svc_item *it;
+
+	if (len > NET_BODY_MAX)
+		return -EMSGSIZE;
+	if (__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN;
+	if ((it = calloc(1, sizeof(*it))) == NULL || (len > 0 && (it->body = malloc(len)) == NULL)) {
+		free(it);
+		return -ENOMEM;
+	}
+	it->notice = 1;
+	it->all = to == NULL;
+	if (to != NULL)
+		memcpy(it->peer, to, sizeof(it->peer));
+	if ((it->has_skip = skip != NULL))
+		memcpy(it->skip, skip, sizeof(it->skip));
+	it->method = method;
+	if (len > 0)
+		memcpy(it->body, body, len);
+	it->len = len;
+	out_push(n, it);
+	return 0;
+}
+
+size_t net_linked(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max)
+{
+	size_t k;
+
+	pthread_mutex_lock(&n->lock);
+	k = n->nlinked;
+	for (size_t i = 0; i < k && i < max; i++)
+		memcpy(pks[i], n->linked[i], IDENT_KEY_BYTES);
+	pthread_mutex_unlock(&n->lock);
+	return k;
+}
+
+/* Send what the service queued (net thread). */
+static void take_out(struct net *n)
+{
+	struct svc_item *it, *rev = NULL;
+
+	pthread_mutex_lock(&n->qlock);
+	it = n->out;
+	n->out = NULL;
+	pthread_mutex_unlock(&n->qlock);
+	while (it != NULL) {	/* oldest first */
+		struct svc_item *next = it->next;
+
+		it->next = rev;
+		rev = it;
+		it = next;
+	}
+	for (it = rev; it != NULL; it = it->next) {
+		struct wire_msg m = { 0 };
+
+		m.type = it->notice ? WIRE_NOTICE : WIRE_REPLY;
+		m.method = it->method;
+		m.status = it->status;
+		m.id = it->id;
+		memcpy(m.from, n->self, WIRE_KEY_BYTES);
+		m.resource = (char *)"";
+		m.body = it->body;
+		m.body_len = it->len;
+		for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+			struct peer *p = &n->fr[f];
+
+			if (!p->up || !p->proven || !p->sent)
+				continue;
+			if (it->all ? it->has_skip && memcmp(p->pk, it->skip, WIRE_KEY_BYTES) == 0
+				    : memcmp(p->pk, it->peer, WIRE_KEY_BYTES) != 0)
+				continue;
+			memcpy(m.to, p->pk, WIRE_KEY_BYTES);
+			if (!it->notice && p->queued > QUEUE_MAX) {
+				m.status = ENOBUFS;
+				m.body_len = 0;
+			}
+			send_msg(n, f, &m);
+			if (!it->all)
+				break;
+		}
+	}
+	svc_free(rev);
+}
+
 /* A whole message from proven friend f. */
 static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 {
@@ -696,6 +965,10 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 			peer_offline(n, f);
 			break;
 		}
+		if (m.method >= NET_SERVICE_FIRST) {
+			svc_enqueue(n, f, &m);
+			break;
+		}
 		if (m.method != NET_HEARTBEAT) {
 			count(n, &n->snap.dropped);
 			break;
@@ -736,6 +1009,8 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 			reply_to(n, f, &m, 0, NULL, 0);
 		} else if (m.method == NET_ECHO) {
 			reply_to(n, f, &m, 0, m.body, m.body_len);
+		} else if (m.method >= NET_SERVICE_FIRST) {
+			svc_enqueue(n, f, &m);
 		} else {
 			reply_to(n, f, &m, ENOSYS, NULL, 0);
 		}
@@ -825,6 +1100,10 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 /* Nobody answered (a BFF started at the same moment is not listening
    yet): ask again after 250 ms, doubling up to JOIN_PERIOD_MS. */
 #define JOIN_RETRY_MS 250
+/* Alone this long while members answer over HTTP: start Tox afresh
+   (fresh_tox()); the wait doubles while that does not help. */
+#define FRESH_TOX_MS 45000
+#define FRESH_TOX_MAX_MS 600000
 
 static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
 {
@@ -858,7 +1137,6 @@ static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
  */
 static int join_via(struct net *n, const char *host, int port, const uint8_t *expect, int is_bff)
 {
-	const struct cfg *c = n->cfg;
 	struct bff_info b;
 	Tox_Err_Bootstrap err;
 	int r = bff_fetch(host, port, BFF_TIMEOUT_MS, &b);
@@ -875,11 +1153,12 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
 	}
 	if (!tox_bootstrap(n->tox, host, (uint16_t)b.udp_port, b.dht_key, &err))
 		log_warn("net: cannot bootstrap from %s:%d: error %d", host, port, (int)err);
+	if (memcmp(b.tox_id, n->self, TOX_PUBLIC_KEY_SIZE) != 0)
+		n->heard = deadline_now_ms();
 	if (is_bff) {
 		memcpy(n->bff, b.tox_id, TOX_PUBLIC_KEY_SIZE);
 		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
 	}
-	(void)c;
 	{
 		/* Asked long ago and never connected: it may have dropped us
 		   (beyond its max-peers); a new request reaches it again. */
@@ -1194,6 +1473,8 @@ static void snapshot(struct net *n)
 	size_t count = tox_self_get_friend_list_size(n->tox), reasm = 0, queued = 0;
 	uint32_t *list = calloc(count ? count : 1, sizeof(*list));
 	int friends = 0, online = 0, members = 0;
+	uint8_t (*linked)[TOX_PUBLIC_KEY_SIZE] = n->linked_work;
+	size_t nlinked = 0;
 
 	if (list != NULL) {
 		tox_self_get_friend_list(n->tox, list);
@@ -1214,6 +1495,8 @@ static void snapshot(struct net *n)
 			if (!p->sent)
 				send_proof(n, f);
 			members += p->proven;
+			if (p->proven && p->sent && nlinked < FRIENDS_MAX)
+				memcpy(linked[nlinked++], p->pk, TOX_PUBLIC_KEY_SIZE);
 		}
 		free(list);
 	}
@@ -1227,6 +1510,9 @@ static void snapshot(struct net *n)
 		n->snap.friends = friends;
 		n->snap.online = online;
 		n->snap.members = members;
+		n->linked_work = n->linked;
+		n->linked = linked;
+		n->nlinked = nlinked;
 	}
 	n->snap.reasm_bytes = reasm;
 	n->snap.queued_bytes = queued;
@@ -1283,6 +1569,96 @@ static void say_bye(struct net *n)
 	}
 }
 
+/*
+ * Make the Tox instance from the configuration and the node's secret key,
+ * with the callbacks set and the configured DHT nodes asked.  Used at
+ * start and for a fresh start of Tox (fresh_tox()).
+ */
+static int tox_open(struct net *n)
+{
+	const struct cfg *cfg = n->cfg;
+	struct Tox_Options *o = tox_options_new(NULL);
+	Tox_Err_New err;
+
+	if (o == NULL)
+		return -ENOMEM;
+	tox_options_set_ipv6_enabled(o, n->snap.ipv6);
+	tox_options_set_udp_enabled(o, true);
+	/* LAN discovery broadcasts on every interface: only when asked for. */
+	tox_options_set_local_discovery_enabled(o, cfg->lan_discovery != 0);
+	tox_options_set_tcp_port(o, (uint16_t)cfg->tcp_relay_port);
+	tox_options_set_hole_punching_enabled(o, false);
+	/* The configured port, or the next free one of the hundred after it. */
+	tox_options_set_start_port(o, (uint16_t)cfg->tox_port);
+	tox_options_set_end_port(o, (uint16_t)(cfg->tox_port ? (cfg->tox_port > 65435 ? 65535
+								 : cfg->tox_port + 100) : 0));
+	tox_options_set_savedata_type(o, TOX_SAVEDATA_TYPE_SECRET_KEY);
+	tox_options_set_savedata_data(o, n->id.secret, IDENT_KEY_BYTES);
+	n->tox = tox_new(o, &err);
+	tox_options_free(o);
+	if (n->tox == NULL) {
+		log_error("net: cannot start Tox: %s", tox_new_error(err));
+		return err == TOX_ERR_NEW_PORT_ALLOC ? -EADDRINUSE : -EIO;
+	}
+	tox_self_set_nospam(n->tox, ident_nospam(&n->id));
+	tox_callback_friend_request(n->tox, on_friend_request);
+	tox_callback_friend_connection_status(n->tox, on_connection);
+	tox_callback_friend_lossless_packet(n->tox, on_packet);
+	for (int i = 0; i < cfg->nbootstrap; i++) {
+		const struct cfg_dht_node *d = &cfg->bootstrap[i];
+		Tox_Err_Bootstrap berr;
+
+		if (!tox_bootstrap(n->tox, d->host, (uint16_t)d->port, d->key, &berr))
+			log_warn("net: cannot bootstrap from %s:%d: error %d", d->host, d->port, (int)berr);
+	}
+	/* A pinned BFF is asked for admission at once; one known only by
+	   address, once its HTTP service has told us who it is. */
+	if (cfg->has_bff_tox_id && !n->snap.removed) {
+		memcpy(n->bff, cfg->bff_tox_id, TOX_PUBLIC_KEY_SIZE);
+		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
+		befriend(n, cfg->bff_tox_id);
+	}
+	/* The members known from the node list are friends again at once. */
+	choose_peers(n);
+	return 0;
+}
+
+/*
+ * A node that has had no member for a while although some member answers
+ * its HTTP bootstrap query starts its Tox instance afresh (same identity,
+ * a new DHT key, as a restart would).  In a small cluster whose nodes have
+ * restarted, Tox's onion paths can hold only nodes that are gone, and a
+ * long-running node then finds nobody for many minutes; a new instance
+ * starts from the members' current DHT keys.  Requests that may be sent
+ * again wait for the new links.
+ */
+static void fresh_tox(struct net *n)
+{
+	size_t count = tox_self_get_friend_list_size(n->tox);
+	uint32_t *list = calloc(count ? count : 1, sizeof(*list));
+
+	log_notice("net: no member reached over Tox for %lld s while members answer over HTTP;"
+		   " starting Tox afresh", (long long)(n->fresh_wait / 1000));
+	if (list != NULL) {
+		tox_self_get_friend_list(n->tox, list);
+		for (size_t i = 0; i < count; i++)
+			if (list[i] < FRIENDS_MAX)
+				drop_friend_as(n, list[i], "starting Tox afresh", 1);
+		free(list);
+	}
+	tox_kill(n->tox);
+	n->tox = NULL;
+	/* The port was ours a moment ago; should another program have
+	   taken it and the hundred after it, keep trying. */
+	while (tox_open(n) != 0 && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE))
+		poll(NULL, 0, 1000);
+	if (n->tox == NULL) {	/* stopping: net_shutdown() needs one */
+		while (tox_open(n) != 0)
+			poll(NULL, 0, 1000);
+	}
+	n->next_join = 0;
+}
+
 static void *net_main(void *arg)
 {
 	struct net *n = arg;
@@ -1295,6 +1671,7 @@ static void *net_main(void *arg)
 
 		tox_iterate(n->tox, n);
 		take_inbox(n);
+		take_out(n);
 		dispatch(n);
 		now = deadline_now_ms();
 		if (__atomic_exchange_n(&n->beat_now, 0, __ATOMIC_ACQ_REL))
@@ -1318,6 +1695,18 @@ static void *net_main(void *arg)
 			n->next_tick = now + (n->cfg->heartbeat_ms < 1000 ? n->cfg->heartbeat_ms / 4 : 250);
 		}
 		snapshot(n);
+		if (n->snap.members > 0) {
+			n->alone_since = 0;
+			n->fresh_wait = FRESH_TOX_MS;
+		} else if (n->alone_since == 0) {
+			n->alone_since = now;
+		} else if (!n->snap.removed && n->heard > n->alone_since &&
+			   now - n->alone_since >= n->fresh_wait) {
+			fresh_tox(n);
+			n->alone_since = deadline_now_ms();
+			n->fresh_wait = n->fresh_wait * 2 > FRESH_TOX_MAX_MS ? FRESH_TOX_MAX_MS
+									    : n->fresh_wait * 2;
+		}
 		if (n->snap.members == 0 && !n->snap.removed && now >= n->next_join) {
 			if (join(n) == 0) {
 				n->join_retry = JOIN_RETRY_MS;
@@ -1340,48 +1729,31 @@ static void *net_main(void *arg)
 
 int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct net **out)
 {
-	struct Tox_Options *o = NULL;
 	struct net *n = NULL;
-	Tox_Err_New err;
 	sigset_t all, old;
 	char server[CLUSTER_SERVER_MAX + 1];
 	uint8_t addr[TOX_ADDRESS_SIZE];
 	int r = -ENOMEM;
 
 	*out = NULL;
-	if ((n = calloc(1, sizeof(*n))) == NULL || (o = tox_options_new(NULL)) == NULL)
+	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
 	n->wake = -1;
 	n->db = db;
+	n->cfg = cfg;
+	n->id = *id;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->qlock, NULL);
 	pthread_cond_init(&n->qcond, NULL);
+	pthread_mutex_init(&n->slock, NULL);
+	pthread_cond_init(&n->scond, NULL);
+	if ((n->linked = calloc(FRIENDS_MAX, sizeof(*n->linked))) == NULL ||
+	    (n->linked_work = calloc(FRIENDS_MAX, sizeof(*n->linked_work))) == NULL)
+		goto fail;
 	rpc_init(&n->rpc);
 	/* Never a failed start on a host without IPv6: "auto" asks the host. */
 	n->snap.ipv6 = cfg->ipv6 < 0 ? net_host_has_ipv6() : cfg->ipv6;
-	tox_options_set_ipv6_enabled(o, n->snap.ipv6);
-	tox_options_set_udp_enabled(o, true);
-	/* LAN discovery broadcasts on every interface: only when asked for. */
-	tox_options_set_local_discovery_enabled(o, cfg->lan_discovery != 0);
-	tox_options_set_tcp_port(o, (uint16_t)cfg->tcp_relay_port);
-	tox_options_set_hole_punching_enabled(o, false);
-	/* The configured port, or the next free one of the hundred after it. */
-	tox_options_set_start_port(o, (uint16_t)cfg->tox_port);
-	tox_options_set_end_port(o, (uint16_t)(cfg->tox_port ? (cfg->tox_port > 65435 ? 65535
-								 : cfg->tox_port + 100) : 0));
-	tox_options_set_savedata_type(o, TOX_SAVEDATA_TYPE_SECRET_KEY);
-	tox_options_set_savedata_data(o, id->secret, IDENT_KEY_BYTES);
-	n->tox = tox_new(o, &err);
-	tox_options_free(o);
-	o = NULL;
-	if (n->tox == NULL) {
-		log_error("net: cannot start Tox: %s", tox_new_error(err));
-		r = err == TOX_ERR_NEW_PORT_ALLOC ? -EADDRINUSE : -EIO;
-		goto fail;
-	}
-	tox_self_set_nospam(n->tox, ident_nospam(id));
 	ident_address_hex(id, n->snap.tox_id);
-	n->cfg = cfg;
 	memcpy(n->self, id->public_key, sizeof(n->self));
 	/* The node list: this node first, then what the last run knew. */
 	ident_address(id, addr);
@@ -1395,34 +1767,22 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	}
 	if (n->snap.removed)
 		log_error("net: this node was removed from the cluster; it stays out");
-	tox_callback_friend_request(n->tox, on_friend_request);
-	tox_callback_friend_connection_status(n->tox, on_connection);
-	tox_callback_friend_lossless_packet(n->tox, on_packet);
-	for (int i = 0; i < cfg->nbootstrap; i++) {
-		const struct cfg_dht_node *d = &cfg->bootstrap[i];
-		Tox_Err_Bootstrap berr;
-
-		if (!tox_bootstrap(n->tox, d->host, (uint16_t)d->port, d->key, &berr))
-			log_warn("net: cannot bootstrap from %s:%d: error %d", d->host, d->port, (int)berr);
-	}
-	/* A pinned BFF is asked for admission at once; one known only by
-	   address, once its HTTP service has told us who it is. */
-	if (cfg->has_bff_tox_id && !n->snap.removed) {
-		memcpy(n->bff, cfg->bff_tox_id, TOX_PUBLIC_KEY_SIZE);
-		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
-		befriend(n, cfg->bff_tox_id);
-	}
-	/* The members known from the last run are friends again at once. */
-	choose_peers(n);
+	if ((r = tox_open(n)) != 0)
+		goto fail;
 	snapshot(n);
 	n->snap.iterations = 0;
+	n->alone_since = deadline_now_ms();
+	n->fresh_wait = FRESH_TOX_MS;
 	if ((n->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		r = -errno;
 		goto fail;
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = -pthread_create(&n->thread, NULL, net_main, n);
+	r = -pthread_create(&n->svc_thread, NULL, svc_main, n);
+	n->svc_started = r == 0;
+	if (r == 0)
+		r = -pthread_create(&n->thread, NULL, net_main, n);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0)
 		goto fail;
@@ -1432,6 +1792,7 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	return 0;
 fail:
 	if (n != NULL) {
+		svc_stop(n);
 		if (n->tox != NULL)
 			tox_kill(n->tox);
 		if (n->wake >= 0)
@@ -1440,9 +1801,13 @@ fail:
 		pthread_mutex_destroy(&n->lock);
 		pthread_mutex_destroy(&n->qlock);
 		pthread_cond_destroy(&n->qcond);
+		pthread_mutex_destroy(&n->slock);
+		pthread_cond_destroy(&n->scond);
+		ident_clear(&n->id);
+		free(n->linked);
+		free(n->linked_work);
 		free(n);
 	}
-	tox_options_free(o);
 	return r;
 }
 
@@ -1458,6 +1823,7 @@ void net_shutdown(struct net *n)
 	/* Nobody waits forever: what is pending fails now. */
 	take_inbox(n);
 	rpc_fail_all(&n->rpc, -ESHUTDOWN, call_done, n);
+	svc_stop(n);
 	save_members(n);
 	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
 		outq_free(&n->fr[f].urgent);
@@ -1479,6 +1845,11 @@ void net_free(struct net *n)
 	pthread_mutex_destroy(&n->lock);
 	pthread_mutex_destroy(&n->qlock);
 	pthread_cond_destroy(&n->qcond);
+	pthread_mutex_destroy(&n->slock);
+	pthread_cond_destroy(&n->scond);
+	ident_clear(&n->id);
+	free(n->linked);
+	free(n->linked_work);
 	free(n);
 }
 

@@ -26,6 +26,10 @@ enum net_method {
 	NET_PING = 2,		/* request: empty reply */
 	NET_ECHO = 3,		/* request: the body comes back */
 	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
+	/* From here on, methods go to the service (net_set_service()). */
+	NET_SERVICE_FIRST = 16,
+	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
+	NET_SYNC_NEWS = 17,	/* notice: the sender has changes to pull */
 };
 
 /* Largest request or reply body (bigger ones are refused, not cut). */
@@ -85,6 +89,26 @@ int net_reconnect(struct net *n, const char *what);
 /* Resolve a Tox ID, public key, exact name or unique key prefix (hex) to a
    public key: 0, -ENOENT, or -EEXIST when several match. */
 int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES]);
+/*
+ * The service: requests and notices of methods from NET_SERVICE_FIRST on
+ * are handed, one at a time, to fn on a thread of its own (never the net
+ * thread).  For a request, fn returns 0 with a reply body (malloc'ed, or
+ * NULL) or -errno, sent back as the reply's status; for a notice its
+ * result is ignored.  Until it is set, requests get ENOSYS.  At most
+ * NET_SERVICE_QUEUE wait; more get EBUSY at once.
+ */
+#define NET_SERVICE_QUEUE 64
+typedef int (*net_service_fn)(void *ctx, const uint8_t from[IDENT_KEY_BYTES], uint16_t method,
+			      int notice, const uint8_t *body, size_t len, uint8_t **reply,
+			      size_t *reply_len);
+void net_set_service(struct net *n, net_service_fn fn, void *ctx);
+/* Send a notice to one member (to not NULL) or to every member linked now
+   but skip (skip may be NULL).  Nothing waits; body is copied. */
+int net_notify(struct net *n, const uint8_t *to, const uint8_t *skip, uint16_t method,
+	       const uint8_t *body, size_t len);
+/* The members linked now (connected and proven): up to max keys into pks;
+   returns how many there are. */
+size_t net_linked(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);
 /* 1 if this host can open IPv6 sockets, else 0. */
 int net_host_has_ipv6(void);
 

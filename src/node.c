@@ -25,6 +25,7 @@
 #include "path.h"
 #include "sha256.h"
 #include "store.h"
+#include "sync.h"
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
@@ -47,6 +48,10 @@ struct node {
 	struct ctl *ctl;
 	struct net *net;		/* NULL: standalone (no cluster-key) */
 	struct api *api;		/* HTTP service of a member */
+	struct sync *sync;		/* the namespace replicated with members */
+	pthread_mutex_t inval_lock;	/* guards inval, inval_ctx; held while calling */
+	void (*inval)(const char *path, void *ctx);
+	void *inval_ctx;
 	int64_t started;
 	/* Space kept free on the data dir's disk for the database, so a full
 	   disk can still record deletes and the node can still start. */
@@ -278,6 +283,7 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	n->started = now_ns() / 1000000000;
 	pthread_rwlock_init(&n->gc_lock, NULL);
 	pthread_mutex_init(&n->hlock, NULL);
+	pthread_mutex_init(&n->inval_lock, NULL);
 	pthread_mutex_init(&n->gc_qlock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -353,6 +359,39 @@ out:
 	return r;
 }
 
+/* A change made here was committed: the members hear of it. */
+static void local_changed(void *ctx)
+{
+	struct node *n = ctx;
+
+	sync_local(n->sync);
+}
+
+/* A member's change landed here: the kernel forgets what it cached of the
+   path and of its folder's listing. */
+static void remote_changed(const char *path, void *ctx)
+{
+	struct node *n = ctx;
+	char parent[PATH_TREE_MAX];
+	const char *name;
+
+	pthread_mutex_lock(&n->inval_lock);
+	if (n->inval != NULL) {
+		n->inval(path, n->inval_ctx);
+		if (strcmp(path, "/") != 0 && path_split(path, parent, sizeof(parent), &name) == 0)
+			n->inval(parent, n->inval_ctx);
+	}
+	pthread_mutex_unlock(&n->inval_lock);
+}
+
+void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&n->inval_lock);
+	n->inval = fn;
+	n->inval_ctx = ctx;
+	pthread_mutex_unlock(&n->inval_lock);
+}
+
 int node_start(struct node *n)
 {
 	sigset_t all, old;
@@ -379,6 +418,14 @@ int node_start(struct node *n)
 		log_error("cannot start the network: %s", strerror(-r));
 		return r;
 	}
+	/* The namespace follows the members'. */
+	if (n->net != NULL) {
+		if ((r = sync_start(n->db, n->net, remote_changed, n, &n->sync)) != 0) {
+			log_error("cannot start replication: %s", strerror(-r));
+			return r;
+		}
+		db_set_hook(n->db, local_changed, n);
+	}
 	/* Its HTTP service tells joining nodes how to reach it over Tox. */
 	if (n->net != NULL &&
 	    (r = api_start(n->cfg->server_port, n->net, n->cfg->server_name, &n->api)) != 0) {
@@ -398,6 +445,11 @@ void node_close(struct node *n)
 	/* The net thread stops first, failing what waits on it; then the
 	   control threads that may still be calling it end; then it goes. */
 	net_shutdown(n->net);
+	if (n->sync != NULL) {
+		db_set_hook(n->db, NULL, NULL);
+		sync_stop(n->sync);
+		n->sync = NULL;
+	}
 	ctl_stop(n->ctl);
 	net_free(n->net);
 	if (n->gc_running) {
@@ -418,6 +470,7 @@ void node_close(struct node *n)
 	ident_clear(&n->ident);
 	pthread_rwlock_destroy(&n->gc_lock);
 	pthread_mutex_destroy(&n->hlock);
+	pthread_mutex_destroy(&n->inval_lock);
 	pthread_mutex_destroy(&n->gc_qlock);
 	pthread_cond_destroy(&n->gc_cond);
 	free(n->data_dir);

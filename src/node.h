@@ -39,6 +39,9 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 /* Start the node's threads (control socket); after any fork. */
 int node_start(struct node *n);
 void node_close(struct node *n);
+/* fn(path, ctx) when a member's change reached path (the mount drops its
+   kernel caches there); NULL to stop, which waits for a call under way. */
+void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx);
 
 const uint8_t *node_id(const struct node *n);
 /* The Tox ID (76 hex digits) of the node of cfg, made on first use. */

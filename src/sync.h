@@ -1,0 +1,78 @@
+/*
+ * sync: the namespace replicated between members.
+ *
+ * Pull-based anti-entropy.  Every version carries its origin node and that
+ * node's sequence number; for each origin, a node knows the number up to
+ * which it holds all of that origin's changes (db_seen()).  It asks a
+ * member for what lies above those numbers (NET_SYNC_PULL); the member
+ * answers with the versions it has there, at most SYNC_REPLY_BUDGET bytes
+ * at a time, and for each origin the number up to which the answer is
+ * complete.  Versions superseded since are not sent (the newer one is).
+ * A node pulls from a member when their link comes up, when the member
+ * sends news (NET_SYNC_NEWS, after any change it made or took in), and
+ * every SYNC_PERIOD_MS.  db_apply() decides each path (conflict rules
+ * there).  Everything a peer sends is checked here before it is applied;
+ * a bad answer is dropped whole and logged.
+ */
+#ifndef OAND_SYNC_H
+#define OAND_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+#define SYNC_VERSION 1
+#define SYNC_REPLY_BUDGET (1u << 20)	/* bytes of versions per answer */
+#define SYNC_RECS_MAX 65536		/* versions in one answer */
+#define SYNC_ORIGINS_MAX 4096		/* origins in a question or answer */
+#define SYNC_PERIOD_MS 30000
+#define SYNC_SIZE_MAX (1ull << 50)	/* largest file size accepted */
+
+struct net;
+struct sync;
+
+/* Called for every path a peer's versions changed here (after commit). */
+typedef void (*sync_changed_fn)(const char *path, void *ctx);
+
+/* Start replicating db with the members of net; the thread starts at once.
+   changed may be NULL. */
+int sync_start(struct db *db, struct net *net, sync_changed_fn changed, void *ctx,
+	       struct sync **out);
+/* Stop the thread (before net_shutdown) and free. */
+void sync_stop(struct sync *s);
+/* A change was committed here: tell the members (coalesced). */
+void sync_local(struct sync *s);
+/* The service for net_set_service() (ctx: the struct sync). */
+int sync_service(void *ctx, const uint8_t from[32], uint16_t method, int notice,
+		 const uint8_t *body, size_t len, uint8_t **reply, size_t *reply_len);
+
+struct sync_stats {
+	uint64_t pulls;		/* answers taken in */
+	uint64_t applied;	/* paths changed by them */
+	uint64_t rejected;	/* answers dropped as malformed or failed */
+	uint64_t served;	/* questions answered */
+	int64_t last_pull;	/* ms since the epoch, 0 never */
+};
+void sync_get_stats(struct sync *s, struct sync_stats *st);
+
+/* ---- the codec (pure; tests and the fuzz target use it) ---- */
+
+/* A question: for each origin, the sequence number held complete. */
+int sync_encode_pull(const struct db_range *have, size_t n, uint8_t **out, size_t *len);
+int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n);
+
+struct sync_batch {
+	struct db_rec *recs;
+	size_t n;
+	struct db_range *ranges;
+	size_t nranges;
+	int more;		/* the member has more to send */
+};
+void sync_batch_clear(struct sync_batch *b);
+/* Decode and check an answer: 0, or -EBADMSG / -EPROTO / -ENOMEM. */
+int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b);
+/* Answer a question from db's contents. */
+int sync_answer(struct db *db, const uint8_t *question, size_t qlen, uint8_t **out, size_t *len);
+
+#endif
