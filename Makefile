@@ -39,7 +39,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire cluster rpc sync
+CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire cluster rpc sync xfer
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc

@@ -46,6 +46,7 @@ static const struct key keys[] = {
 	{ "oand", "heartbeat-interval", K_NUM, NUM(heartbeat_ms, 0.2, 3600, 1000, "seconds") },
 	{ "oand", "forget-after", K_NUM, NUM(forget_after_ms, 0.0001, 3650, 86400000, "days") },
 	{ "oand", "max-peers", K_NUM, NUM(max_peers, 2, 256, 1, "peers") },
+	{ "oand", "fetch-timeout", K_NUM, NUM(fetch_timeout_ms, 1, 86400, 1000, "seconds") },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
 	{ "oan", "mount-options", K_STRING, OFF(mount_options) },
@@ -56,6 +57,7 @@ static const struct key keys[] = {
 #define DEFAULT_HEARTBEAT_MS 10000
 #define DEFAULT_FORGET_AFTER_MS (3LL * 86400000)
 #define DEFAULT_MAX_PEERS 32
+#define DEFAULT_FETCH_TIMEOUT_MS 60000
 
 void cfg_free(struct cfg *cfg)
 {
@@ -112,7 +114,7 @@ static struct cfg *cfg_unset(void)
 	cfg->tox_port = -1;
 	cfg->log_level = (enum log_level)-1;
 	cfg->ipv6 = -1;
-	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = -1;
+	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = -1;
 	return cfg;
 }
 
@@ -145,6 +147,8 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->forget_after_ms = DEFAULT_FORGET_AFTER_MS;
 	if (cfg->max_peers < 0)
 		cfg->max_peers = DEFAULT_MAX_PEERS;
+	if (cfg->fetch_timeout_ms < 0)
+		cfg->fetch_timeout_ms = DEFAULT_FETCH_TIMEOUT_MS;
 	if (cfg->data_dir == NULL && (cfg->data_dir = cfg_default_data_dir()) == NULL)
 		return -ENOMEM;
 	return 0;

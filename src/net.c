@@ -27,6 +27,7 @@
 #include "hex.h"
 #include "log.h"
 #include "wire.h"
+#include "xfer.h"
 
 /* A friend's proof of the cluster key, answering ours (mutual admission). */
 #define PKT_PROOF 161
@@ -121,6 +122,7 @@ struct net {
 	int reconnect_asked;	/* under lock */
 	size_t join_turn;	/* which saved members to try next */
 	struct ident id;	/* for a fresh start of Tox */
+	struct xfer *xfer;	/* whole files (may be NULL) */
 	/* The service (net_set_service()): its own thread and queues. */
 	pthread_mutex_t slock;	/* guards fn, ctx, svc_in, svc_n, svc_stop */
 	pthread_cond_t scond;
@@ -525,6 +527,8 @@ static void drop_friend_as(struct net *n, uint32_t f, const char *why, int park)
 	}
 	pthread_mutex_unlock(&n->lock);
 	peer_reset(n, f, !park);
+	if (n->xfer != NULL)
+		xfer_net_peer_down(n->xfer, f);
 	tox_friend_delete(n->tox, f, NULL);
 	wire_reasm_free(n->fr[f].reasm);
 	memset(&n->fr[f], 0, sizeof(n->fr[f]));
@@ -658,6 +662,8 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		n->fr[f].up = 0;
 		n->fr[f].up_last = deadline_now_ms();
 		peer_reset(n, f, 0);
+		if (n->xfer != NULL)
+			xfer_net_peer_down(n->xfer, f);
 		pthread_mutex_lock(&n->lock);
 		if ((m = member_locked(n, n->fr[f].pk)) != NULL)
 			m->direct = 0;
@@ -967,6 +973,11 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		}
 		if (m.method >= NET_SERVICE_FIRST) {
 			svc_enqueue(n, f, &m);
+			break;
+		}
+		if (m.method == NET_XFER_WANT || m.method == NET_XFER_NOPE) {
+			if (n->xfer != NULL)
+				xfer_net_notice(n->xfer, n->tox, f, m.method, m.body, m.body_len);
 			break;
 		}
 		if (m.method != NET_HEARTBEAT) {
@@ -1569,6 +1580,92 @@ static void say_bye(struct net *n)
 	}
 }
 
+/* ---- whole files (src/xfer) ---- */
+
+static void on_file_recv(Tox *tox, uint32_t f, uint32_t file, uint32_t kind, uint64_t size,
+			 const uint8_t *name, size_t name_len, void *user)
+{
+	struct net *n = user;
+
+	(void)name;
+	(void)name_len;
+	/* Only proven members may send us anything. */
+	if (n->xfer == NULL || f >= FRIENDS_MAX || !n->fr[f].proven) {
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		return;
+	}
+	xfer_net_recv(n->xfer, tox, f, file, kind, size);
+}
+
+static void on_file_chunk(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, const uint8_t *data,
+			  size_t len, void *user)
+{
+	struct net *n = user;
+
+	if (n->xfer != NULL && f < FRIENDS_MAX && n->fr[f].proven)
+		xfer_net_chunk(n->xfer, tox, f, file, pos, data, len);
+}
+
+static void on_file_chunk_request(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, size_t len,
+				  void *user)
+{
+	struct net *n = user;
+
+	if (n->xfer != NULL && f < FRIENDS_MAX)
+		xfer_net_chunk_request(n->xfer, tox, f, file, pos, len);
+}
+
+static void on_file_control(Tox *tox, uint32_t f, uint32_t file, Tox_File_Control c, void *user)
+{
+	struct net *n = user;
+
+	(void)tox;
+	if (n->xfer != NULL && f < FRIENDS_MAX)
+		xfer_net_control(n->xfer, f, file, c);
+}
+
+static uint32_t xn_friend_of(void *ctx, const uint8_t pk[32])
+{
+	struct net *n = ctx;
+	uint32_t f = friend_of(n, pk);
+
+	return f != UINT32_MAX && n->fr[f].up && n->fr[f].proven && n->fr[f].sent ? f : UINT32_MAX;
+}
+
+static const uint8_t *xn_pk_of(void *ctx, uint32_t f)
+{
+	struct net *n = ctx;
+
+	return n->fr[f < FRIENDS_MAX ? f : 0].pk;
+}
+
+static void xn_notice(void *ctx, uint32_t f, uint16_t method, const uint8_t *body, size_t len)
+{
+	struct net *n = ctx;
+	struct wire_msg m = { 0 };
+
+	if (f >= FRIENDS_MAX)
+		return;
+	m.type = WIRE_NOTICE;
+	m.method = method;
+	memcpy(m.from, n->self, WIRE_KEY_BYTES);
+	memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
+	m.resource = (char *)"";
+	m.body = (uint8_t *)body;
+	m.body_len = len;
+	send_msg(n, f, &m);
+}
+
+static size_t xn_linked(void *ctx, uint8_t (*pks)[32], size_t max)
+{
+	return net_linked(ctx, pks, max);
+}
+
+static void xn_wake(void *ctx)
+{
+	net_wake(ctx);
+}
+
 /*
  * Make the Tox instance from the configuration and the node's secret key,
  * with the callbacks set and the configured DHT nodes asked.  Used at
@@ -1604,6 +1701,10 @@ static int tox_open(struct net *n)
 	tox_callback_friend_request(n->tox, on_friend_request);
 	tox_callback_friend_connection_status(n->tox, on_connection);
 	tox_callback_friend_lossless_packet(n->tox, on_packet);
+	tox_callback_file_recv(n->tox, on_file_recv);
+	tox_callback_file_recv_chunk(n->tox, on_file_chunk);
+	tox_callback_file_chunk_request(n->tox, on_file_chunk_request);
+	tox_callback_file_recv_control(n->tox, on_file_control);
 	for (int i = 0; i < cfg->nbootstrap; i++) {
 		const struct cfg_dht_node *d = &cfg->bootstrap[i];
 		Tox_Err_Bootstrap berr;
@@ -1646,6 +1747,8 @@ static void fresh_tox(struct net *n)
 				drop_friend_as(n, list[i], "starting Tox afresh", 1);
 		free(list);
 	}
+	if (n->xfer != NULL)
+		xfer_net_all_down(n->xfer);
 	tox_kill(n->tox);
 	n->tox = NULL;
 	/* The port was ours a moment ago; should another program have
@@ -1718,6 +1821,10 @@ static void *net_main(void *arg)
 				n->next_join = deadline_now_ms() + n->join_retry;
 			}
 		}
+		if (n->xfer != NULL) {
+			xfer_net_tick(n->xfer, n->tox);
+			busy |= xfer_net_busy(n->xfer);
+		}
 		busy |= n->snap.reasm_bytes > 0 || now < n->busy_until;
 		timeout = busy ? 1 : (int)tox_iteration_interval(n->tox);
 		if (poll(&p, 1, timeout) > 0 && read(n->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -1727,7 +1834,8 @@ static void *net_main(void *arg)
 	return NULL;
 }
 
-int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct net **out)
+int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct xfer *x,
+	      struct net **out)
 {
 	struct net *n = NULL;
 	sigset_t all, old;
@@ -1741,6 +1849,7 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	n->wake = -1;
 	n->db = db;
 	n->cfg = cfg;
+	n->xfer = x;
 	n->id = *id;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->qlock, NULL);
@@ -1776,6 +1885,14 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	if ((n->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		r = -errno;
 		goto fail;
+	}
+	if (n->xfer != NULL) {
+		struct xfer_net xn = {
+			.ctx = n, .friend_of = xn_friend_of, .pk_of = xn_pk_of, .notice = xn_notice,
+			.linked = xn_linked, .wake = xn_wake,
+		};
+
+		xfer_attach(n->xfer, &xn);
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -26,6 +26,8 @@ enum net_method {
 	NET_PING = 2,		/* request: empty reply */
 	NET_ECHO = 3,		/* request: the body comes back */
 	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
+	NET_XFER_WANT = 5,	/* notice: send me this content (src/xfer) */
+	NET_XFER_NOPE = 6,	/* notice: I do not hold it */
 	/* From here on, methods go to the service (net_set_service()). */
 	NET_SERVICE_FIRST = 16,
 	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
@@ -59,7 +61,10 @@ struct net_status {
 
 /* Start Tox with id's key and the cfg's ports; the thread starts at once.
    The node list is kept in db. */
-int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct net **out);
+struct xfer;
+/* x (may be NULL) carries whole files over Tox file transfer (src/xfer). */
+int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct xfer *x,
+	      struct net **out);
 /* Stop the thread: pending and later calls fail with -ESHUTDOWN, the
    node list is saved; the lists stay readable until net_free(). */
 void net_shutdown(struct net *n);

@@ -26,6 +26,7 @@
 #include "sha256.h"
 #include "store.h"
 #include "sync.h"
+#include "xfer.h"
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
@@ -49,6 +50,7 @@ struct node {
 	struct net *net;		/* NULL: standalone (no cluster-key) */
 	struct api *api;		/* HTTP service of a member */
 	struct sync *sync;		/* the namespace replicated with members */
+	struct xfer *xfer;		/* content fetched from members */
 	pthread_mutex_t inval_lock;	/* guards inval, inval_ctx; held while calling */
 	void (*inval)(const char *path, void *ctx);
 	void *inval_ctx;
@@ -414,7 +416,11 @@ int node_start(struct node *n)
 	n->gc_running = 1;
 	pthread_mutex_unlock(&n->gc_qlock);
 	/* A member of a cluster talks Tox; a standalone node opens no socket. */
-	if (n->cfg->has_cluster_key && (r = net_start(&n->ident, n->cfg, n->db, &n->net)) != 0) {
+	if (n->cfg->has_cluster_key &&
+	    (n->xfer = xfer_new(n->store, n->db, n->id, n->cfg->fetch_timeout_ms)) == NULL)
+		return -ENOMEM;
+	if (n->cfg->has_cluster_key &&
+	    (r = net_start(&n->ident, n->cfg, n->db, n->xfer, &n->net)) != 0) {
 		log_error("cannot start the network: %s", strerror(-r));
 		return r;
 	}
@@ -445,6 +451,8 @@ void node_close(struct node *n)
 	/* The net thread stops first, failing what waits on it; then the
 	   control threads that may still be calling it end; then it goes. */
 	net_shutdown(n->net);
+	if (n->xfer != NULL)
+		xfer_detach(n->xfer);
 	if (n->sync != NULL) {
 		db_set_hook(n->db, NULL, NULL);
 		sync_stop(n->sync);
@@ -452,6 +460,8 @@ void node_close(struct node *n)
 	}
 	ctl_stop(n->ctl);
 	net_free(n->net);
+	xfer_free(n->xfer);
+	n->xfer = NULL;
 	if (n->gc_running) {
 		pthread_mutex_lock(&n->gc_qlock);
 		n->gc_stop = 1;
@@ -1047,6 +1057,25 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 	/* With O_TRUNC the old content is never needed, even if it is lost. */
 	if (e.has_sha && e.size > 0 && !(f->writable && (flags & O_TRUNC))) {
 		r = store_open_blob(n->store, e.sha256, &f->blob_fd);
+		if (r == -ENOENT && n->xfer != NULL) {
+			/* Held elsewhere: fetched whole, checked, kept.  The
+			   collector may run meanwhile; the entry names the
+			   content, so it stays once here. */
+			pthread_rwlock_unlock(&n->gc_lock);
+			locked = 0;
+			r = xfer_fetch(n->xfer, e.sha256, e.size);
+			pthread_rwlock_rdlock(&n->gc_lock);
+			locked = 1;
+			if (r != 0) {
+				char hex[STORE_HEX_LEN];
+
+				store_hex(e.sha256, hex);
+				log_warn("%s: cannot fetch its content %s: %s", path, hex, strerror(-r));
+				r = r == -ENOSPC ? r : -EIO;
+				goto out;
+			}
+			r = store_open_blob(n->store, e.sha256, &f->blob_fd);
+		}
 		if (r == -ENOENT) {
 			char hex[STORE_HEX_LEN];
 

@@ -38,6 +38,7 @@ struct store {
 	char *objects;
 	char *staging;
 	char *corrupt;
+	char *partial;		/* downloads under way, kept across restarts */
 	pthread_mutex_t lock;	/* guards vcache */
 	struct vcache_slot vcache[VCACHE_SLOTS];
 };
@@ -137,9 +138,11 @@ int store_open(const char *data_dir, struct store **out)
 	if ((st->dir = strdup(data_dir)) == NULL ||
 	    (st->objects = join(data_dir, "objects")) == NULL ||
 	    (st->staging = join(data_dir, "staging")) == NULL ||
-	    (st->corrupt = join(data_dir, "corrupt")) == NULL)
+	    (st->corrupt = join(data_dir, "corrupt")) == NULL ||
+	    (st->partial = join(data_dir, "partial")) == NULL)
 		goto out;
-	if ((r = mkdir_p1(st->objects)) != 0 || (r = mkdir_p1(st->staging)) != 0) {
+	if ((r = mkdir_p1(st->objects)) != 0 || (r = mkdir_p1(st->staging)) != 0 ||
+	    (r = mkdir_p1(st->partial)) != 0) {
 		log_error("store: cannot create folders under %s: %s", data_dir, strerror(-r));
 		goto out;
 	}
@@ -157,6 +160,7 @@ void store_close(struct store *st)
 	if (st == NULL)
 		return;
 	pthread_mutex_destroy(&st->lock);
+	free(st->partial);
 	free(st->dir);
 	free(st->objects);
 	free(st->staging);
@@ -450,4 +454,67 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
 	}
 	closedir(d1);
 	return removed;
+}
+
+/* ---- partial downloads: DATA/partial/<hex> ---- */
+
+static int partial_path(struct store *st, const uint8_t sha[STORE_SHA_BYTES], char *out, size_t len)
+{
+	char hex[STORE_HEX_LEN];
+
+	store_hex(sha, hex);
+	return snprintf(out, len, "%s/%s", st->partial, hex) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+int store_partial_open(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd, uint64_t *have)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int r;
+
+	*fd = -1;
+	*have = 0;
+	if ((r = partial_path(st, sha, path, sizeof(path))) != 0)
+		return r;
+	if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	if (fstat(*fd, &sb) != 0) {
+		r = -errno;
+		close(*fd);
+		*fd = -1;
+		return r;
+	}
+	*have = (uint64_t)sb.st_size;
+	return 0;
+}
+
+int store_partial_done(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
+{
+	char path[PATH_MAX], hex[STORE_HEX_LEN];
+	uint8_t got[STORE_SHA_BYTES];
+	uint64_t size;
+	int fd, r;
+
+	if ((r = partial_path(st, sha, path, sizeof(path))) != 0)
+		return r;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((r = store_hash_fd(fd, got, &size)) == 0 && memcmp(got, sha, STORE_SHA_BYTES) != 0) {
+		store_hex(sha, hex);
+		log_error("store: download of %s does not match its SHA-256; discarded", hex);
+		unlink(path);
+		r = -EBADMSG;
+	}
+	if (r == 0)
+		r = store_commit(st, fd, path, sha);
+	close(fd);
+	return r;
+}
+
+void store_partial_drop(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
+{
+	char path[PATH_MAX];
+
+	if (partial_path(st, sha, path, sizeof(path)) == 0)
+		unlink(path);
 }

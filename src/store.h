@@ -45,6 +45,15 @@ int store_remove(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 /* Remove every blob for which in_use returns 0.  Returns how many. */
 typedef int (*store_in_use_fn)(const uint8_t sha[STORE_SHA_BYTES], void *ctx);
 long store_gc(struct store *st, store_in_use_fn in_use, void *ctx);
+/*
+ * Downloads (DATA/partial/<hex>), kept across restarts so they resume.
+ * store_partial_open: open (making it if missing) read-write; *have is the
+ * bytes it holds.  store_partial_done: it is whole: checked against sha
+ * and made the blob (0), or discarded (-EBADMSG: wrong content).
+ */
+int store_partial_open(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd, uint64_t *have);
+int store_partial_done(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
+void store_partial_drop(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 /* Forget cached verifications (tests; after external changes). */
 void store_forget_verified(struct store *st);
 

@@ -1,0 +1,736 @@
+#include "xfer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "deadline.h"
+#include "log.h"
+#include "net.h"
+#include "store.h"
+
+#define TRIED_MAX 64
+#define BAD_MAX 16
+#define WANT_BYTES (32 + 8)
+
+enum job_state {
+	J_WAIT,		/* needs a holder */
+	J_ASKED,	/* a holder was asked */
+	J_RECV,		/* bytes arrive */
+	J_CHECK,	/* whole: a reader checks it */
+	J_CHECKING,
+	J_DONE,
+	J_FAILED,
+};
+
+struct job {
+	uint8_t sha[32];
+	uint64_t size;
+	int state, result, waiters;
+	int64_t progress;	/* created, or last byte (monotonic ms) */
+	int64_t asked_at, retry_at;
+	uint8_t holder[32];
+	uint32_t friend, file;
+	int fd;
+	uint64_t have;
+	/* the recent rate: bytes at rate_t */
+	uint64_t rate_bytes;
+	int64_t rate_t;
+	double rate;
+	uint8_t tried[TRIED_MAX][32];
+	int ntried;
+	uint8_t bad[BAD_MAX][32];
+	int nbad;
+	struct job *next;
+};
+
+struct send {
+	uint8_t peer[32];
+	uint8_t sha[32];
+	uint32_t friend, file;
+	int fd;
+	uint64_t size, done, rate_bytes;
+	int64_t rate_t;
+	double rate;
+	struct send *next;
+};
+
+struct xfer {
+	struct store *store;
+	struct db *db;
+	uint8_t self[32];
+	int64_t timeout_ms;
+	pthread_mutex_t lock;	/* guards everything below */
+	pthread_cond_t cond;
+	struct xfer_net net;
+	int attached, closing;
+	struct job *jobs;
+	struct send *sends;	/* net thread only, but listed under lock */
+	int nsends;
+};
+
+static char *short_hex(const uint8_t *k, char out[17])
+{
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", k[i]);
+	return out;
+}
+
+struct xfer *xfer_new(struct store *st, struct db *db, const uint8_t self[32], int64_t timeout_ms)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	x->store = st;
+	x->db = db;
+	memcpy(x->self, self, 32);
+	x->timeout_ms = timeout_ms;
+	pthread_mutex_init(&x->lock, NULL);
+	pthread_cond_init(&x->cond, NULL);
+	return x;
+}
+
+void xfer_attach(struct xfer *x, const struct xfer_net *net)
+{
+	pthread_mutex_lock(&x->lock);
+	x->net = *net;
+	x->attached = 1;
+	pthread_mutex_unlock(&x->lock);
+}
+
+static void job_close(struct job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
+}
+
+void xfer_detach(struct xfer *x)
+{
+	pthread_mutex_lock(&x->lock);
+	x->attached = 0;
+	for (struct job *j = x->jobs; j != NULL; j = j->next) {
+		job_close(j);
+		if (j->state != J_DONE && j->state != J_CHECKING) {
+			j->state = J_FAILED;
+			j->result = -ESHUTDOWN;
+		}
+	}
+	while (x->sends != NULL) {
+		struct send *s = x->sends;
+
+		x->sends = s->next;
+		close(s->fd);
+		free(s);
+	}
+	x->nsends = 0;
+	pthread_cond_broadcast(&x->cond);
+	pthread_mutex_unlock(&x->lock);
+}
+
+void xfer_free(struct xfer *x)
+{
+	if (x == NULL)
+		return;
+	xfer_detach(x);
+	pthread_mutex_lock(&x->lock);
+	x->closing = 1;
+	while (x->jobs != NULL) {
+		struct job *j = x->jobs;
+
+		if (j->waiters > 0) {
+			pthread_cond_broadcast(&x->cond);
+			pthread_cond_wait(&x->cond, &x->lock);
+			continue;
+		}
+		x->jobs = j->next;
+		job_close(j);
+		free(j);
+	}
+	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_destroy(&x->lock);
+	pthread_cond_destroy(&x->cond);
+	free(x);
+}
+
+static struct job *job_find(struct xfer *x, const uint8_t *sha)
+{
+	for (struct job *j = x->jobs; j != NULL; j = j->next)
+		if (memcmp(j->sha, sha, 32) == 0)
+			return j;
+	return NULL;
+}
+
+static void job_unlink(struct xfer *x, struct job *j)
+{
+	for (struct job **p = &x->jobs; *p != NULL; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			return;
+		}
+}
+
+static int in_list(uint8_t (*v)[32], int n, const uint8_t *pk)
+{
+	for (int i = 0; i < n; i++)
+		if (memcmp(v[i], pk, 32) == 0)
+			return 1;
+	return 0;
+}
+
+int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
+{
+	struct job *j;
+	int r;
+
+	pthread_mutex_lock(&x->lock);
+	if (!x->attached || x->closing) {
+		pthread_mutex_unlock(&x->lock);
+		return -EIO;	/* no member to fetch it from */
+	}
+	if ((j = job_find(x, sha)) == NULL || j->state == J_FAILED || j->state == J_DONE) {
+		if (j != NULL && j->waiters == 0) {
+			job_unlink(x, j);
+			free(j);
+			j = NULL;
+		}
+		if (j == NULL || j->waiters > 0) {
+			if ((j = calloc(1, sizeof(*j))) == NULL) {
+				pthread_mutex_unlock(&x->lock);
+				return -ENOMEM;
+			}
+			memcpy(j->sha, sha, 32);
+			j->next = x->jobs;
+			x->jobs = j;
+		}
+		j->size = size;
+		j->fd = -1;
+		j->state = J_WAIT;
+		j->result = 0;
+		j->progress = deadline_now_ms();
+		j->ntried = 0;
+		x->net.wake(x->net.ctx);
+	}
+	j->waiters++;
+	for (;;) {
+		if (j->state == J_CHECK) {
+			/* This reader checks the whole download. */
+			j->state = J_CHECKING;
+			pthread_mutex_unlock(&x->lock);
+			r = store_partial_done(x->store, sha);
+			pthread_mutex_lock(&x->lock);
+			if (r == 0) {
+				j->state = J_DONE;
+				j->result = 0;
+			} else if (r == -EBADMSG) {
+				char hex[17];
+
+				log_error("xfer: %s sent wrong bytes; not asked for them again",
+					  short_hex(j->holder, hex));
+				if (j->nbad < BAD_MAX)
+					memcpy(j->bad[j->nbad++], j->holder, 32);
+				j->state = J_WAIT;
+				j->have = 0;
+				if (x->attached)
+					x->net.wake(x->net.ctx);
+			} else {
+				j->state = J_FAILED;
+				j->result = r;
+			}
+			pthread_cond_broadcast(&x->cond);
+			continue;
+		}
+		if (j->state == J_DONE || j->state == J_FAILED)
+			break;
+		pthread_cond_wait(&x->cond, &x->lock);
+	}
+	r = j->state == J_DONE ? 0 : j->result ? j->result : -EIO;
+	if (--j->waiters == 0 && (x->closing || j->state == J_DONE || j->state == J_FAILED)) {
+		job_unlink(x, j);
+		job_close(j);
+		free(j);
+		pthread_cond_broadcast(&x->cond);
+	}
+	pthread_mutex_unlock(&x->lock);
+	if (r == 0)
+		db_holder_add(x->db, sha, x->self);
+	return r;
+}
+
+size_t xfer_list(struct xfer *x, struct xfer_info *out, size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&x->lock);
+	for (struct job *j = x->jobs; j != NULL; j = j->next) {
+		if (j->state != J_RECV && j->state != J_ASKED)
+			continue;
+		if (k < max) {
+			memcpy(out[k].sha, j->sha, 32);
+			memcpy(out[k].peer, j->holder, 32);
+			out[k].sending = 0;
+			out[k].done = j->have;
+			out[k].size = j->size;
+			out[k].rate = j->rate;
+		}
+		k++;
+	}
+	for (struct send *s = x->sends; s != NULL; s = s->next) {
+		if (k < max) {
+			memcpy(out[k].sha, s->sha, 32);
+			memcpy(out[k].peer, s->peer, 32);
+			out[k].sending = 1;
+			out[k].done = s->done;
+			out[k].size = s->size;
+			out[k].rate = s->rate;
+		}
+		k++;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return k;
+}
+
+int xfer_progress(struct xfer *x, const uint8_t sha[32], uint64_t *done)
+{
+	struct job *j;
+	int pct = -1;
+
+	pthread_mutex_lock(&x->lock);
+	if ((j = job_find(x, sha)) != NULL && j->state != J_DONE && j->state != J_FAILED) {
+		*done = j->have;
+		pct = j->size ? (int)(j->have * 100 / j->size) : 100;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return pct;
+}
+
+/* ---- the net thread ---- */
+
+static void update_rate(double *rate, uint64_t *bytes0, int64_t *t0, uint64_t now_bytes, int64_t now)
+{
+	if (*t0 == 0) {
+		*t0 = now;
+		*bytes0 = now_bytes;
+		return;
+	}
+	if (now - *t0 >= 1000) {
+		*rate = (double)(now_bytes - *bytes0) * 1000.0 / (double)(now - *t0);
+		*t0 = now;
+		*bytes0 = now_bytes;
+	}
+}
+
+/* Back to looking for a holder; the bytes received so far stay. */
+static void job_requeue(struct xfer *x, Tox *tox, struct job *j, int cancel)
+{
+	if (cancel && tox != NULL && j->state == J_RECV)
+		tox_file_control(tox, j->friend, j->file, TOX_FILE_CONTROL_CANCEL, NULL);
+	job_close(j);
+	if (j->ntried < TRIED_MAX && !in_list(j->tried, j->ntried, j->holder))
+		memcpy(j->tried[j->ntried++], j->holder, 32);
+	j->state = J_WAIT;
+	(void)x;
+}
+
+static void job_fail(struct xfer *x, Tox *tox, struct job *j, int err)
+{
+	if (tox != NULL && j->state == J_RECV)
+		tox_file_control(tox, j->friend, j->file, TOX_FILE_CONTROL_CANCEL, NULL);
+	job_close(j);
+	j->state = J_FAILED;
+	j->result = err;
+	pthread_cond_broadcast(&x->cond);
+}
+
+struct holders {
+	uint8_t (*v)[32];
+	size_t n, max;
+};
+
+static int add_holder(const uint8_t node[DB_NODE_BYTES], void *ctx)
+{
+	struct holders *h = ctx;
+
+	if (h->n < h->max)
+		memcpy(h->v[h->n++], node, 32);
+	return 0;
+}
+
+/* Ask the next holder for j (lock held). */
+static void job_ask(struct xfer *x, struct job *j, int64_t now)
+{
+	uint8_t linked[256][32], known[64][32];
+	struct holders h = { known, 0, 64 };
+	size_t nl;
+	uint8_t body[WANT_BYTES];
+	const uint8_t *pick = NULL;
+
+	if (now < j->retry_at)
+		return;
+	nl = x->net.linked(x->net.ctx, linked, 256);
+	if (nl > 256)
+		nl = 256;
+	/* Those known to hold it first, then every other member (one that
+	   does not hold it says so at once). */
+	pthread_mutex_unlock(&x->lock);
+	db_holders(x->db, j->sha, add_holder, &h);
+	pthread_mutex_lock(&x->lock);
+	for (size_t i = 0; i < h.n && pick == NULL; i++)
+		for (size_t k = 0; k < nl && pick == NULL; k++)
+			if (memcmp(known[i], linked[k], 32) == 0 && !in_list(j->tried, j->ntried, known[i]) &&
+			    !in_list(j->bad, j->nbad, known[i]))
+				pick = linked[k];
+	for (size_t k = 0; k < nl && pick == NULL; k++)
+		if (!in_list(j->tried, j->ntried, linked[k]) && !in_list(j->bad, j->nbad, linked[k]))
+			pick = linked[k];
+	if (pick == NULL) {
+		/* Everyone was asked: start over in a moment. */
+		j->ntried = 0;
+		j->retry_at = now + 1000;
+		return;
+	}
+	memcpy(j->holder, pick, 32);
+	if ((j->friend = x->net.friend_of(x->net.ctx, pick)) == UINT32_MAX)
+		return;
+	memcpy(body, j->sha, 32);
+	for (int i = 0; i < 8; i++)
+		body[32 + i] = (uint8_t)(j->size >> (8 * i));
+	x->net.notice(x->net.ctx, j->friend, NET_XFER_WANT, body, sizeof(body));
+	j->state = J_ASKED;
+	j->asked_at = now;
+}
+
+void xfer_net_tick(struct xfer *x, Tox *tox)
+{
+	int64_t now = deadline_now_ms();
+
+	pthread_mutex_lock(&x->lock);
+	if (!x->attached) {
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	for (struct job *j = x->jobs; j != NULL; j = j->next) {
+		char hex[17], sha[17];
+
+		if (j->state == J_DONE || j->state == J_FAILED || j->state == J_CHECK ||
+		    j->state == J_CHECKING)
+			continue;
+		if (now - j->progress > x->timeout_ms) {
+			log_warn("xfer: no holder delivered %s in %lld s; the read fails",
+				 short_hex(j->sha, sha), (long long)(x->timeout_ms / 1000));
+			job_fail(x, tox, j, -EIO);
+			continue;
+		}
+		if (j->state == J_RECV &&
+		    x->net.friend_of(x->net.ctx, j->holder) != j->friend) {
+			log_info("xfer: %s went away in the middle of %s at %llu of %llu bytes",
+				 short_hex(j->holder, hex), short_hex(j->sha, sha),
+				 (unsigned long long)j->have, (unsigned long long)j->size);
+			job_requeue(x, NULL, j, 0);
+		} else if (j->state == J_RECV && now - j->progress > XFER_STALL_MS) {
+			log_info("xfer: %s stalled; asking another holder", short_hex(j->holder, hex));
+			job_requeue(x, tox, j, 1);
+		} else if (j->state == J_ASKED && now - j->asked_at > XFER_ASK_MS) {
+			job_requeue(x, tox, j, 0);
+		}
+		if (j->state == J_WAIT)
+			job_ask(x, j, now);
+	}
+	for (struct send *s = x->sends; s != NULL; s = s->next)
+		update_rate(&s->rate, &s->rate_bytes, &s->rate_t, s->done, now);
+	pthread_mutex_unlock(&x->lock);
+}
+
+int xfer_net_busy(struct xfer *x)
+{
+	int busy = 0;
+
+	pthread_mutex_lock(&x->lock);
+	busy = x->sends != NULL;
+	for (struct job *j = x->jobs; j != NULL && !busy; j = j->next)
+		busy = j->state == J_RECV || j->state == J_ASKED;
+	pthread_mutex_unlock(&x->lock);
+	return busy;
+}
+
+/* A member asks for content (sender side). */
+static void on_want(struct xfer *x, Tox *tox, uint32_t f, const uint8_t *body, size_t len)
+{
+	uint8_t sha[32];
+	uint64_t size = 0;
+	struct stat sb;
+	struct send *s;
+	Tox_Err_File_Send err;
+	int fd = -1;
+	char hex[17];
+
+	if (len != WANT_BYTES)
+		return;
+	memcpy(sha, body, 32);
+	for (int i = 7; i >= 0; i--)
+		size = size << 8 | body[32 + i];
+	if (x->nsends >= XFER_SENDS_MAX || !store_has(x->store, sha) ||
+	    store_open_blob(x->store, sha, &fd) != 0 || fstat(fd, &sb) != 0 ||
+	    (uint64_t)sb.st_size != size) {
+		if (fd >= 0)
+			close(fd);
+		x->net.notice(x->net.ctx, f, NET_XFER_NOPE, sha, 32);
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		x->net.notice(x->net.ctx, f, NET_XFER_NOPE, sha, 32);
+		return;
+	}
+	s->file = tox_file_send(tox, f, TOX_FILE_KIND_DATA, size, sha, (const uint8_t *)"oand", 4, &err);
+	if (s->file == UINT32_MAX) {
+		log_warn("xfer: cannot offer %s: error %d", short_hex(sha, hex), (int)err);
+		close(fd);
+		free(s);
+		x->net.notice(x->net.ctx, f, NET_XFER_NOPE, sha, 32);
+		return;
+	}
+	memcpy(s->peer, x->net.pk_of(x->net.ctx, f), 32);
+	memcpy(s->sha, sha, 32);
+	s->friend = f;
+	s->fd = fd;
+	s->size = size;
+	s->next = x->sends;
+	x->sends = s;
+	x->nsends++;
+}
+
+void xfer_net_notice(struct xfer *x, Tox *tox, uint32_t f, uint16_t method, const uint8_t *body,
+		     size_t len)
+{
+	pthread_mutex_lock(&x->lock);
+	if (!x->attached) {
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (method == NET_XFER_WANT) {
+		on_want(x, tox, f, body, len);
+	} else if (method == NET_XFER_NOPE && len == 32) {
+		struct job *j = job_find(x, body);
+		const uint8_t *pk = x->net.pk_of(x->net.ctx, f);
+
+		if (j != NULL && j->state == J_ASKED && memcmp(j->holder, pk, 32) == 0) {
+			job_requeue(x, NULL, j, 0);
+			job_ask(x, j, deadline_now_ms());
+		}
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t kind,
+		   uint64_t size)
+{
+	uint8_t id[TOX_FILE_ID_LENGTH];
+	struct job *j = NULL;
+	uint64_t have;
+	int fd, r;
+	char hex[17];
+
+	pthread_mutex_lock(&x->lock);
+	if (x->attached && kind == TOX_FILE_KIND_DATA && tox_file_get_file_id(tox, f, file, id, NULL))
+		j = job_find(x, id);
+	if (j == NULL || j->state != J_ASKED || j->friend != f || j->size != size ||
+	    memcmp(j->holder, x->net.pk_of(x->net.ctx, f), 32) != 0) {
+		/* Nothing asked for: refused. */
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if ((r = store_partial_open(x->store, j->sha, &fd, &have)) != 0) {
+		log_error("xfer: cannot keep a download: %s", strerror(-r));
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		job_fail(x, NULL, j, r);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (have > size && ftruncate(fd, 0) == 0)
+		have = 0;
+	j->fd = fd;
+	j->file = file;
+	j->have = have;
+	j->progress = deadline_now_ms();
+	if (have == size) {	/* all here already (a restart at the end) */
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		job_close(j);
+		j->state = J_CHECK;
+		pthread_cond_broadcast(&x->cond);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (have > 0) {
+		if (tox_file_seek(tox, f, file, have, NULL))
+			log_info("xfer: %s resumes at %llu of %llu bytes", short_hex(j->sha, hex),
+				 (unsigned long long)have, (unsigned long long)size);
+		else
+			j->have = 0;
+	}
+	if (j->have == 0 && have > 0 && ftruncate(fd, 0) != 0) {
+		job_fail(x, tox, j, -errno);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	j->state = J_RECV;
+	j->rate_t = 0;
+	tox_file_control(tox, f, file, TOX_FILE_CONTROL_RESUME, NULL);
+	pthread_mutex_unlock(&x->lock);
+}
+
+void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
+		    const uint8_t *data, size_t len)
+{
+	struct job *j;
+	int64_t now = deadline_now_ms();
+
+	pthread_mutex_lock(&x->lock);
+	for (j = x->jobs; j != NULL; j = j->next)
+		if (j->state == J_RECV && j->friend == f && j->file == file)
+			break;
+	if (j == NULL) {
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (len == 0) {
+		if (j->have != j->size) {
+			job_requeue(x, NULL, j, 0);
+		} else {
+			job_close(j);
+			j->state = J_CHECK;
+			pthread_cond_broadcast(&x->cond);
+		}
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (pos != j->have || len > j->size - j->have) {
+		char hex[17];
+
+		log_warn("xfer: %s sent bytes out of place; asking another holder",
+			 short_hex(j->holder, hex));
+		job_requeue(x, tox, j, 1);
+	} else {
+		size_t off = 0;
+
+		while (off < len) {
+			ssize_t w = pwrite(j->fd, data + off, len - off, (off_t)(pos + off));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				int e = w < 0 ? -errno : -EIO;
+
+				log_error("xfer: cannot write a download: %s", strerror(-e));
+				job_fail(x, tox, j, e);
+				break;
+			}
+			off += (size_t)w;
+		}
+		if (j->state == J_RECV) {
+			j->have += len;
+			j->progress = now;
+			update_rate(&j->rate, &j->rate_bytes, &j->rate_t, j->have, now);
+		}
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+static struct send *send_find(struct xfer *x, uint32_t f, uint32_t file, struct send ***prev)
+{
+	for (struct send **p = &x->sends; *p != NULL; p = &(*p)->next)
+		if ((*p)->friend == f && (*p)->file == file) {
+			if (prev != NULL)
+				*prev = p;
+			return *p;
+		}
+	return NULL;
+}
+
+static void send_drop(struct xfer *x, struct send **prev)
+{
+	struct send *s = *prev;
+
+	*prev = s->next;
+	close(s->fd);
+	free(s);
+	x->nsends--;
+}
+
+void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
+			    size_t len)
+{
+	struct send *s, **prev;
+	uint8_t buf[TOX_MAX_CUSTOM_PACKET_SIZE * 2];
+
+	pthread_mutex_lock(&x->lock);
+	if ((s = send_find(x, f, file, &prev)) == NULL) {
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (len == 0) {		/* all sent */
+		send_drop(x, prev);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (len > sizeof(buf) || pos > s->size || len > s->size - pos ||
+	    pread(s->fd, buf, len, (off_t)pos) != (ssize_t)len) {
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		send_drop(x, prev);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (tox_file_send_chunk(tox, f, file, pos, buf, len, NULL) && pos + len > s->done)
+		s->done = pos + len;
+	pthread_mutex_unlock(&x->lock);
+}
+
+void xfer_net_control(struct xfer *x, uint32_t f, uint32_t file, Tox_File_Control c)
+{
+	struct send *s, **prev;
+
+	if (c != TOX_FILE_CONTROL_CANCEL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	if ((s = send_find(x, f, file, &prev)) != NULL)
+		send_drop(x, prev);
+	for (struct job *j = x->jobs; j != NULL; j = j->next)
+		if (j->state == J_RECV && j->friend == f && j->file == file)
+			job_requeue(x, NULL, j, 0);
+	pthread_mutex_unlock(&x->lock);
+}
+
+void xfer_net_peer_down(struct xfer *x, uint32_t f)
+{
+	pthread_mutex_lock(&x->lock);
+	for (struct send **p = &x->sends; *p != NULL;) {
+		if ((*p)->friend == f)
+			send_drop(x, p);
+		else
+			p = &(*p)->next;
+	}
+	for (struct job *j = x->jobs; j != NULL; j = j->next)
+		if ((j->state == J_RECV || j->state == J_ASKED) && j->friend == f)
+			job_requeue(x, NULL, j, 0);
+	pthread_mutex_unlock(&x->lock);
+}
+
+void xfer_net_all_down(struct xfer *x)
+{
+	pthread_mutex_lock(&x->lock);
+	while (x->sends != NULL)
+		send_drop(x, &x->sends);
+	for (struct job *j = x->jobs; j != NULL; j = j->next)
+		if (j->state == J_RECV || j->state == J_ASKED)
+			job_requeue(x, NULL, j, 0);
+	pthread_mutex_unlock(&x->lock);
+}
