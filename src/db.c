@@ -23,7 +23,7 @@
 enum stmt_id {
 	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
 	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_TOUCH,
-	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET,
+	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET, S_HOLD_APPLY,
 	S_COUNT
 };
 
@@ -51,9 +51,16 @@ static const char *const sql_text[S_COUNT] = {
 	[S_SETATTR] = "UPDATE entries SET mode=?2,uid=?3,gid=?4,mtime=?5,ctime=?6,hlc=?7,origin=?8,"
 		      "seq=?9,vv=oand_vv(vv,?8,?7) WHERE path=?1",
 	[S_SHA_USED] = "SELECT 1 FROM entries WHERE sha256=?1 AND deleted=0 LIMIT 1",
-	[S_HOLD_ADD] = "INSERT OR IGNORE INTO holders(sha256,node,since) VALUES(?1,?2,?3)",
-	[S_HOLD_DEL] = "DELETE FROM holders WHERE sha256=?1 AND node=?2",
-	[S_HOLD_LIST] = "SELECT node FROM holders WHERE sha256=?1 ORDER BY since",
+	/* Holders replicate like entries: a node's own rows carry its
+	   sequence numbers, and a removal is a tombstone. */
+	[S_HOLD_ADD] = "INSERT INTO holders(sha256,node,since,seq,deleted) VALUES(?1,?2,?3,?4,0)"
+		       " ON CONFLICT(sha256,node) DO UPDATE SET deleted=0,seq=excluded.seq,"
+		       "since=excluded.since WHERE holders.deleted=1",
+	[S_HOLD_DEL] = "UPDATE holders SET deleted=1,seq=?3 WHERE sha256=?1 AND node=?2 AND deleted=0",
+	[S_HOLD_LIST] = "SELECT node FROM holders WHERE sha256=?1 AND deleted=0 ORDER BY since",
+	[S_HOLD_APPLY] = "INSERT INTO holders(sha256,node,since,seq,deleted) VALUES(?1,?2,?3,?4,?5)"
+			 " ON CONFLICT(sha256,node) DO UPDATE SET seq=excluded.seq,"
+			 "deleted=excluded.deleted WHERE excluded.seq>holders.seq",
 	[S_SEQ_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('next_seq',?1)",
 	[S_TOUCH] = "UPDATE entries SET mtime=?2,ctime=?2 WHERE path=?1 AND deleted=0",
 	[S_VV] = "SELECT vv FROM entries WHERE path=?1",
@@ -68,7 +75,9 @@ static const char *const sql_text[S_COUNT] = {
 		    "deleted=excluded.deleted,vv=excluded.vv",
 	[S_CHANGES] = "SELECT path,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
 		      "deleted,vv FROM entries WHERE origin=?1 AND seq>?2 AND seq<=?3"
-		      " ORDER BY seq LIMIT ?4",
+		      " UNION ALL SELECT NULL,104,0,0,0,0,0,0,sha256,NULL,0,node,seq,deleted,NULL"
+		      " FROM holders WHERE node=?1 AND seq>?2 AND seq<=?3"
+		      " ORDER BY 13 LIMIT ?4",
 	[S_SEEN] = "SELECT origin,seq FROM seen",
 	[S_SEEN_SET] = "INSERT INTO seen(origin,seq) VALUES(?1,?2)"
 		       " ON CONFLICT(origin) DO UPDATE SET seq=max(seq,excluded.seq)",
@@ -101,7 +110,10 @@ static const char *const migrations[] = {
 	   sequence number up to which this node has all its changes. */
 	"ALTER TABLE entries ADD COLUMN vv BLOB;"
 	"UPDATE entries SET vv=oand_vv(NULL,origin,hlc);"
-	"CREATE TABLE seen(origin BLOB PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;",
+	"CREATE TABLE seen(origin BLOB PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;"
+	"ALTER TABLE holders ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE holders ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX holders_node ON holders(node, seq);",
 };
 
 struct db {
@@ -400,6 +412,8 @@ static int parent_ok(struct db *db, const char *path)
 }
 
 static void sql_vv(sqlite3_context *cx, int argc, sqlite3_value **argv);
+static int holder_set(struct db *db, enum stmt_id id, const uint8_t sha[DB_SHA_BYTES],
+		      const uint8_t node[DB_NODE_BYTES], int64_t now);
 
 static int exec_sql(sqlite3 *h, const char *sql)
 {
@@ -701,12 +715,7 @@ int db_publish(struct db *db, struct db_publish *p)
 	r = put_entry(db, p->path, &e);
 	db_entry_clear(&e);
 	if (r == 0 && p->sha != NULL && p->holder != NULL) {
-		sqlite3_stmt *s = stmt(db, S_HOLD_ADD);
-
-		sqlite3_bind_blob(s, 1, p->sha, DB_SHA_BYTES, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, p->holder, DB_NODE_BYTES, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, now);
-		r = step_done(db, s);
+		r = holder_set(db, S_HOLD_ADD, p->sha, p->holder, now);
 	}
 	if (r == 0 && p->has_old && p->sha != NULL && memcmp(p->sha, p->old_sha, DB_SHA_BYTES) == 0)
 		p->has_old = 0;	/* same content: nothing to collect */
@@ -950,21 +959,38 @@ int db_sha_in_use(struct db *db, const uint8_t sha[DB_SHA_BYTES])
 	return rc == SQLITE_DONE ? 0 : (db_errno(rc) ? db_errno(rc) : -EIO);
 }
 
+/* Add or (tombstone) remove a holder row.  Lock held, in a transaction.
+   A change of this node's own rows takes a sequence number. */
+static int holder_set(struct db *db, enum stmt_id id, const uint8_t sha[DB_SHA_BYTES],
+		      const uint8_t node[DB_NODE_BYTES], int64_t now)
+{
+	sqlite3_stmt *s = stmt(db, id);
+	int r;
+
+	sqlite3_bind_blob(s, 1, sha, DB_SHA_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, node, DB_NODE_BYTES, SQLITE_STATIC);
+	if (id == S_HOLD_ADD) {
+		sqlite3_bind_int64(s, 3, now);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)db->next_seq);
+	} else {
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)db->next_seq);
+	}
+	if ((r = step_done(db, s)) == 0 && sqlite3_changes(db->h) > 0)
+		db->next_seq++;
+	return r;
+}
+
 static int holder_change(struct db *db, enum stmt_id id, const uint8_t sha[DB_SHA_BYTES],
 			 const uint8_t node[DB_NODE_BYTES])
 {
-	sqlite3_stmt *s;
+	uint64_t seq;
 	int r;
 
-	pthread_mutex_lock(&db->lock);
-	s = stmt(db, id);
-	sqlite3_bind_blob(s, 1, sha, DB_SHA_BYTES, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, node, DB_NODE_BYTES, SQLITE_STATIC);
-	if (id == S_HOLD_ADD)
-		sqlite3_bind_int64(s, 3, now_ns());
-	r = step_done(db, s);
-	pthread_mutex_unlock(&db->lock);
-	return r;
+	if ((r = tx_begin(db)) != 0)
+		return r;
+	seq = db->next_seq;
+	r = holder_set(db, id, sha, node, now_ns());
+	return tx_end(db, r, seq);
 }
 
 int db_holder_add(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES])
@@ -980,7 +1006,7 @@ int db_holder_remove(struct db *db, const uint8_t sha[DB_SHA_BYTES],
 
 long db_holder_prune(struct db *db, const uint8_t node[DB_NODE_BYTES], db_held_fn held, void *ctx)
 {
-	static const char sql[] = "SELECT sha256 FROM holders WHERE node=?1";
+	static const char sql[] = "SELECT sha256 FROM holders WHERE node=?1 AND deleted=0";
 	uint8_t (*gone)[DB_SHA_BYTES] = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
@@ -1008,17 +1034,19 @@ long db_holder_prune(struct db *db, const uint8_t node[DB_NODE_BYTES], db_held_f
 	}
 	sqlite3_finalize(s);
 	s = NULL;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *d = stmt(db, S_HOLD_DEL);
-
-		sqlite3_bind_blob(d, 1, gone[i], DB_SHA_BYTES, SQLITE_STATIC);
-		sqlite3_bind_blob(d, 2, node, DB_NODE_BYTES, SQLITE_STATIC);
-		if (step_done(db, d) == 0)
-			r++;
-	}
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&db->lock);
+	if (n > 0 && tx_begin(db) == 0) {
+		uint64_t seq = db->next_seq;
+		int e = 0;
+
+		for (size_t i = 0; i < n && e == 0; i++)
+			if ((e = holder_set(db, S_HOLD_DEL, gone[i], node, 0)) == 0)
+				r++;
+		if (tx_end(db, e, seq) != 0)
+			r = 0;
+	}
 	free(gone);
 	return r;
 }
@@ -1370,6 +1398,14 @@ int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t afte
 		int vlen = sqlite3_column_bytes(s, 14);
 
 		row_to_entry(s, 1, &rec.e);
+		if (rec.e.kind == DB_HOLDER) {
+			/* origin holds (or, deleted, no longer holds) e.sha256 */
+			r = rec.e.has_sha ? cb(&rec, ctx) : 0;
+			db_rec_clear(&rec);
+			if (r != 0)
+				break;
+			continue;
+		}
 		rec.path = strdup((const char *)sqlite3_column_text(s, 0));
 		if (vv != NULL && vlen > 0 && vlen <= DB_VV_BYTES && vlen % DB_VV_ENTRY == 0) {
 			memcpy(rec.vv, vv, (size_t)vlen);
@@ -1730,6 +1766,17 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (memcmp(recs[i].e.origin, db->self, DB_NODE_BYTES) == 0)
 			continue;	/* our own, back from a peer */
+		if (recs[i].e.kind == DB_HOLDER) {
+			sqlite3_stmt *h = stmt(db, S_HOLD_APPLY);
+
+			sqlite3_bind_blob(h, 1, recs[i].e.sha256, DB_SHA_BYTES, SQLITE_STATIC);
+			sqlite3_bind_blob(h, 2, recs[i].e.origin, DB_NODE_BYTES, SQLITE_STATIC);
+			sqlite3_bind_int64(h, 3, now_ns());
+			sqlite3_bind_int64(h, 4, (sqlite3_int64)recs[i].e.seq);
+			sqlite3_bind_int(h, 5, recs[i].e.deleted != 0);
+			r = step_done(db, h);
+			continue;
+		}
 		if ((r = apply_one(db, &recs[i], &cl, 0)) != 0)
 			log_error("db: cannot apply the version of %s from a peer: %s", recs[i].path,
 				  strerror(-r));
@@ -1752,4 +1799,23 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 	}
 	free(cl.v);
 	return r < 0 ? r : (int)(cl.n > INT32_MAX ? INT32_MAX : cl.n);
+}
+
+int db_path_of(struct db *db, const uint8_t sha[DB_SHA_BYTES], char *out, size_t len)
+{
+	static const char sql[] = "SELECT path FROM entries WHERE sha256=?1 AND deleted=0 LIMIT 1";
+	sqlite3_stmt *s = NULL;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, sha, DB_SHA_BYTES, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			snprintf(out, len, "%s", (const char *)sqlite3_column_text(s, 0));
+			r = 0;
+		}
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
 }

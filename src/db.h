@@ -21,7 +21,8 @@
 struct db;
 struct clock;
 
-enum db_kind { DB_FILE = 'f', DB_DIR = 'd', DB_LINK = 'l' };
+/* DB_HOLDER only travels in a struct db_rec: its origin holds e.sha256. */
+enum db_kind { DB_FILE = 'f', DB_DIR = 'd', DB_LINK = 'l', DB_HOLDER = 'h' };
 
 struct db_entry {
 	int kind;			/* enum db_kind */
@@ -94,6 +95,8 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 int db_setattr(struct db *db, const char *path, int what, uint32_t mode, uint32_t uid,
 	       uint32_t gid, int64_t mtime_ns);
 
+/* A live path whose content is sha (into out), or -ENOENT. */
+int db_path_of(struct db *db, const uint8_t sha[DB_SHA_BYTES], char *out, size_t len);
 /* Is this hash the content of any live file? 1 yes, 0 no, or -errno. */
 int db_sha_in_use(struct db *db, const uint8_t sha[DB_SHA_BYTES]);
 int db_holder_add(struct db *db, const uint8_t sha[DB_SHA_BYTES], const uint8_t node[DB_NODE_BYTES]);
@@ -147,7 +150,9 @@ int db_errno(int rc);
 #define DB_VV_ENTRY (DB_NODE_BYTES + 8)
 #define DB_VV_BYTES (DB_VV_MAX * DB_VV_ENTRY)
 
-/* One version of one path, as it travels between nodes. */
+/* One version of one path, as it travels between nodes; or (e.kind
+   DB_HOLDER, path NULL, no vector) a node's holding of e.sha256 (e.deleted:
+   no longer), numbered in its sequence like its versions. */
 struct db_rec {
 	char *path;		/* owned */
 	struct db_entry e;	/* e.hlc, e.origin, e.seq: the version */

@@ -1979,6 +1979,22 @@ void net_status(struct net *n, struct net_status *st)
 
 /* ---- the node list for people ---- */
 
+int net_name_of(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], char *out, size_t len)
+{
+	struct cluster_member *m;
+	int r = -ENOENT;
+
+	if (n == NULL)
+		return r;
+	pthread_mutex_lock(&n->lock);
+	if ((m = member_locked(n, pk)) != NULL) {
+		snprintf(out, len, "%s", m->name);
+		r = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
 int net_lookup(struct net *n, const char *what, uint8_t pk[IDENT_KEY_BYTES])
 {
 	size_t len = strlen(what), hits = 0;

@@ -34,6 +34,7 @@
 #define RESERVE_MIN (1u << 20)
 #define RESERVE_MAX (64u << 20)
 #define XATTR_HOLDERS "user.oand.holders"
+#define XATTR_STATE "user.oand.state"
 
 struct node {
 	const struct cfg *cfg;
@@ -816,7 +817,21 @@ int node_getxattr(struct node *n, const char *path, const char *name, char *buf,
 		return -ENOTSUP;
 	if ((r = path_check(path)) != 0 || (r = db_get(n->db, path, &e)) != 0)
 		return r;
-	if (e.kind != DB_FILE || !e.has_sha) {
+	if (e.kind == DB_FILE && strcmp(name, XATTR_STATE) == 0) {
+		/* local: the content is here; fetching N%; remote: elsewhere */
+		char v[64];
+		uint64_t done = 0;
+		int pct;
+
+		if (!e.has_sha || store_has(n->store, e.sha256))
+			snprintf(v, sizeof(v), "local");
+		else if (n->xfer != NULL && (pct = xfer_progress(n->xfer, e.sha256, &done)) >= 0)
+			snprintf(v, sizeof(v), "fetching %d%% (%llu of %llu bytes)", pct,
+				 (unsigned long long)done, (unsigned long long)e.size);
+		else
+			snprintf(v, sizeof(v), "remote");
+		r = xattr_value(v, strlen(v), buf, size);
+	} else if (e.kind != DB_FILE || !e.has_sha) {
 		r = -ENODATA;
 	} else if (strcmp(name, XATTR_SHA) == 0) {
 		char hex[STORE_HEX_LEN];
@@ -838,7 +853,7 @@ int node_getxattr(struct node *n, const char *path, const char *name, char *buf,
 
 int node_listxattr(struct node *n, const char *path, char *buf, size_t size)
 {
-	static const char names[] = XATTR_SHA "\0" XATTR_HOLDERS;
+	static const char names[] = XATTR_SHA "\0" XATTR_HOLDERS "\0" XATTR_STATE;
 	struct db_entry e;
 	int r;
 
@@ -846,6 +861,8 @@ int node_listxattr(struct node *n, const char *path, char *buf, size_t size)
 		return r;
 	if (e.kind == DB_FILE && e.has_sha)
 		r = xattr_value(names, sizeof(names), buf, size);
+	else if (e.kind == DB_FILE)
+		r = xattr_value(XATTR_STATE, sizeof(XATTR_STATE), buf, size);
 	else
 		r = 0;
 	db_entry_clear(&e);
@@ -1456,6 +1473,26 @@ int node_status(struct node *n, struct node_status *st)
 		st->has_net = 1;
 		net_status(n->net, &st->net);
 	}
+	if (n->sync != NULL)
+		sync_get_stats(n->sync, &st->sync);
+	if (n->xfer != NULL) {
+		struct xfer_info xi[NODE_STATUS_XFERS];
+
+		st->nxfers = xfer_list(n->xfer, xi, NODE_STATUS_XFERS);
+		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
+			struct node_status_xfer *o = &st->xfers[i];
+
+			o->x = xi[i];
+			if (db_path_of(n->db, xi[i].sha, o->file, sizeof(o->file)) != 0)
+				store_hex(xi[i].sha, o->file);
+			if (net_name_of(n->net, xi[i].peer, o->peer, sizeof(o->peer)) != 0) {
+				char hex[STORE_HEX_LEN];
+
+				store_hex(xi[i].peer, hex);
+				snprintf(o->peer, sizeof(o->peer), "%.16s", hex);
+			}
+		}
+	}
 	return db_stats(n->db, &st->db);
 }
 
@@ -1536,6 +1573,29 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 	} else {
 		APPEND(",\"tox\":null}");
 	}
+	/* Replication and transfers: inside the object, before its end. */
+	if (pos < len && pos > 0) {
+		pos--;
+		APPEND(",\"sync\":{\"pulls\":%llu,\"applied\":%llu,\"rejected\":%llu,"
+		       "\"served\":%llu,\"last_pull\":%lld},\"transfers\":[",
+		       (unsigned long long)st->sync.pulls, (unsigned long long)st->sync.applied,
+		       (unsigned long long)st->sync.rejected, (unsigned long long)st->sync.served,
+		       (long long)st->sync.last_pull);
+		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
+			const struct node_status_xfer *x = &st->xfers[i];
+			double eta = x->x.rate > 0 ? (double)(x->x.size - x->x.done) / x->x.rate : -1;
+
+			APPEND("%s{\"file\":", i ? "," : "");
+			json_str(buf, len, &pos, x->file);
+			APPEND(",\"peer\":");
+			json_str(buf, len, &pos, x->peer);
+			APPEND(",\"direction\":\"%s\",\"done\":%llu,\"size\":%llu,"
+			       "\"bytes_per_second\":%.0f,\"eta_seconds\":%.0f}",
+			       x->x.sending ? "out" : "in", (unsigned long long)x->x.done,
+			       (unsigned long long)x->x.size, x->x.rate, eta);
+		}
+		APPEND("]}");
+	}
 #undef APPEND
 	if (pos >= len)
 		return -ENOSPC;
@@ -1578,5 +1638,26 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 		     (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
 		     (unsigned long long)st->db.bytes, (unsigned long long)st->db.blob_bytes,
 		     (unsigned long long)st->db.blobs, st->open_files, net_line);
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
+		const struct node_status_xfer *x = &st->xfers[i];
+		size_t pos = (size_t)n;
+		char eta[32];
+
+		if (x->x.rate > 0)
+			snprintf(eta, sizeof(eta), "ETA %.0f s",
+				 (double)(x->x.size - x->x.done) / x->x.rate);
+		else
+			snprintf(eta, sizeof(eta), "waiting");
+		n += snprintf(buf + pos, len - pos, "transfer:    %s %s %s %s: %llu of %llu bytes "
+			      "(%d%%), %.1f KiB/s, %s\n", x->x.sending ? "sending" : "fetching",
+			      x->file, x->x.sending ? "to" : "from", x->peer,
+			      (unsigned long long)x->x.done, (unsigned long long)x->x.size,
+			      x->x.size ? (int)(x->x.done * 100 / x->x.size) : 100, x->x.rate / 1024,
+			      eta);
+		if (n < 0 || (size_t)n >= len)
+			return -ENOSPC;
+	}
+	return 0;
 }

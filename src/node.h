@@ -25,6 +25,8 @@
 
 #include "db.h"
 #include "net.h"
+#include "sync.h"
+#include "xfer.h"
 
 struct cfg;
 struct node;
@@ -89,6 +91,7 @@ int node_file_fsync(struct node_file *f);
 /* Publishes what is still unpublished, then frees f. */
 int node_file_release(struct node_file *f);
 
+#define NODE_STATUS_XFERS 16
 struct node_status {
 	char name[256];
 	char id_hex[2 * NODE_ID_BYTES + 1];
@@ -100,6 +103,14 @@ struct node_status {
 	int open_files;
 	int has_net;		/* member of a cluster: net is filled in */
 	struct net_status net;
+	struct sync_stats sync;
+	/* Transfers under way (up to NODE_STATUS_XFERS of nxfers). */
+	size_t nxfers;
+	struct node_status_xfer {
+		struct xfer_info x;
+		char file[256];		/* a path with that content, shortened */
+		char peer[64];		/* the member's name */
+	} xfers[NODE_STATUS_XFERS];
 };
 int node_status(struct node *n, struct node_status *st);
 /* The status as one JSON object, or as text for people (NUL-terminated). */

@@ -141,7 +141,7 @@ int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, siz
 static void put_rec(struct buf *b, const struct db_rec *r)
 {
 	const struct db_entry *e = &r->e;
-	size_t plen = strlen(r->path), tlen = e->target && !e->deleted ? strlen(e->target) : 0;
+	size_t plen = r->path ? strlen(r->path) : 0, tlen = e->target && !e->deleted ? strlen(e->target) : 0;
 
 	put_u(b, plen, 2);
 	put(b, r->path, plen);
@@ -156,8 +156,10 @@ static void put_rec(struct buf *b, const struct db_rec *r)
 	put_u(b, e->hlc, 8);
 	put(b, e->origin, DB_NODE_BYTES);
 	put_u(b, e->seq, 8);
-	put_u(b, e->has_sha && !e->deleted, 1);
-	if (e->has_sha && !e->deleted)
+	int sha = e->has_sha && (!e->deleted || e->kind == DB_HOLDER);
+
+	put_u(b, sha, 1);
+	if (sha)
 		put(b, e->sha256, DB_SHA_BYTES);
 	put_u(b, tlen, 2);
 	put(b, e->target, tlen);
@@ -199,6 +201,14 @@ static int get_rec(struct rd *r, struct db_rec *out)
 	if (r->bad || p == NULL || o == NULL || has_sha > 1 || e->deleted > 1)
 		return -EBADMSG;
 	memcpy(e->origin, o, DB_NODE_BYTES);
+	if (e->kind == DB_HOLDER) {
+		/* A holding: a content hash and a sequence number, nothing else. */
+		if (plen != 0 || !e->has_sha || tlen != 0 || vlen != 0 || e->mode || e->uid ||
+		    e->gid || e->size || e->mtime_ns || e->ctime_ns || e->hlc || e->seq == 0 ||
+		    e->seq > INT64_MAX)
+			goto bad;
+		return 0;
+	}
 	/* The path: a tree path, no NUL, no "..", names of at most 255. */
 	if (plen == 0 || plen >= PATH_TREE_MAX || memchr(p, 0, plen) != NULL ||
 	    (out->path = strndup((const char *)p, plen)) == NULL || path_check(out->path) != 0)
