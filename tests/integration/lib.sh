@@ -187,6 +187,40 @@ t_netns() {
 	ip -n "$1" link set lo up || t_die "cannot bring up loopback in $1"
 }
 
+# t_bridged P NET NAME...: namespace P-br with a bridge, and for each NAME
+# a namespace P-NAME whose eth0 (NET.1, NET.2, ... in order) is a veth
+# linked to the bridge.  Link names stay short: P should be ~4 chars.
+t_bridged() {
+	local p=$1 net=$2 n i=0; shift 2
+	t_netns "$p-br"
+	ip -n "$p-br" link add br0 type bridge || t_die "cannot create a bridge"
+	ip -n "$p-br" link set br0 up
+	for n in "$@"; do
+		i=$((i + 1))
+		t_netns "$p-$n"
+		ip link add "$p$n" type veth peer name "$p$n-br" || t_die "cannot create veth"
+		ip link set "$p$n" netns "$p-$n"
+		ip link set "$p$n-br" netns "$p-br"
+		ip -n "$p-$n" link set "$p$n" name eth0
+		ip -n "$p-$n" addr add "$net.$i/24" dev eth0
+		ip -n "$p-$n" link set eth0 up
+		ip -n "$p-br" link set "$p$n-br" master br0
+		ip -n "$p-br" link set "$p$n-br" up
+	done
+}
+
+# t_start_mounted_ns NS NAME: start NAME (a t_conf node, with a mount) with
+# its network in namespace NS but in this mount namespace, so that its
+# mount is seen here; in the foreground, logging to NAME.log.
+t_start_mounted_ns() {
+	local ns=$1 name=$2
+	rm -f "$T_DIR/$name.pid"
+	nsenter --net="/run/netns/$ns" "$OAND" -c "$T_DIR/$name.conf" -f -p "$T_DIR/$name.pid" \
+		</dev/null >>"$T_DIR/$name.log" 2>&1 &
+	T_PIDS+=("$!")
+	t_wait 20 "$name to mount" t_is_mounted "$T_DIR/$name.mnt"
+}
+
 # t_node_conf NAME TOXPORT HTTPPORT KEY [extra lines]: a cluster node
 # without a mount, data in $T_DIR/NAME.data; prints the conf path.
 t_node_conf() {

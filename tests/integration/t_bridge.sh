@@ -10,25 +10,8 @@
 t_init
 command -v jq >/dev/null || t_die "jq is needed (make deps)"
 P=ob$$			# prefix: namespace and link names stay short and unique
-BR=$P-br		# the namespace that holds the bridge
 NET=10.$(( $$ % 200 + 20 )).77	# a private /24 used only inside these namespaces
-t_netns "$BR"
-ip -n "$BR" link add br0 type bridge || t_die "cannot create a bridge"
-ip -n "$BR" link set br0 up
-i=0
-for n in a b c; do
-	i=$((i + 1))
-	t_netns "$P-$n"
-	# veth pair: eth0 inside the node's namespace, the other end on br0.
-	ip link add "$P$n" type veth peer name "$P$n-br" || t_die "cannot create veth"
-	ip link set "$P$n" netns "$P-$n"
-	ip link set "$P$n-br" netns "$BR"
-	ip -n "$P-$n" link set "$P$n" name eth0
-	ip -n "$P-$n" addr add "$NET.$i/24" dev eth0
-	ip -n "$P-$n" link set eth0 up
-	ip -n "$BR" link set "$P$n-br" master br0
-	ip -n "$BR" link set "$P$n-br" up
-done
+t_bridged "$P" "$NET" a b c
 t_check "b's address is not on a's side" sh -c "! ip -n '$P-a' addr show | grep -q '$NET.2/'"
 
 key=$("$OAND" genkey)
