@@ -7,6 +7,7 @@
 #   make deps         install the Debian packages the build and tests need
 #   make bench        benchmarks against the native filesystem and bare toxcore (BENCHMARKS.md)
 #   make bench-cluster only the cluster ones against bare toxcore (bench/cluster)
+#   make bench-share  only the shared-tree ones between mounted nodes (bench/share)
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -39,10 +40,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire cluster rpc sync xfer
+CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -73,6 +74,9 @@ $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
 $(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(B)/src/cluster.o
 $(B)/tests/check_rpc: $(B)/tests/check_rpc.o $(B)/src/rpc.o
 $(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o
+# check_sync stubs the four net functions sync.c names instead of linking src/net.
+$(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/src/sync.o $(B)/src/db.o $(B)/src/clock.o \
+	$(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
@@ -106,7 +110,7 @@ endif
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire admit bff cluster
+FUZZERS = wire admit bff cluster sync
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 	@mkdir -p $(dir $@)
@@ -123,6 +127,12 @@ build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h src/hex.c src/deadline
 build/fuzz/fuzz_cluster: tests/fuzz_cluster.c src/cluster.c src/cluster.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_cluster.c src/cluster.c
+
+# The net functions sync.c names are stubs in the target itself.
+FUZZ_SYNC_SRC = src/sync.c src/db.c src/clock.c src/path.c src/log.c src/deadline.c
+build/fuzz/fuzz_sync: tests/fuzz_sync.c $(FUZZ_SYNC_SRC) src/sync.h src/db.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_sync.c $(FUZZ_SYNC_SRC) -lsqlite3 -lpthread
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
@@ -142,9 +152,13 @@ build/bench/toxref: bench/toxref.c
 bench: all build/bench/toxref
 	bench/run
 	bench/cluster
+	bench/share
 
 bench-cluster: all build/bench/toxref
 	bench/cluster
+
+bench-share: all build/bench/toxref
+	bench/share
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -175,5 +189,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration fuzz check bench bench-cluster install uninstall deps man-check clean
+.PHONY: all unit integration fuzz check bench bench-cluster bench-share install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)

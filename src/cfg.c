@@ -47,6 +47,7 @@ static const struct key keys[] = {
 	{ "oand", "forget-after", K_NUM, NUM(forget_after_ms, 0.0001, 3650, 86400000, "days") },
 	{ "oand", "max-peers", K_NUM, NUM(max_peers, 2, 256, 1, "peers") },
 	{ "oand", "fetch-timeout", K_NUM, NUM(fetch_timeout_ms, 1, 86400, 1000, "seconds") },
+	{ "oand", "replicas", K_NUM, NUM(replicas, 1, 64, 1, "copies") },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
 	{ "oan", "mount-options", K_STRING, OFF(mount_options) },
@@ -58,6 +59,7 @@ static const struct key keys[] = {
 #define DEFAULT_FORGET_AFTER_MS (3LL * 86400000)
 #define DEFAULT_MAX_PEERS 32
 #define DEFAULT_FETCH_TIMEOUT_MS 60000
+#define DEFAULT_REPLICAS 2
 
 void cfg_free(struct cfg *cfg)
 {
@@ -114,7 +116,7 @@ static struct cfg *cfg_unset(void)
 	cfg->tox_port = -1;
 	cfg->log_level = (enum log_level)-1;
 	cfg->ipv6 = -1;
-	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = -1;
+	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = cfg->replicas = -1;
 	return cfg;
 }
 
@@ -149,6 +151,8 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->max_peers = DEFAULT_MAX_PEERS;
 	if (cfg->fetch_timeout_ms < 0)
 		cfg->fetch_timeout_ms = DEFAULT_FETCH_TIMEOUT_MS;
+	if (cfg->replicas < 0)
+		cfg->replicas = DEFAULT_REPLICAS;
 	if (cfg->data_dir == NULL && (cfg->data_dir = cfg_default_data_dir()) == NULL)
 		return -ENOMEM;
 	return 0;

@@ -45,6 +45,7 @@ struct cfg {
 	int64_t forget_after_ms;	/* forget-after (days in the file) */
 	int64_t max_peers;		/* direct connections to members */
 	int64_t fetch_timeout_ms;	/* fetch-timeout: a read waits this long for a holder */
+	int64_t replicas;		/* copies of each content kept on members */
 	/* group "oan" (the FUSE side) */
 	char *mount_point;		/* NULL: do not mount */
 	char *mount_options;		/* extra -o options for FUSE, or NULL */

@@ -130,6 +130,8 @@ struct db {
 };
 
 #define SEQ_BLOCK 1024
+/* Versions dated further ahead of this node's clock are not taken in. */
+#define DB_SKEW_MAX_MS (24LL * 3600 * 1000)
 
 int db_errno(int rc)
 {
@@ -883,9 +885,12 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 			e.ctime_ns = now_ns();
 		r = put_entry(db, newp, &e);
 		db_entry_clear(&e);
-		if (r == 0)
-			r = put_tombstone(db, paths[i]);
 	}
+	/* The old paths go children first, so that a node taking in these
+	   changes in order never sees a folder deleted while it still holds
+	   entries (it would keep the folder). */
+	for (size_t i = n; i-- > 0 && r == 0;)
+		r = put_tombstone(db, paths[i]);
 	if (r == 0 && (r = touch_parent(db, from)) == 0)
 		r = touch_parent(db, to);
 	if (r == 0 && have_dst && dst.kind == DB_FILE && dst.has_sha &&
@@ -1594,10 +1599,26 @@ static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t
 		e.deleted = 0;
 		e.ctime_ns = now_ns();
 	} else {
+		/*
+		 * Never seen here: a stand-in until the folder's own version
+		 * arrives (an entry inside it came first).  Its clock is the
+		 * smallest there is, so that any real version of the folder
+		 * wins over it, on every node.
+		 */
+		uint8_t one[DB_VV_BYTES];
+		size_t olen;
+
 		memset(&e, 0, sizeof(e));
 		e.kind = DB_DIR;
 		e.mode = 0755;
 		e.mtime_ns = e.ctime_ns = now_ns();
+		e.hlc = 1;
+		memcpy(e.origin, db->self, DB_NODE_BYTES);
+		e.seq = db->next_seq++;
+		olen = db_vv_set(one, 0, db->self, 1);
+		if ((r = put_rec(db, path, &e, one, olen)) == 0)
+			note_changed(cl, path);
+		return r;
 	}
 	r = put_entry(db, path, &e);
 	db_entry_clear(&e);
@@ -1606,10 +1627,14 @@ static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t
 	return r;
 }
 
-/* "dir/name.conflict-NODE-TIME" for the losing version r. */
+/*
+ * "dir/name.conflict-NODE-TIME" for the losing version r; the name gives
+ * way (it is shortened) when the path would be too long, and where even
+ * that leaves no room, the copy goes to the top folder.
+ */
 static int conflict_path(const struct db_rec *r, char *out, size_t outlen)
 {
-	char parent[PATH_TREE_MAX], stamp[32];
+	char parent[PATH_TREE_MAX], stamp[32], suffix[64];
 	const char *name;
 	time_t t = (time_t)(clock_ms(r->e.hlc) / 1000);
 	struct tm tm;
@@ -1619,11 +1644,17 @@ static int conflict_path(const struct db_rec *r, char *out, size_t outlen)
 		return -EINVAL;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	/* The suffix always fits: the name gives way. */
-	room = PATH_NAME_MAX - (int)strlen(".conflict-12345678-") - (int)strlen(stamp);
-	k = snprintf(out, outlen, "%s%s%.*s.conflict-%02x%02x%02x%02x-%s",
-		     parent, strcmp(parent, "/") ? "/" : "", room, name, r->e.origin[0],
-		     r->e.origin[1], r->e.origin[2], r->e.origin[3], stamp);
+	snprintf(suffix, sizeof(suffix), ".conflict-%02x%02x%02x%02x-%s", r->e.origin[0],
+		 r->e.origin[1], r->e.origin[2], r->e.origin[3], stamp);
+	room = PATH_NAME_MAX - (int)strlen(suffix);
+	if (room > (int)(PATH_TREE_MAX - 2 - strlen(parent) - strlen(suffix)))
+		room = (int)(PATH_TREE_MAX - 2 - strlen(parent) - strlen(suffix));
+	if (room < 1) {
+		strcpy(parent, "/");
+		room = PATH_NAME_MAX - (int)strlen(suffix);
+	}
+	k = snprintf(out, outlen, "%s%s%.*s%s", parent, strcmp(parent, "/") ? "/" : "", room, name,
+		     suffix);
 	return k < 0 || (size_t)k >= outlen || path_check(out) != 0 ? -ENAMETOOLONG : 0;
 }
 
@@ -1640,11 +1671,17 @@ static int same_content(const struct db_entry *a, const struct db_entry *b)
 
 static int apply_one(struct db *db, const struct db_rec *in, struct changed_list *cl, int depth);
 
-/* Keep the losing version of a conflict beside the winner.  Lock held. */
+/*
+ * Keep the losing version of a conflict beside the winner, as a version
+ * of this node: it then travels like any change (to the losing node too,
+ * which does not take back versions of its own).  Nodes that resolve the
+ * same conflict make the same path with the same content; their versions
+ * of it meet like any others and settle on one.  Lock held.
+ */
 static int keep_loser(struct db *db, const struct db_rec *loser, struct changed_list *cl, int depth)
 {
-	struct db_rec side = *loser;
 	char path[PATH_TREE_MAX];
+	struct db_entry e, have;
 	int r;
 
 	if (depth > 0 || loser->e.deleted || loser->e.kind == DB_DIR)
@@ -1653,9 +1690,24 @@ static int keep_loser(struct db *db, const struct db_rec *loser, struct changed_
 		log_error("db: no room for a conflict copy of %s: %s", loser->path, strerror(-r));
 		return r;
 	}
+	if (get_live(db, path, &have) == 0) {
+		int same = same_content(&have, &loser->e);
+
+		db_entry_clear(&have);
+		if (same)
+			return 0;	/* made here or elsewhere already */
+	}
 	log_notice("db: concurrent changes of %s: one version stays as %s", loser->path, path);
-	side.path = path;
-	return apply_one(db, &side, cl, depth + 1);
+	e = loser->e;
+	e.target = NULL;
+	if (loser->e.target != NULL && (e.target = strdup(loser->e.target)) == NULL)
+		return -ENOMEM;
+	e.deleted = 0;
+	r = put_entry(db, path, &e);
+	db_entry_clear(&e);
+	if (r == 0)
+		note_changed(cl, path);
+	return r;
 }
 
 /* Apply one record (see db_apply).  Lock held, inside a transaction. */
@@ -1766,6 +1818,13 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (memcmp(recs[i].e.origin, db->self, DB_NODE_BYTES) == 0)
 			continue;	/* our own, back from a peer */
+		if (clock_ms(recs[i].e.hlc) > (uint64_t)(now_ns() / 1000000) + DB_SKEW_MAX_MS) {
+			/* A clock this far ahead would drag ours along and make
+			   every later change of this node look wrong. */
+			log_warn("db: a version of %s from a peer is dated more than a day ahead;"
+				 " ignored", recs[i].path ? recs[i].path : "(a holding)");
+			continue;
+		}
 		if (recs[i].e.kind == DB_HOLDER) {
 			sqlite3_stmt *h = stmt(db, S_HOLD_APPLY);
 
@@ -1814,6 +1873,55 @@ int db_path_of(struct db *db, const uint8_t sha[DB_SHA_BYTES], char *out, size_t
 			snprintf(out, len, "%s", (const char *)sqlite3_column_text(s, 0));
 			r = 0;
 		}
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_underheld(struct db *db, int replicas, size_t limit, db_underheld_cb cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT e.sha256, max(e.size) FROM entries e WHERE e.deleted=0 AND e.kind=102 AND e.size>0"
+		" AND e.sha256 IS NOT NULL AND (SELECT count(*) FROM holders h"
+		" WHERE h.sha256=e.sha256 AND h.deleted=0) < ?1 GROUP BY e.sha256 LIMIT ?2";
+	struct item { uint8_t sha[DB_SHA_BYTES]; uint64_t size; } *v = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (limit == 0 || (v = calloc(limit, sizeof(*v))) == NULL)
+		return limit == 0 ? 0 : -ENOMEM;
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK) {
+		r = -EIO;
+	} else {
+		sqlite3_bind_int(s, 1, replicas);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+		while (n < limit && sqlite3_step(s) == SQLITE_ROW)
+			if (sqlite3_column_bytes(s, 0) == DB_SHA_BYTES) {
+				memcpy(v[n].sha, sqlite3_column_blob(s, 0), DB_SHA_BYTES);
+				v[n++].size = (uint64_t)sqlite3_column_int64(s, 1);
+			}
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	/* Called outside the lock: the callback may take its time. */
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = cb(v[i].sha, v[i].size, ctx);
+	free(v);
+	return r < 0 ? r : 0;
+}
+
+int db_holders_forget(struct db *db, const uint8_t node[DB_NODE_BYTES])
+{
+	sqlite3_stmt *s = NULL;
+	int r = -EIO;
+
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, "DELETE FROM holders WHERE node=?1", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, node, DB_NODE_BYTES, SQLITE_STATIC);
+		r = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	}
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&db->lock);

@@ -1239,6 +1239,8 @@ static void on_forgotten(const struct cluster_member *m, void *ctx)
 	log_notice("net: forgetting %s (%s), offline for longer than forget-after",
 		   (hex_key(m->addr, hex), hex), m->name);
 	db_member_delete(n->db, m->addr);
+	/* What it held is held no longer: the replica keeper makes new copies. */
+	db_holders_forget(n->db, m->addr);
 }
 
 /* Save the members that changed, in one transaction, outside n->lock. */
@@ -1978,6 +1980,25 @@ void net_status(struct net *n, struct net_status *st)
 }
 
 /* ---- the node list for people ---- */
+
+size_t net_online(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max)
+{
+	int64_t now = wall_ms();
+	size_t k = 0;
+
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->cl.n; i++) {
+		const struct cluster_member *m = &n->cl.m[i];
+
+		if (m->self || m->removed || cluster_state(&n->cl, m, now) != CL_ONLINE)
+			continue;
+		if (k < max)
+			memcpy(pks[k], m->addr, IDENT_KEY_BYTES);
+		k++;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return k;
+}
 
 int net_name_of(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], char *out, size_t len)
 {

@@ -27,6 +27,7 @@
 #include "store.h"
 #include "sync.h"
 #include "xfer.h"
+#include "replica.h"
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
@@ -35,6 +36,7 @@
 #define RESERVE_MAX (64u << 20)
 #define XATTR_HOLDERS "user.oand.holders"
 #define XATTR_STATE "user.oand.state"
+#define XATTR_REPLICAS "user.oand.replicas"
 
 struct node {
 	const struct cfg *cfg;
@@ -52,6 +54,7 @@ struct node {
 	struct api *api;		/* HTTP service of a member */
 	struct sync *sync;		/* the namespace replicated with members */
 	struct xfer *xfer;		/* content fetched from members */
+	struct replica *replica;	/* keeps `replicas` copies of each content */
 	pthread_mutex_t inval_lock;	/* guards inval, inval_ctx; held while calling */
 	void (*inval)(const char *path, void *ctx);
 	void *inval_ctx;
@@ -378,6 +381,7 @@ static void remote_changed(const char *path, void *ctx)
 	char parent[PATH_TREE_MAX];
 	const char *name;
 
+	replica_poke(n->replica);
 	pthread_mutex_lock(&n->inval_lock);
 	if (n->inval != NULL) {
 		n->inval(path, n->inval_ctx);
@@ -432,6 +436,11 @@ int node_start(struct node *n)
 			return r;
 		}
 		db_set_hook(n->db, local_changed, n);
+		if ((r = replica_start(n->db, n->xfer, n->net, n->id, (int)n->cfg->replicas,
+				       n->data_dir, n->reserve, &n->replica)) != 0) {
+			log_error("cannot start the replica keeper: %s", strerror(-r));
+			return r;
+		}
 	}
 	/* Its HTTP service tells joining nodes how to reach it over Tox. */
 	if (n->net != NULL &&
@@ -454,6 +463,8 @@ void node_close(struct node *n)
 	net_shutdown(n->net);
 	if (n->xfer != NULL)
 		xfer_detach(n->xfer);
+	replica_stop(n->replica);
+	n->replica = NULL;
 	if (n->sync != NULL) {
 		db_set_hook(n->db, NULL, NULL);
 		sync_stop(n->sync);
@@ -838,6 +849,17 @@ int node_getxattr(struct node *n, const char *path, const char *name, char *buf,
 
 		store_hex(e.sha256, hex);
 		r = xattr_value(hex, 64, buf, size);
+	} else if (strcmp(name, XATTR_REPLICAS) == 0) {
+		/* "N of R": nodes known to hold it, of the copies wanted */
+		char tmp[8192], v[64];
+		struct holders_ctx h = { tmp, sizeof(tmp), 0 };
+		int count = 0;
+
+		if ((r = db_holders(n->db, e.sha256, holder_one, &h)) == 0) {
+			count = h.len > 0 ? (int)((h.len + 1) / 65) : 0;
+			snprintf(v, sizeof(v), "%d of %lld", count, (long long)n->cfg->replicas);
+			r = xattr_value(v, strlen(v), buf, size);
+		}
 	} else if (strcmp(name, XATTR_HOLDERS) == 0) {
 		char tmp[8192];
 		struct holders_ctx h = { tmp, sizeof(tmp), 0 };
@@ -853,7 +875,7 @@ int node_getxattr(struct node *n, const char *path, const char *name, char *buf,
 
 int node_listxattr(struct node *n, const char *path, char *buf, size_t size)
 {
-	static const char names[] = XATTR_SHA "\0" XATTR_HOLDERS "\0" XATTR_STATE;
+	static const char names[] = XATTR_SHA "\0" XATTR_HOLDERS "\0" XATTR_STATE "\0" XATTR_REPLICAS;
 	struct db_entry e;
 	int r;
 

@@ -23,6 +23,9 @@
 
 /* ---- encoding: little-endian, lengths before contents ---- */
 
+/* The fixed part of an encoded record: no record is shorter. */
+#define REC_MIN_BYTES (2 + 1 + 1 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + DB_NODE_BYTES + 8 + 1 + 2 + 2)
+
 struct buf {
 	uint8_t *p;
 	size_t len, cap;
@@ -31,7 +34,7 @@ struct buf {
 
 static void put(struct buf *b, const void *v, size_t n)
 {
-	if (b->err)
+	if (b->err || n == 0)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
@@ -284,7 +287,7 @@ int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b)
 	nranges = (size_t)get_u(&r, 2);
 	nrecs = (size_t)get_u(&r, 4);
 	if (r.bad || more > 1 || nranges > SYNC_ORIGINS_MAX || nrecs > SYNC_RECS_MAX ||
-	    r.left < nranges * (DB_NODE_BYTES + 8))
+	    r.left < nranges * (DB_NODE_BYTES + 8) + nrecs * REC_MIN_BYTES)
 		return -EBADMSG;
 	b->more = more;
 	if ((nranges > 0 && (b->ranges = calloc(nranges, sizeof(*b->ranges))) == NULL) ||

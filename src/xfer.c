@@ -74,6 +74,7 @@ struct xfer {
 	struct job *jobs;
 	struct send *sends;	/* net thread only, but listed under lock */
 	int nsends;
+	int corrupt;		/* test hook: send wrong bytes (OAND_TEST_CORRUPT_SENDS) */
 };
 
 static char *short_hex(const uint8_t *k, char out[17])
@@ -93,6 +94,9 @@ struct xfer *xfer_new(struct store *st, struct db *db, const uint8_t self[32], i
 	x->db = db;
 	memcpy(x->self, self, 32);
 	x->timeout_ms = timeout_ms;
+	/* Fault injection for the tests of a holder that lies. */
+	if ((x->corrupt = getenv("OAND_TEST_CORRUPT_SENDS") != NULL))
+		log_warn("xfer: OAND_TEST_CORRUPT_SENDS is set: this node sends wrong bytes");
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->cond, NULL);
 	return x;
@@ -689,6 +693,8 @@ void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file,
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
+	if (x->corrupt && pos == 0)
+		buf[0] ^= 0xff;
 	if (tox_file_send_chunk(tox, f, file, pos, buf, len, NULL) && pos + len > s->done)
 		s->done = pos + len;
 	pthread_mutex_unlock(&x->lock);

@@ -3,8 +3,10 @@
  * POSIX errors of every namespace change, folder renames that carry their
  * whole subtree, listing order, versions (hlc and per-origin seq always
  * growing, also across a reopen with a wall clock that went back),
- * tombstones, holders and the integrity check.  Each test gets its own
- * database under a fresh /tmp folder (CK_FORK: one process per test).
+ * tombstones, holders and the integrity check; and the conflict rules of
+ * db_apply() with versions written by hand as if from two other nodes.
+ * Each test gets its own database under a fresh /tmp folder (CK_FORK:
+ * one process per test).
  */
 #include <check.h>
 #include <errno.h>
@@ -1342,6 +1344,540 @@ START_TEST(test_errno_map)
 }
 END_TEST
 
+/* ---- replication: the conflict rules of db_apply ---- */
+
+/* Versions from two other nodes, X and Y, at known HLC times. */
+#define KEY_X 0x11
+#define KEY_Y 0x22
+#define HLC_AT(k) (((uint64_t)1700000000000ull << CLOCK_LOGICAL_BITS) + (k))
+/* The conflict-copy suffix of a version of X made at HLC_AT(small k):
+   1700000000 s after the epoch is 2023-11-14 22:13:20 UTC. */
+#define X_CONFLICT ".conflict-11111111-20231114T221320Z"
+
+/* A live version of path from the node whose key is all `key`; content
+   0 for an empty file. */
+static void rec_make(struct db_rec *r, const char *path, int kind, uint8_t key, uint64_t hlc,
+		     uint64_t seq, unsigned content)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = strdup(path);
+	ck_assert_ptr_nonnull(r->path);
+	r->e.kind = kind;
+	r->e.mode = kind == DB_DIR ? 0755 : kind == DB_LINK ? 0777 : 0644;
+	r->e.uid = 1000;
+	r->e.gid = 100;
+	r->e.mtime_ns = r->e.ctime_ns = 1700000000000000000ll + (int64_t)(hlc & 0xffff);
+	r->e.hlc = hlc;
+	memset(r->e.origin, key, DB_NODE_BYTES);
+	r->e.seq = seq;
+	if (kind == DB_FILE && content != 0) {
+		r->e.size = content * 10u;
+		r->e.has_sha = 1;
+		sha_of(content, r->e.sha256);
+	} else if (kind == DB_LINK) {
+		char target[32];
+
+		snprintf(target, sizeof(target), "target-%u", content);
+		r->e.target = strdup(target);
+		ck_assert_ptr_nonnull(r->e.target);
+		r->e.size = strlen(target);
+	}
+	r->vv_len = db_vv_set(r->vv, 0, r->e.origin, hlc);
+}
+
+/* A deletion of path (as a tombstone travels: no content). */
+static void rec_tomb(struct db_rec *r, const char *path, int kind, uint8_t key, uint64_t hlc,
+		     uint64_t seq)
+{
+	rec_make(r, path, kind == DB_LINK ? DB_FILE : kind, key, hlc, seq, 0);
+	r->e.kind = kind;
+	r->e.deleted = 1;
+}
+
+/* The version now also supersedes node key's change at hlc. */
+static void rec_saw(struct db_rec *r, uint8_t key, uint64_t hlc)
+{
+	uint8_t node[DB_NODE_BYTES];
+
+	memset(node, key, sizeof(node));
+	r->vv_len = db_vv_set(r->vv, r->vv_len, node, hlc);
+}
+
+static void recs_clear(struct db_rec *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		db_rec_clear(&r[i]);
+}
+
+static int apply(struct t *t, const struct db_rec *r, size_t n)
+{
+	int k = db_apply(t->db, r, n, NULL, 0, NULL, NULL);
+
+	ck_assert_msg(k >= 0, "db_apply = %d", k);
+	return k;
+}
+
+/* The live file at path holds content (the version of node key, unless
+   key is 0: a conflict copy may be a version of any node). */
+static void expect_file(struct t *t, const char *path, unsigned content, uint8_t key)
+{
+	struct db_entry e;
+	uint8_t sha[DB_SHA_BYTES], origin[DB_NODE_BYTES];
+
+	get_ok(t, path, &e);
+	sha_of(content, sha);
+	memset(origin, key, sizeof(origin));
+	ck_assert_int_eq(e.kind, DB_FILE);
+	ck_assert_int_eq(e.has_sha, 1);
+	ck_assert_msg(memcmp(e.sha256, sha, DB_SHA_BYTES) == 0, "%s: not content %u", path,
+		      content);
+	ck_assert_uint_eq(e.size, content * 10u);
+	if (key != 0)
+		ck_assert_msg(memcmp(e.origin, origin, DB_NODE_BYTES) == 0,
+			      "%s: origin %02x, want %02x", path, e.origin[0], key);
+	db_entry_clear(&e);
+}
+
+#define ANY_NODE 0
+
+/* The whole live tree, one line an entry, sorted: what a listing shows,
+   and with versions set, each entry's version too.  (Entries made here,
+   as conflict copies are, get this node's clock, which differs with the
+   order things came in.) */
+struct dump {
+	char **v;
+	size_t n, cap;
+	int versions;
+};
+
+struct dump_dir {
+	const char *dir;
+	struct dump *d;
+	struct dump dirs;
+};
+
+static void dump_add(struct dump *d, char *line)
+{
+	ck_assert_ptr_nonnull(line);
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 32;
+		d->v = realloc(d->v, d->cap * sizeof(*d->v));
+		ck_assert_ptr_nonnull(d->v);
+	}
+	d->v[d->n++] = line;
+}
+
+static int dump_one(const char *name, const struct db_entry *e, int64_t cursor, void *ctx)
+{
+	struct dump_dir *dd = ctx;
+	char path[PATH_TREE_MAX], *line = NULL;
+
+	(void)cursor;
+	snprintf(path, sizeof(path), "%s%s%s", dd->dir, strcmp(dd->dir, "/") ? "/" : "", name);
+	ck_assert_int_ge(asprintf(&line, "%s %c %04o %u:%u size %llu sha %02x%02x target %s",
+				  path, e->kind, e->mode, e->uid, e->gid,
+				  (unsigned long long)e->size, e->has_sha ? e->sha256[0] : 0,
+				  e->has_sha ? e->sha256[1] : 0, e->target ? e->target : "-"), 0);
+	if (dd->d->versions) {
+		char *v = NULL;
+
+		ck_assert_int_ge(asprintf(&v, "%s origin %02x hlc %llx seq %llu", line,
+					  e->origin[0], (unsigned long long)e->hlc,
+					  (unsigned long long)e->seq), 0);
+		free(line);
+		line = v;
+	}
+	dump_add(dd->d, line);
+	if (e->kind == DB_DIR)
+		dump_add(&dd->dirs, strdup(path));
+	return 0;
+}
+
+static void dump_free(struct dump *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i]);
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+static void dump_dir(struct t *t, const char *dir, struct dump *d)
+{
+	struct dump_dir dd = { .dir = dir, .d = d };
+
+	ck_assert_int_eq(db_list(t->db, dir, 0, dump_one, &dd), 0);
+	for (size_t i = 0; i < dd.dirs.n; i++)
+		dump_dir(t, dd.dirs.v[i], d);
+	dump_free(&dd.dirs);
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void dump_tree(struct t *t, struct dump *d, int versions)
+{
+	memset(d, 0, sizeof(*d));
+	d->versions = versions;
+	dump_dir(t, "/", d);
+	qsort(d->v, d->n, sizeof(*d->v), cmp_line);
+}
+
+static void assert_same_dump(const struct dump *a, const struct dump *b, const char *what)
+{
+	for (size_t i = 0; i < a->n && i < b->n; i++)
+		ck_assert_msg(strcmp(a->v[i], b->v[i]) == 0, "%s: entry %zu differs:\n  %s\n  %s",
+			      what, i, a->v[i], b->v[i]);
+	ck_assert_msg(a->n == b->n, "%s: %zu entries, %zu entries", what, a->n, b->n);
+}
+
+/* Two writes of one path made concurrently on X and Y: the larger HLC
+   wins the path, the other stays beside it with its own content. */
+START_TEST(test_apply_concurrent_writes)
+{
+	struct t t1, t2;
+	struct db_rec r[2];
+
+	rec_make(&r[0], "/f", DB_FILE, KEY_X, HLC_AT(1), 1, 1);
+	rec_make(&r[1], "/f", DB_FILE, KEY_Y, HLC_AT(2), 1, 2);
+	t_init(&t1);
+	ck_assert_int_eq(apply(&t1, &r[0], 1), 1);
+	expect_file(&t1, "/f", 1, KEY_X);
+	ck_assert_int_eq(apply(&t1, &r[1], 1), 2);	/* /f and its conflict copy */
+	expect_file(&t1, "/f", 2, KEY_Y);
+	expect_file(&t1, "/f" X_CONFLICT, 1, ANY_NODE);
+	ck_assert_uint_eq(count_children(&t1, "/"), 2);
+	/* Both in one batch, the loser last: the same outcome. */
+	t_init(&t2);
+	{
+		struct db_rec rev[2] = { r[1], r[0] };
+
+		ck_assert_int_eq(apply(&t2, rev, 2), 2);
+	}
+	expect_file(&t2, "/f", 2, KEY_Y);
+	expect_file(&t2, "/f" X_CONFLICT, 1, ANY_NODE);
+	ck_assert_uint_eq(count_children(&t2, "/"), 2);
+	t_done(&t1);
+	t_done(&t2);
+	recs_clear(r, 2);
+}
+END_TEST
+
+/* Same HLC on both: the larger origin wins; same content: no copy. */
+START_TEST(test_apply_concurrent_ties)
+{
+	struct t t;
+	struct db_rec r[4];
+
+	rec_make(&r[0], "/f", DB_FILE, KEY_Y, HLC_AT(5), 1, 2);
+	rec_make(&r[1], "/f", DB_FILE, KEY_X, HLC_AT(5), 1, 1);
+	rec_make(&r[2], "/g", DB_FILE, KEY_X, HLC_AT(6), 2, 3);
+	rec_make(&r[3], "/g", DB_FILE, KEY_Y, HLC_AT(7), 2, 3);
+	t_init(&t);
+	apply(&t, r, 4);
+	expect_file(&t, "/f", 2, KEY_Y);
+	expect_file(&t, "/f" X_CONFLICT, 1, ANY_NODE);
+	expect_file(&t, "/g", 3, KEY_Y);
+	ck_assert_uint_eq(count_children(&t, "/"), 3);
+	t_done(&t);
+	recs_clear(r, 4);
+}
+END_TEST
+
+/* A deletion made concurrently with a write: the write survives, in
+   either order, and nothing else appears. */
+START_TEST(test_apply_delete_vs_write)
+{
+	struct t t1, t2;
+	struct db_rec r[2];
+
+	rec_make(&r[0], "/f", DB_FILE, KEY_X, HLC_AT(1), 1, 1);
+	/* later, but it never saw X's */
+	rec_tomb(&r[1], "/f", DB_FILE, KEY_Y, HLC_AT(5), 1);
+	t_init(&t1);
+	apply(&t1, &r[0], 1);
+	apply(&t1, &r[1], 1);
+	expect_file(&t1, "/f", 1, KEY_X);
+	ck_assert_uint_eq(count_children(&t1, "/"), 1);
+	t_init(&t2);
+	apply(&t2, &r[1], 1);
+	expect_absent(&t2, "/f");
+	apply(&t2, &r[0], 1);
+	expect_file(&t2, "/f", 1, KEY_X);
+	ck_assert_uint_eq(count_children(&t2, "/"), 1);
+	t_done(&t1);
+	t_done(&t2);
+	recs_clear(r, 2);
+}
+END_TEST
+
+/* A deletion that saw the write (its vector covers it) removes it, in
+   either order, and leaves no copy behind. */
+START_TEST(test_apply_covering_delete)
+{
+	struct t t1, t2;
+	struct db_rec r[2];
+
+	rec_make(&r[0], "/f", DB_FILE, KEY_X, HLC_AT(1), 1, 1);
+	rec_tomb(&r[1], "/f", DB_FILE, KEY_Y, HLC_AT(5), 1);
+	rec_saw(&r[1], KEY_X, HLC_AT(1));
+	t_init(&t1);
+	apply(&t1, &r[0], 1);
+	ck_assert_int_eq(apply(&t1, &r[1], 1), 1);
+	expect_absent(&t1, "/f");
+	ck_assert_uint_eq(count_children(&t1, "/"), 0);
+	t_init(&t2);
+	apply(&t2, &r[1], 1);
+	ck_assert_int_eq(apply(&t2, &r[0], 1), 0);	/* old news */
+	expect_absent(&t2, "/f");
+	ck_assert_uint_eq(count_children(&t2, "/"), 0);
+	/* A write that saw the deletion brings the path back. */
+	{
+		struct db_rec w;
+
+		rec_make(&w, "/f", DB_FILE, KEY_X, HLC_AT(9), 2, 4);
+		rec_saw(&w, KEY_Y, HLC_AT(5));
+		ck_assert_int_eq(apply(&t2, &w, 1), 1);
+		expect_file(&t2, "/f", 4, KEY_X);
+		db_rec_clear(&w);
+	}
+	t_done(&t1);
+	t_done(&t2);
+	recs_clear(r, 2);
+}
+END_TEST
+
+/* A folder deleted on Y while X put a file in it: the folder stays,
+   made again as a version of this node that has seen the deletion. */
+START_TEST(test_apply_dir_tombstone_live_child)
+{
+	struct t t;
+	struct db_rec r[3];
+	struct db_entry e;
+
+	rec_make(&r[0], "/d", DB_DIR, KEY_X, HLC_AT(1), 1, 0);
+	rec_make(&r[1], "/d/f", DB_FILE, KEY_X, HLC_AT(2), 2, 1);
+	rec_tomb(&r[2], "/d", DB_DIR, KEY_Y, HLC_AT(5), 1);
+	rec_saw(&r[2], KEY_X, HLC_AT(1));	/* it saw the folder, not the file */
+	t_init(&t);
+	ck_assert_int_eq(apply(&t, r, 2), 2);
+	ck_assert_int_gt(apply(&t, &r[2], 1), 0);
+	get_ok(&t, "/d", &e);
+	ck_assert_int_eq(e.kind, DB_DIR);
+	ck_assert_mem_eq(e.origin, t.self, DB_NODE_BYTES);	/* a new local version */
+	ck_assert_uint_gt(e.hlc, HLC_AT(5));
+	db_entry_clear(&e);
+	expect_file(&t, "/d/f", 1, KEY_X);
+	ck_assert_uint_eq(count_children(&t, "/"), 1);
+	/* The same deletion again: already superseded, nothing changes. */
+	ck_assert_int_eq(apply(&t, &r[2], 1), 0);
+	ck_assert_int_eq(kind_of(&t, "/d"), DB_DIR);
+
+	/* The same with the folder and its file made here. */
+	ck_assert_int_eq(db_mkdir(t.db, "/m", 0700, 5, 6), 0);
+	get_ok(&t, "/m", &e);
+	ck_assert_int_eq(publish_file(&t, "/m/f", 7, 70), 0);
+	{
+		struct db_rec tomb;
+
+		rec_tomb(&tomb, "/m", DB_DIR, KEY_Y, e.hlc + (1u << CLOCK_LOGICAL_BITS), 2);
+		rec_saw(&tomb, t.self[0], e.hlc);
+		ck_assert_int_gt(apply(&t, &tomb, 1), 0);
+		db_rec_clear(&tomb);
+	}
+	db_entry_clear(&e);
+	get_ok(&t, "/m", &e);
+	ck_assert_int_eq(e.kind, DB_DIR);
+	ck_assert_uint_eq(e.mode, 0700);	/* its attributes kept */
+	ck_assert_uint_eq(e.uid, 5);
+	db_entry_clear(&e);
+	ck_assert_int_eq(kind_of(&t, "/m/f"), DB_FILE);
+	t_done(&t);
+	recs_clear(r, 3);
+}
+END_TEST
+
+/* A live entry whose folders are missing or deleted brings them back. */
+START_TEST(test_apply_parent_missing)
+{
+	struct t t;
+	struct db_rec r[4];
+
+	rec_make(&r[0], "/a/b/f", DB_FILE, KEY_X, HLC_AT(3), 3, 1);
+	rec_tomb(&r[1], "/d", DB_DIR, KEY_Y, HLC_AT(1), 1);
+	rec_make(&r[2], "/d/l", DB_LINK, KEY_X, HLC_AT(4), 4, 1);
+	rec_make(&r[3], "/p", DB_FILE, KEY_X, HLC_AT(5), 5, 2);
+	t_init(&t);
+	ck_assert_int_eq(apply(&t, &r[0], 1), 3);	/* /a, /a/b and the file */
+	ck_assert_int_eq(kind_of(&t, "/a"), DB_DIR);
+	ck_assert_int_eq(kind_of(&t, "/a/b"), DB_DIR);
+	expect_file(&t, "/a/b/f", 1, KEY_X);
+	/* a deleted folder */
+	apply(&t, &r[1], 1);
+	expect_absent(&t, "/d");
+	ck_assert_int_eq(apply(&t, &r[2], 1), 2);
+	ck_assert_int_eq(kind_of(&t, "/d"), DB_DIR);
+	ck_assert_int_eq(kind_of(&t, "/d/l"), DB_LINK);
+	/* a file where the folder should be: the folder wins the name and
+	   the file moves aside */
+	apply(&t, &r[3], 1);
+	db_rec_clear(&r[0]);
+	rec_make(&r[0], "/p/q", DB_FILE, KEY_Y, HLC_AT(6), 2, 3);
+	ck_assert_int_gt(apply(&t, &r[0], 1), 0);
+	ck_assert_int_eq(kind_of(&t, "/p"), DB_DIR);
+	expect_file(&t, "/p/q", 3, KEY_Y);
+	ck_assert_int_eq(kind_of(&t, "/p.conflict-5a5a5a5a-file"), DB_FILE);
+	t_done(&t);
+	recs_clear(r, 4);
+}
+END_TEST
+
+/*
+ * A history of X and Y in the shapes replication meets: folders and
+ * their files, an overwrite that saw the first version, concurrent
+ * writes, a deletion that saw its file, one that did not, a folder
+ * deleted while a file went into it, and a symlink.
+ */
+#define HISTORY 13
+static void history(struct db_rec r[HISTORY])
+{
+	size_t k = 0;
+
+	rec_make(&r[k], "/d", DB_DIR, KEY_X, HLC_AT(1), 1, 0);
+	r[k++].e.mode = 0700;
+	rec_make(&r[k++], "/d/a", DB_FILE, KEY_X, HLC_AT(2), 2, 1);
+	rec_make(&r[k++], "/d/b", DB_FILE, KEY_X, HLC_AT(3), 3, 2);
+	rec_make(&r[k++], "/s", DB_FILE, KEY_X, HLC_AT(4), 4, 3);
+	rec_make(&r[k++], "/g", DB_FILE, KEY_X, HLC_AT(5), 5, 4);
+	rec_make(&r[k++], "/f2", DB_DIR, KEY_X, HLC_AT(6), 6, 0);
+	rec_make(&r[k++], "/f2/c", DB_FILE, KEY_X, HLC_AT(7), 7, 5);
+	/* Y, having seen X's first three */
+	rec_make(&r[k], "/d/a", DB_FILE, KEY_Y, HLC_AT(10), 1, 6);
+	rec_saw(&r[k++], KEY_X, HLC_AT(3));
+	rec_make(&r[k++], "/s", DB_FILE, KEY_Y, HLC_AT(11), 2, 7);	/* concurrent */
+	rec_tomb(&r[k], "/d/b", DB_FILE, KEY_Y, HLC_AT(12), 3);
+	rec_saw(&r[k++], KEY_X, HLC_AT(3));
+	rec_tomb(&r[k++], "/g", DB_FILE, KEY_Y, HLC_AT(13), 4);	/* never saw X's /g */
+	rec_make(&r[k++], "/e/x", DB_LINK, KEY_Y, HLC_AT(14), 5, 8);
+	rec_tomb(&r[k], "/f2", DB_DIR, KEY_Y, HLC_AT(15), 6);
+	rec_saw(&r[k++], KEY_X, HLC_AT(6));		/* saw the folder, not /f2/c */
+	ck_assert_uint_eq(k, HISTORY);
+}
+
+/* The same versions taken twice change nothing the second time. */
+START_TEST(test_apply_twice)
+{
+	struct t t;
+	struct db_rec r[HISTORY];
+	struct dump d1, d2;
+
+	history(r);
+	t_init(&t);
+	ck_assert_int_gt(apply(&t, r, HISTORY), 0);
+	dump_tree(&t, &d1, 1);
+	ck_assert_int_eq(apply(&t, r, HISTORY), 0);
+	dump_tree(&t, &d2, 1);
+	assert_same_dump(&d1, &d2, "after the second apply");
+	/* one at a time, too */
+	for (size_t i = 0; i < HISTORY; i++)
+		ck_assert_int_eq(apply(&t, &r[i], 1), 0);
+	dump_free(&d2);
+	dump_tree(&t, &d2, 1);
+	assert_same_dump(&d1, &d2, "after each again");
+	/* what the history says */
+	expect_file(&t, "/d/a", 6, KEY_Y);
+	expect_absent(&t, "/d/b");
+	expect_file(&t, "/s", 7, KEY_Y);
+	expect_file(&t, "/s" X_CONFLICT, 3, ANY_NODE);
+	expect_file(&t, "/g", 4, KEY_X);
+	ck_assert_int_eq(kind_of(&t, "/e"), DB_DIR);
+	ck_assert_int_eq(kind_of(&t, "/e/x"), DB_LINK);
+	ck_assert_int_eq(kind_of(&t, "/f2"), DB_DIR);
+	expect_file(&t, "/f2/c", 5, KEY_X);
+	dump_free(&d1);
+	dump_free(&d2);
+	t_done(&t);
+	recs_clear(r, HISTORY);
+}
+END_TEST
+
+/*
+ * The same versions in another order end in the same tree: all at once
+ * in history order, in reverse, Y's before X's (as a member may answer),
+ * and one at a time in an interleaving.
+ *
+ * When "/d/a" comes before "/d" (orders 0 and 1), the folder is first
+ * made as a stand-in with the smallest clock; X's real "/d" (0700,
+ * 1000:100) then wins over it, so the tree does not depend on the order.
+ */
+START_TEST(test_apply_any_order)
+{
+	static const int orders[][HISTORY] = {
+		{ 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 },
+		{ 7, 8, 9, 10, 11, 12, 0, 1, 2, 3, 4, 5, 6 },
+		{ 0, 7, 1, 8, 2, 9, 3, 10, 4, 11, 5, 12, 6 },
+	};
+	struct t t0, t1;
+	struct db_rec r[HISTORY], mixed[HISTORY];
+	struct dump d0, d1;
+	int o = _i;
+
+	history(r);
+	t_init(&t0);
+	apply(&t0, r, HISTORY);
+	dump_tree(&t0, &d0, 0);
+	t_init(&t1);
+	for (size_t i = 0; i < HISTORY; i++)
+		mixed[i] = r[orders[o][i]];
+	if (o == 2) {
+		for (size_t i = 0; i < HISTORY; i++)
+			apply(&t1, &mixed[i], 1);
+	} else {
+		apply(&t1, mixed, HISTORY);
+	}
+	dump_tree(&t1, &d1, 0);
+	assert_same_dump(&d0, &d1, o == 0 ? "reverse order" : o == 1 ? "Y first" : "interleaved");
+	dump_free(&d0);
+	dump_free(&d1);
+	t_done(&t0);
+	t_done(&t1);
+	recs_clear(r, HISTORY);
+}
+END_TEST
+
+/*
+ * Two concurrent writes of a path within 35 bytes of PATH_TREE_MAX: the
+ * conflict copy's name gives way to the whole path's limit too, and the
+ * batch is applied (a refused batch would stop all replication from that
+ * member).
+ */
+START_TEST(test_apply_conflict_deep_path)
+{
+	char path[PATH_TREE_MAX], name[PATH_NAME_MAX + 1];
+	struct t t;
+	struct db_rec r[2];
+	size_t len = 0;
+	int k;
+
+	memset(name, 'n', 250);
+	name[250] = '\0';
+	for (int i = 0; i < 16; i++)
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "/%s", name);
+	snprintf(path + len, sizeof(path) - len, "/%.60s", name);
+	ck_assert_int_eq(path_check(path), 0);
+	rec_make(&r[0], path, DB_FILE, KEY_X, HLC_AT(1), 1, 1);
+	rec_make(&r[1], path, DB_FILE, KEY_Y, HLC_AT(2), 1, 2);
+	t_init(&t);
+	ck_assert_int_gt(apply(&t, &r[0], 1), 0);
+	k = db_apply(t.db, &r[1], 1, NULL, 0, NULL, NULL);
+	ck_assert_msg(k > 0, "a conflict at a deep path refused the batch: %d", k);
+	expect_file(&t, path, 2, KEY_Y);
+	t_done(&t);
+	recs_clear(r, 2);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -1374,6 +1910,20 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_symlink);
 	tcase_add_test(tc, test_check_and_sync);
 	tcase_add_test(tc, test_errno_map);
+	tcase_add_test(tc, test_apply_concurrent_writes);
+	tcase_add_test(tc, test_apply_concurrent_ties);
+	tcase_add_test(tc, test_apply_delete_vs_write);
+	tcase_add_test(tc, test_apply_covering_delete);
+	tcase_add_test(tc, test_apply_dir_tombstone_live_child);
+	tcase_add_test(tc, test_apply_parent_missing);
+	tcase_add_test(tc, test_apply_twice);
+	tcase_add_loop_test(tc, test_apply_any_order, 2, 3);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("found_bugs");
+	tcase_add_unchecked_fixture(tc, base_make, base_remove);
+	tcase_add_loop_test(tc, test_apply_any_order, 0, 2);
+	tcase_add_test(tc, test_apply_conflict_deep_path);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,7 +17,7 @@ command -v getfattr >/dev/null || t_die "getfattr is needed (make deps: attr)"
 FETCH=8		# fetch-timeout, seconds
 key=$("$OAND" genkey)
 common="cluster-key = \"$key\"; heartbeat-interval = 2; server-domain-name = \"127.0.0.1\";
-  bff-domain-name = \"127.0.0.1\"; bff-port = 18390; fetch-timeout = $FETCH;"
+  bff-domain-name = \"127.0.0.1\"; bff-port = 18390; fetch-timeout = $FETCH; replicas = 1;"
 t_conf a "tox-port = 33811; server-port = 18390;" "$common" >/dev/null
 t_conf b "tox-port = 33812; server-port = 18391;" "$common" >/dev/null
 t_conf c "tox-port = 33813; server-port = 18392;" "$common" >/dev/null
