@@ -26,17 +26,31 @@
  *	The data is the bytes after each packet's id byte; A checks every
  *	byte that comes back.
  *
+ *   toxref file BYTES [BASEPORT] [REPEAT]
+ *	Two friends A and B.  REPEAT (default 1) transfers, one after the
+ *	other, of BYTES of pseudo-random data from A to B with Tox file
+ *	transfer (tox_file_send, TOX_FILE_KIND_DATA, a 32-byte file id), in
+ *	the shape of oand's fetch of a file's content: B accepts at once
+ *	(TOX_FILE_CONTROL_RESUME) and checks every byte it receives, A
+ *	answers each chunk request from the callback.  The clock runs from
+ *	tox_file_send until B has the last byte; one line per transfer:
+ *	    file mib=<n> ms=<ms> mib_s=<x.x>
+ *	A chunk Tox asked for but would not take (SENDQ) is sent again, in
+ *	order, at the next round; how many there were goes to stderr.
+ *
  * Iteration is oand's: while anything is in flight, both instances are
  * iterated with a 1 ms sleep between rounds; otherwise the sleep is the
  * shortest tox_iteration_interval().  A full send queue (SENDQ) is never
  * a drop: the packet waits and is sent again at the next round.
  *
  * Exit 0 on success, 1 (with a message) on any error or after 120 s
- * without progress to the end of a phase, 2 on bad arguments.
+ * without progress to the end of a phase (for a file transfer: 120 s
+ * without a new byte at B), 2 on bad arguments.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +63,7 @@
 #define DEFAULT_COUNT 200
 #define DEFAULT_MB 16
 #define DEFAULT_REPEAT 3
+#define DEFAULT_FILE_REPEAT 1
 #define NODES_MAX 256
 #define PHASE_MS 120000.0	/* give up on a phase after this long */
 #define BUSY_SLEEP_MS 1		/* oand's sleep while data is in flight */
@@ -600,6 +615,252 @@ static int cmd_rpc(uint64_t count, unsigned mb, uint16_t base, unsigned repeat)
 	return ret;
 }
 
+/* ------------------------------------------------------------- file */
+
+struct ft {
+	struct mesh m;
+	Tox *a, *b;
+	uint32_t a_to_b, b_to_a;	/* friend numbers */
+	int failed;			/* set by a callback; ends the run */
+	uint64_t total, seed;
+	uint8_t id[TOX_FILE_ID_LENGTH];
+	/* A: the next position Tox should ask for, and the chunks it asked
+	   for but would not take yet: [pend, pend_end), sent in order. */
+	uint32_t a_file;
+	uint64_t a_next, pend, pend_end;
+	size_t chunk;			/* the size of a full chunk, as asked */
+	uint64_t retries;		/* chunks sent again after SENDQ */
+	int a_done;			/* A was told the transfer is over */
+	/* B */
+	int b_open;
+	uint32_t b_file;
+	uint64_t b_got;
+	double t_last, t_end;		/* last new byte, last byte (ms) */
+};
+
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* The transfer's bytes [pos, pos + len): a function of the position, so
+   that neither side holds the whole file and B can check any chunk. */
+static void file_bytes(uint64_t seed, uint64_t pos, uint8_t *buf, size_t len)
+{
+	uint64_t w = 0;
+
+	for (size_t i = 0; i < len; i++, pos++) {
+		if (i == 0 || (pos & 7) == 0)
+			w = splitmix64(seed ^ (pos >> 3));
+		buf[i] = (uint8_t)(w >> (8 * (pos & 7)));
+	}
+}
+
+/* A: send one chunk; 1 sent, 0 SENDQ (retry later), -1 error. */
+static int send_chunk(struct ft *x, uint64_t pos, size_t len)
+{
+	uint8_t buf[PKT_MAX];
+	Tox_Err_File_Send_Chunk err;
+
+	if (len > sizeof(buf)) {
+		fail("A: Tox asked for a chunk of %zu bytes", len);
+		return -1;
+	}
+	file_bytes(x->seed, pos, buf, len);
+	if (tox_file_send_chunk(x->a, x->a_to_b, x->a_file, pos, buf, len, &err))
+		return 1;
+	if (err == TOX_ERR_FILE_SEND_CHUNK_SENDQ)
+		return 0;
+	fail("A: tox_file_send_chunk at %llu: error %d", (unsigned long long)pos, (int)err);
+	return -1;
+}
+
+/* A: send the chunks that wait, in order, until Tox says SENDQ again. */
+static int pend_flush(struct ft *x)
+{
+	while (x->pend < x->pend_end) {
+		size_t len = x->pend_end - x->pend < x->chunk ? x->pend_end - x->pend : x->chunk;
+		int s = send_chunk(x, x->pend, len);
+
+		if (s <= 0)
+			return s;
+		x->pend += len;
+		x->retries++;
+	}
+	return 0;
+}
+
+/* A: Tox asks for the next chunk, or (length 0) says the transfer is
+   over.  Chunks go in order: behind any that wait, or at once. */
+static void on_a_chunk(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, size_t len, void *user)
+{
+	struct ft *x = user;
+	int s;
+
+	(void)tox;
+	if (f != x->a_to_b || file != x->a_file || x->failed)
+		return;
+	if (len == 0) {
+		x->a_done = 1;
+		return;
+	}
+	if (pos != x->a_next || len > x->total - pos) {
+		fail("A: chunk request at %llu (%zu bytes), expected one at %llu",
+		     (unsigned long long)pos, len, (unsigned long long)x->a_next);
+		x->failed = 1;
+		return;
+	}
+	x->a_next = pos + len;
+	if (len > x->chunk)
+		x->chunk = len;
+	if (x->pend < x->pend_end) {
+		x->pend_end = pos + len;
+		return;
+	}
+	if ((s = send_chunk(x, pos, len)) < 0) {
+		x->failed = 1;
+	} else if (s == 0) {
+		x->pend = pos;
+		x->pend_end = pos + len;
+	}
+}
+
+/* B: the offer; anything but the file A sends is a failure. */
+static void on_b_file(Tox *tox, uint32_t f, uint32_t file, uint32_t kind, uint64_t size,
+		      const uint8_t *name, size_t name_len, void *user)
+{
+	struct ft *x = user;
+	uint8_t id[TOX_FILE_ID_LENGTH];
+	Tox_Err_File_Control cerr;
+
+	(void)name;
+	(void)name_len;
+	if (f != x->b_to_a || x->failed)
+		return;
+	if (x->b_open || kind != TOX_FILE_KIND_DATA || size != x->total ||
+	    !tox_file_get_file_id(tox, f, file, id, NULL) || memcmp(id, x->id, sizeof(id)) != 0) {
+		fail("B: unexpected file offer (kind %u, %llu bytes)", kind,
+		     (unsigned long long)size);
+		x->failed = 1;
+		return;
+	}
+	x->b_open = 1;
+	x->b_file = file;
+	if (!tox_file_control(tox, f, file, TOX_FILE_CONTROL_RESUME, &cerr)) {
+		fail("B: tox_file_control RESUME: error %d", (int)cerr);
+		x->failed = 1;
+	}
+}
+
+/* B: every byte must be the one A made for that position, in order. */
+static void on_b_chunk(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, const uint8_t *data,
+		       size_t len, void *user)
+{
+	struct ft *x = user;
+	uint8_t want[PKT_MAX];
+
+	(void)tox;
+	if (f != x->b_to_a || !x->b_open || file != x->b_file || x->failed)
+		return;
+	if (len == 0) {
+		if (x->b_got != x->total) {
+			fail("B: transfer ended at %llu of %llu bytes",
+			     (unsigned long long)x->b_got, (unsigned long long)x->total);
+			x->failed = 1;
+		}
+		return;
+	}
+	if (pos != x->b_got || len > x->total - x->b_got || len > sizeof(want)) {
+		fail("B: chunk of %zu bytes at %llu, expected one at %llu", len,
+		     (unsigned long long)pos, (unsigned long long)x->b_got);
+		x->failed = 1;
+		return;
+	}
+	file_bytes(x->seed, pos, want, len);
+	if (memcmp(data, want, len) != 0) {
+		fail("B: wrong bytes in the chunk at %llu", (unsigned long long)pos);
+		x->failed = 1;
+		return;
+	}
+	x->b_got += len;
+	x->t_last = now_ms();
+	if (x->b_got == x->total)
+		x->t_end = x->t_last;
+}
+
+/* One transfer of x->total bytes, timed from tox_file_send until B has
+   the last byte; then until A is told it is over, untimed. */
+static int file_one(struct ft *x, unsigned i)
+{
+	Tox_Err_File_Send err;
+	double t0;
+
+	x->seed = splitmix64(0x746f78726566ull + i);
+	for (size_t k = 0; k < sizeof(x->id); k += 8) {
+		uint64_t w = splitmix64(x->seed + k);
+
+		memcpy(x->id + k, &w, 8);
+	}
+	x->a_next = x->pend = x->pend_end = 0;
+	x->a_done = x->b_open = 0;
+	x->b_got = 0;
+	t0 = x->t_last = now_ms();
+	x->a_file = tox_file_send(x->a, x->a_to_b, TOX_FILE_KIND_DATA, x->total, x->id,
+				  (const uint8_t *)"toxref", 6, &err);
+	if (err != TOX_ERR_FILE_SEND_OK) {
+		fail("A: tox_file_send: error %d", (int)err);
+		return -1;
+	}
+	while (x->b_got < x->total || !x->a_done) {
+		if (pend_flush(x) < 0)
+			return -1;
+		mesh_iterate(&x->m, x);
+		if (x->failed)
+			return -1;
+		if (now_ms() - x->t_last > PHASE_MS) {
+			fail("file: no new byte at B for %.0f s (%llu of %llu)", PHASE_MS / 1e3,
+			     (unsigned long long)x->b_got, (unsigned long long)x->total);
+			return -1;
+		}
+		sleep_ms(BUSY_SLEEP_MS);
+	}
+	printf("file mib=%g ms=%.0f mib_s=%.1f\n", (double)x->total / 1048576.0, x->t_end - t0,
+	       (double)x->total / 1048576.0 / ((x->t_end - t0) / 1e3));
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_file(uint64_t bytes, uint16_t base, unsigned repeat)
+{
+	struct ft x;
+	int ret;
+
+	memset(&x, 0, sizeof(x));
+	x.total = bytes;
+	ret = mesh_start(&x.m, 2, base);
+	if (ret == 0)
+		ret = mesh_wait_online(&x.m, now_ms());
+	if (ret == 0) {
+		x.a = x.m.tox[0];
+		x.b = x.m.tox[1];
+		x.a_to_b = x.m.fr[0 * 2 + 1];
+		x.b_to_a = x.m.fr[1 * 2 + 0];
+		tox_callback_file_chunk_request(x.a, on_a_chunk);
+		tox_callback_file_recv(x.b, on_b_file);
+		tox_callback_file_recv_chunk(x.b, on_b_chunk);
+	}
+	for (unsigned i = 0; ret == 0 && i < repeat; i++)
+		ret = file_one(&x, i);
+	if (ret == 0)
+		fprintf(stderr, "toxref: %llu chunks sent again after SENDQ\n",
+			(unsigned long long)x.retries);
+	mesh_free(&x.m);
+	return ret;
+}
+
 /* ------------------------------------------------------------- main */
 
 static int parse(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -615,7 +876,8 @@ static int parse(const char *s, unsigned long lo, unsigned long hi, unsigned lon
 static int usage(void)
 {
 	fprintf(stderr, "usage: toxref online N [BASEPORT]\n"
-		"       toxref rpc [COUNT] [BYTES_MB] [BASEPORT] [REPEAT]\n");
+		"       toxref rpc [COUNT] [BYTES_MB] [BASEPORT] [REPEAT]\n"
+		"       toxref file BYTES [BASEPORT] [REPEAT]\n");
 	return 2;
 }
 
@@ -637,6 +899,14 @@ int main(int argc, char **argv)
 		    (argc == 6 && parse(argv[5], 1, 1000, &repeat) != 0))
 			return usage();
 		return cmd_rpc(count, (unsigned)mb, (uint16_t)base, (unsigned)repeat) == 0 ? 0 : 1;
+	}
+	if (argc >= 3 && argc <= 5 && strcmp(argv[1], "file") == 0) {
+		repeat = DEFAULT_FILE_REPEAT;
+		if (parse(argv[2], 1, ULONG_MAX, &n) != 0 ||
+		    (argc >= 4 && parse(argv[3], 1, 65534, &base) != 0) ||
+		    (argc == 5 && parse(argv[4], 1, 1000, &repeat) != 0))
+			return usage();
+		return cmd_file(n, (uint16_t)base, (unsigned)repeat) == 0 ? 0 : 1;
 	}
 	return usage();
 }
