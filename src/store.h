@@ -39,6 +39,9 @@ int store_hash_fd(int fd, uint8_t sha[STORE_SHA_BYTES], uint64_t *size);
 int store_commit(struct store *st, int fd, const char *path, const uint8_t sha[STORE_SHA_BYTES]);
 /* Open a blob for reading, verified: 0, -ENOENT, or -EIO if corrupt. */
 int store_open_blob(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd);
+/* Open a blob for sending to a member, not checked here (that would read
+   it whole first): the receiver checks it against its name. */
+int store_open_blob_unchecked(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd);
 /* 1 if the blob exists, 0 if not. */
 int store_has(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 int store_remove(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);

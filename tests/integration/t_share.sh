@@ -8,7 +8,8 @@
 # with EIO within fetch-timeout while ls and stat go on; a holder that
 # sends wrong bytes is caught and nothing wrong is readable; a holder
 # killed in the middle of a 64 MiB transfer: the reader goes on from
-# another holder at the offset it had; a node started afresh against
+# another holder at the offset it had, and a reader killed in the middle
+# goes on after its restart; a node started afresh against
 # 10,000 entries lists them all.
 . "$(dirname "$0")/lib.sh"
 t_init
@@ -139,6 +140,24 @@ wait $reader
 t_eq "$(cut -d' ' -f1 "$T_DIR/big.sum")" "$(sum "$T_DIR/big.src")" "big read on b after $from was killed"
 t_check "b went on from where it was" grep -q "resumes at" "$T_DIR/b.log"
 rm -f "$T_DIR/big.src"
+
+# 5b. The reading node itself is killed in the middle: restarted, it goes
+#     on from the bytes it had received.
+head -c 33554432 /dev/urandom > "$T_DIR/mid.src"
+live=$([ "$from" = a ] && echo c || echo a)
+cp "$T_DIR/mid.src" "$T_DIR/$live.mnt/mid"
+t_check "b sees mid" t_wait 30 "b to see mid" sized "$B/mid" 33554432
+cat "$B/mid" > /dev/null 2>&1 &
+partial_big() { [ "$(stat -c %s "$T_DIR"/b.data/partial/* 2>/dev/null | sort -n | tail -1)" -gt 4194304 ]; }
+t_check "b receives mid" t_wait 120 "b to have 4 MiB of mid" partial_big
+resumes=$(grep -c "resumes at" "$T_DIR/b.log")
+t_kill9 b
+t_start_fg b || t_die "b did not restart"
+# Linked again, not merely listed online (the list it saved says so).
+t_check "b is back" t_wait 180 "b to hear $live directly" sh -c "'$OAND' -c '$T_DIR/b.conf' nodes --json | jq -e '.nodes[] | select(.name == \"$live\") | .direct' >/dev/null"
+t_eq "$(sum "$B/mid")" "$(sum "$T_DIR/mid.src")" "mid read on b after b's restart"
+t_check "b went on from its partial download" [ "$(grep -c "resumes at" "$T_DIR/b.log")" -gt "$resumes" ]
+rm -f "$T_DIR/mid.src"
 
 # 6. A node started afresh against 10,000 entries lists them all.
 mkdir "$B/many"
