@@ -1531,6 +1531,8 @@ static void note_changed(struct changed_list *cl, const char *path)
 		cl->v[cl->n++] = p;
 }
 
+static int conflict_path(const struct db_rec *r, char *out, size_t outlen);
+
 /*
  * Make path a live folder again as a new version of this node, one that
  * supersedes vv (a deletion it overrides), its own folders first.  Lock
@@ -1556,17 +1558,15 @@ static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t
 	if (r != 0 && r != -ENOENT)
 		return r;
 	if (r == 0 && !e.deleted && e.kind != DB_DIR) {
-		/* A file stands where a folder is needed: it moves aside. */
+		/* A file stands where a folder is needed: it moves aside, under
+		   the name a conflict copy of it would have. */
 		char side[PATH_TREE_MAX];
+		struct db_rec fr = { 0 };
 
-		snprintf(side, sizeof(side), "%s.conflict-%02x%02x%02x%02x-file", path, db->self[0],
-			 db->self[1], db->self[2], db->self[3]);
-		if (strlen(side) >= sizeof(side) - 1 || path_check(side) != 0) {
-			db_entry_clear(&e);
-			return -ENAMETOOLONG;
-		}
-		hlen = get_vv(db, path, have);
-		if ((r = put_entry(db, side, &e)) != 0) {
+		fr.path = (char *)path;
+		fr.e = e;
+		if ((r = conflict_path(&fr, side, sizeof(side))) != 0 ||
+		    (r = put_entry(db, side, &e)) != 0) {
 			db_entry_clear(&e);
 			return r;
 		}
@@ -1669,7 +1669,6 @@ static int same_content(const struct db_entry *a, const struct db_entry *b)
 	return 1;
 }
 
-static int apply_one(struct db *db, const struct db_rec *in, struct changed_list *cl, int depth);
 
 /*
  * Keep the losing version of a conflict beside the winner, as a version
@@ -1711,14 +1710,45 @@ static int keep_loser(struct db *db, const struct db_rec *loser, struct changed_
 }
 
 /* Apply one record (see db_apply).  Lock held, inside a transaction. */
+/* 1 if version a is later than b by (HLC, origin): a total order. */
+static int later(const struct db_entry *a, const struct db_entry *b)
+{
+	return a->hlc > b->hlc ||
+	       (a->hlc == b->hlc && memcmp(a->origin, b->origin, DB_NODE_BYTES) > 0);
+}
+
+/* Of two concurrent versions, is the loser's content worth a copy beside
+   the winner?  A live file or link whose content the winner lacks. */
+static int worth_keeping(const struct db_entry *loser, const struct db_entry *winner)
+{
+	if (loser->deleted || loser->kind == DB_DIR)
+		return 0;
+	return winner->deleted || !same_content(loser, winner);
+}
+
+/*
+ * Apply one record (see db_apply).  Lock held, inside a transaction.
+ * Each stored version keeps its own vector, so every node holds the same
+ * record for the same version; of two concurrent versions the later one
+ * by (HLC, origin) takes the path, a total order that gives the same
+ * tree whatever order versions arrive in, and what the loser held that
+ * the winner lacks (a write against a delete, or other content) stays as
+ * a conflict copy.
+ */
 static int apply_one(struct db *db, const struct db_rec *in, struct changed_list *cl, int depth)
 {
 	struct db_rec cur = { 0 };
 	uint8_t vv[DB_VV_BYTES];
 	size_t vlen;
-	int r, in_covers, cur_covers, take, live_dir_children = 0;
+	int r, in_covers, cur_covers, take, concurrent, live_dir_children = 0;
 
-	clock_observe(db->clock, in->e.hlc);
+	/* A clock far ahead is not followed: every later change here would
+	   carry it.  The version itself is kept as it is. */
+	if (clock_ms(in->e.hlc) <= (uint64_t)(now_ns() / 1000000) + DB_SKEW_MAX_MS)
+		clock_observe(db->clock, in->e.hlc);
+	else
+		log_warn("db: a version of %s is dated more than a day ahead of this clock",
+			 in->path);
 	r = get_any(db, in->path, &cur.e);
 	if (r == -ENOENT) {
 		if (in->e.deleted)	/* nothing to delete: remember it anyway */
@@ -1737,37 +1767,22 @@ static int apply_one(struct db *db, const struct db_rec *in, struct changed_list
 	}
 	in_covers = db_vv_covers(in->vv, in->vv_len, cur.vv, cur.vv_len);
 	cur_covers = db_vv_covers(cur.vv, cur.vv_len, in->vv, in->vv_len);
-	if (in_covers && !cur_covers) {
-		take = 1;
-	} else if (cur_covers && !in_covers) {
-		take = 0;
-	} else if (in->e.deleted != cur.e.deleted) {
-		take = !in->e.deleted;	/* concurrent: the write survives */
-	} else {
-		take = in->e.hlc > cur.e.hlc ||
-		       (in->e.hlc == cur.e.hlc && memcmp(in->e.origin, cur.e.origin, DB_NODE_BYTES) > 0);
-	}
+	concurrent = in_covers == cur_covers;
+	take = concurrent ? later(&in->e, &cur.e) : in_covers;
 	if (!cur.e.deleted && cur.e.kind == DB_DIR && (r = has_children(db, in->path)) < 0) {
 		db_entry_clear(&cur.e);
 		return r;
 	}
 	live_dir_children = !cur.e.deleted && cur.e.kind == DB_DIR && r == 1;
 	if (!take) {
-		/* Ours stands; it has now seen the other one too. */
-		int concurrent = !cur_covers;
-
-		vlen = vv_merge(memcpy(vv, cur.vv, cur.vv_len), cur.vv_len, in->vv, in->vv_len);
-		r = set_vv(db, in->path, vv, vlen);
-		if (r == 0 && concurrent && !same_content(&cur.e, &in->e) && !in->e.deleted &&
-		    !(in->e.kind == DB_DIR && cur.e.kind == DB_DIR))
-			r = keep_loser(db, in, cl, depth);
+		r = concurrent && worth_keeping(&in->e, &cur.e) ? keep_loser(db, in, cl, depth) : 0;
 		db_entry_clear(&cur.e);
 		return r;
 	}
 	if (live_dir_children && (in->e.deleted || in->e.kind != DB_DIR)) {
 		/* A folder that holds live entries here stays: made again as
-		   a version that has seen this one; a file coming in for
-		   it goes beside it. */
+		   a version of this node that has seen this one (so it wins
+		   everywhere); a file coming in for it goes beside it. */
 		vlen = vv_merge(memcpy(vv, cur.vv, cur.vv_len), cur.vv_len, in->vv, in->vv_len);
 		db_entry_clear(&cur.e);
 		r = revive_dir(db, in->path, vv, vlen, cl, 0);
@@ -1775,8 +1790,7 @@ static int apply_one(struct db *db, const struct db_rec *in, struct changed_list
 			r = keep_loser(db, in, cl, depth);
 		return r;
 	}
-	if (!in_covers && !cur.e.deleted && !same_content(&cur.e, &in->e) &&
-	    !(in->e.kind == DB_DIR && cur.e.kind == DB_DIR) && (r = keep_loser(db, &cur, cl, depth)) != 0) {
+	if (concurrent && worth_keeping(&cur.e, &in->e) && (r = keep_loser(db, &cur, cl, depth)) != 0) {
 		db_entry_clear(&cur.e);
 		return r;
 	}
@@ -1796,8 +1810,7 @@ take_it:
 		if (r != 0 && (r = revive_dir(db, parent, NULL, 0, cl, 0)) != 0)
 			return r;
 	}
-	vlen = vv_merge(memcpy(vv, in->vv, in->vv_len), in->vv_len, cur.vv, cur.vv_len);
-	if ((r = put_rec(db, in->path, &in->e, vv, vlen)) != 0)
+	if ((r = put_rec(db, in->path, &in->e, in->vv, in->vv_len)) != 0)
 		return r;
 	note_changed(cl, in->path);
 	if (strcmp(in->path, "/") != 0)
@@ -1818,13 +1831,6 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (memcmp(recs[i].e.origin, db->self, DB_NODE_BYTES) == 0)
 			continue;	/* our own, back from a peer */
-		if (clock_ms(recs[i].e.hlc) > (uint64_t)(now_ns() / 1000000) + DB_SKEW_MAX_MS) {
-			/* A clock this far ahead would drag ours along and make
-			   every later change of this node look wrong. */
-			log_warn("db: a version of %s from a peer is dated more than a day ahead;"
-				 " ignored", recs[i].path ? recs[i].path : "(a holding)");
-			continue;
-		}
 		if (recs[i].e.kind == DB_HOLDER) {
 			sqlite3_stmt *h = stmt(db, S_HOLD_APPLY);
 
@@ -1836,9 +1842,15 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 			r = step_done(db, h);
 			continue;
 		}
-		if ((r = apply_one(db, &recs[i], &cl, 0)) != 0)
+		if ((r = apply_one(db, &recs[i], &cl, 0)) != 0) {
 			log_error("db: cannot apply the version of %s from a peer: %s", recs[i].path,
 				  strerror(-r));
+			/* One that can never apply is skipped (else the same
+			   answer would fail for ever); a full disk or the like
+			   fails the batch, to be asked for again. */
+			if (r == -ENAMETOOLONG || r == -EINVAL || r == -ENOTDIR || r == -ELOOP)
+				r = 0;
+		}
 	}
 	for (size_t i = 0; i < nranges && r == 0; i++) {
 		sqlite3_stmt *s;
@@ -1879,12 +1891,15 @@ int db_path_of(struct db *db, const uint8_t sha[DB_SHA_BYTES], char *out, size_t
 	return r;
 }
 
-int db_underheld(struct db *db, int replicas, size_t limit, db_underheld_cb cb, void *ctx)
+int db_underheld(struct db *db, int replicas, const uint8_t *after, size_t limit,
+		 db_underheld_cb cb, void *ctx)
 {
 	static const char sql[] =
 		"SELECT e.sha256, max(e.size) FROM entries e WHERE e.deleted=0 AND e.kind=102 AND e.size>0"
-		" AND e.sha256 IS NOT NULL AND (SELECT count(*) FROM holders h"
-		" WHERE h.sha256=e.sha256 AND h.deleted=0) < ?1 GROUP BY e.sha256 LIMIT ?2";
+		" AND e.sha256 IS NOT NULL AND e.sha256>?3 AND (SELECT count(*) FROM holders h"
+		" WHERE h.sha256=e.sha256 AND h.deleted=0) < ?1 GROUP BY e.sha256 ORDER BY e.sha256"
+		" LIMIT ?2";
+	static const uint8_t zero[1];
 	struct item { uint8_t sha[DB_SHA_BYTES]; uint64_t size; } *v = NULL;
 	sqlite3_stmt *s = NULL;
 	size_t n = 0;
@@ -1898,6 +1913,11 @@ int db_underheld(struct db *db, int replicas, size_t limit, db_underheld_cb cb, 
 	} else {
 		sqlite3_bind_int(s, 1, replicas);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+		/* Any blob is greater than an empty one. */
+		if (after != NULL)
+			sqlite3_bind_blob(s, 3, after, DB_SHA_BYTES, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(s, 3, zero, 0, SQLITE_STATIC);
 		while (n < limit && sqlite3_step(s) == SQLITE_ROW)
 			if (sqlite3_column_bytes(s, 0) == DB_SHA_BYTES) {
 				memcpy(v[n].sha, sqlite3_column_blob(s, 0), DB_SHA_BYTES);
@@ -1910,7 +1930,7 @@ int db_underheld(struct db *db, int replicas, size_t limit, db_underheld_cb cb, 
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = cb(v[i].sha, v[i].size, ctx);
 	free(v);
-	return r < 0 ? r : 0;
+	return r < 0 ? r : (int)n;
 }
 
 int db_holders_forget(struct db *db, const uint8_t node[DB_NODE_BYTES])
@@ -1919,11 +1939,19 @@ int db_holders_forget(struct db *db, const uint8_t node[DB_NODE_BYTES])
 	int r = -EIO;
 
 	pthread_mutex_lock(&db->lock);
-	if (sqlite3_prepare_v2(db->h, "DELETE FROM holders WHERE node=?1", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_blob(s, 1, node, DB_NODE_BYTES, SQLITE_STATIC);
-		r = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	/* Should it come back, all it says it holds is taken in again. */
+	for (int i = 0; i < 2; i++) {
+		static const char *const sql[] = { "DELETE FROM holders WHERE node=?1",
+						   "DELETE FROM seen WHERE origin=?1" };
+
+		r = -EIO;
+		if (sqlite3_prepare_v2(db->h, sql[i], -1, &s, NULL) == SQLITE_OK) {
+			sqlite3_bind_blob(s, 1, node, DB_NODE_BYTES, SQLITE_STATIC);
+			r = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
 	}
-	sqlite3_finalize(s);
 	pthread_mutex_unlock(&db->lock);
 	return r;
 }

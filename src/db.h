@@ -97,10 +97,13 @@ int db_setattr(struct db *db, const char *path, int what, uint32_t mode, uint32_
 
 /* A live path whose content is sha (into out), or -ENOENT. */
 int db_path_of(struct db *db, const uint8_t sha[DB_SHA_BYTES], char *out, size_t len);
-/* Contents of live files that fewer than replicas nodes hold (at most
-   limit): cb(sha, size) for each, outside the lock; non-zero stops. */
+/* Contents of live files that fewer than replicas nodes hold, in order of
+   hash after after (NULL: from the start), at most limit: cb(sha, size)
+   for each, outside the lock; non-zero stops.  Returns how many were
+   found, or -errno. */
 typedef int (*db_underheld_cb)(const uint8_t sha[DB_SHA_BYTES], uint64_t size, void *ctx);
-int db_underheld(struct db *db, int replicas, size_t limit, db_underheld_cb cb, void *ctx);
+int db_underheld(struct db *db, int replicas, const uint8_t *after, size_t limit,
+		 db_underheld_cb cb, void *ctx);
 /* Drop every holding of a forgotten node. */
 int db_holders_forget(struct db *db, const uint8_t node[DB_NODE_BYTES]);
 /* Is this hash the content of any live file? 1 yes, 0 no, or -errno. */

@@ -56,6 +56,8 @@ struct node {
 	struct xfer *xfer;		/* content fetched from members */
 	struct replica *replica;	/* keeps `replicas` copies of each content */
 	pthread_mutex_t inval_lock;	/* guards inval, inval_ctx; held while calling */
+	pthread_mutex_t sync_lock;	/* guards the sync and replica pointers for
+					   the callbacks; held while calling them */
 	void (*inval)(const char *path, void *ctx);
 	void *inval_ctx;
 	int64_t started;
@@ -290,6 +292,7 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	pthread_rwlock_init(&n->gc_lock, NULL);
 	pthread_mutex_init(&n->hlock, NULL);
 	pthread_mutex_init(&n->inval_lock, NULL);
+	pthread_mutex_init(&n->sync_lock, NULL);
 	pthread_mutex_init(&n->gc_qlock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -370,7 +373,9 @@ static void local_changed(void *ctx)
 {
 	struct node *n = ctx;
 
+	pthread_mutex_lock(&n->sync_lock);
 	sync_local(n->sync);
+	pthread_mutex_unlock(&n->sync_lock);
 }
 
 /* A member's change landed here: the kernel forgets what it cached of the
@@ -381,7 +386,9 @@ static void remote_changed(const char *path, void *ctx)
 	char parent[PATH_TREE_MAX];
 	const char *name;
 
+	pthread_mutex_lock(&n->sync_lock);
 	replica_poke(n->replica);
+	pthread_mutex_unlock(&n->sync_lock);
 	pthread_mutex_lock(&n->inval_lock);
 	if (n->inval != NULL) {
 		n->inval(path, n->inval_ctx);
@@ -463,14 +470,20 @@ void node_close(struct node *n)
 	net_shutdown(n->net);
 	if (n->xfer != NULL)
 		xfer_detach(n->xfer);
-	replica_stop(n->replica);
-	n->replica = NULL;
-	if (n->sync != NULL) {
-		db_set_hook(n->db, NULL, NULL);
-		sync_stop(n->sync);
-		n->sync = NULL;
-	}
 	ctl_stop(n->ctl);
+	/* Replication stops before what it calls goes: the hook and the
+	   callbacks look at n->sync and n->replica under sync_lock. */
+	pthread_mutex_lock(&n->sync_lock);
+	{
+		struct sync *sy = n->sync;
+		struct replica *rp = n->replica;
+
+		n->sync = NULL;
+		n->replica = NULL;
+		pthread_mutex_unlock(&n->sync_lock);
+		sync_stop(sy);
+		replica_stop(rp);
+	}
 	net_free(n->net);
 	xfer_free(n->xfer);
 	n->xfer = NULL;
@@ -493,6 +506,7 @@ void node_close(struct node *n)
 	pthread_rwlock_destroy(&n->gc_lock);
 	pthread_mutex_destroy(&n->hlock);
 	pthread_mutex_destroy(&n->inval_lock);
+	pthread_mutex_destroy(&n->sync_lock);
 	pthread_mutex_destroy(&n->gc_qlock);
 	pthread_cond_destroy(&n->gc_cond);
 	free(n->data_dir);

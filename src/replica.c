@@ -33,6 +33,8 @@ struct replica {
 	uint8_t (*linked)[32];
 	size_t nlinked;
 	uint64_t fetched;
+	uint8_t cursor[32];	/* the last content looked at */
+	int has_cursor;
 };
 
 uint64_t replica_rank(const uint8_t sha[32], const uint8_t node[32])
@@ -101,6 +103,7 @@ static int consider(const uint8_t sha[DB_SHA_BYTES], uint64_t size, void *ctx)
 
 	if (stopping(r))
 		return 1;
+	memcpy(r->cursor, sha, 32);
 	if (db_holders(r->db, sha, add_node, &h) != 0 || in_set(holders, h.n, r->self))
 		return 0;
 	for (size_t i = 0; i < h.n; i++)
@@ -149,8 +152,19 @@ static void *replica_main(void *arg)
 		r->nlinked = net_online(r->net, r->linked, LINKED_MAX);
 		if (r->nlinked > LINKED_MAX)
 			r->nlinked = LINKED_MAX;
-		if (r->nlinked > 0)
-			db_underheld(r->db, r->replicas, REPLICA_BATCH, consider, r);
+		if (r->nlinked > 0) {
+			/* A batch at a time, going on from the last one, so
+			   contents skipped for now cannot hide the others. */
+			int k = db_underheld(r->db, r->replicas, r->has_cursor ? r->cursor : NULL,
+					     REPLICA_BATCH, consider, r);
+
+			r->has_cursor = k == REPLICA_BATCH;
+			if (r->has_cursor) {
+				pthread_mutex_lock(&r->lock);
+				r->poked = 1;	/* the next batch at once */
+				pthread_mutex_unlock(&r->lock);
+			}
+		}
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);

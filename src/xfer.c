@@ -254,6 +254,11 @@ int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 		}
 		if (j->state == J_DONE || j->state == J_FAILED)
 			break;
+		if (!x->attached || x->closing) {	/* nobody will move it on */
+			j->state = J_FAILED;
+			j->result = -ESHUTDOWN;
+			break;
+		}
 		pthread_cond_wait(&x->cond, &x->lock);
 	}
 	r = j->state == J_DONE ? 0 : j->result ? j->result : -EIO;
@@ -584,7 +589,10 @@ void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t
 			j->have = 0;
 	}
 	if (j->have == 0 && have > 0 && ftruncate(fd, 0) != 0) {
-		job_fail(x, tox, j, -errno);
+		int e = -errno;
+
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		job_fail(x, tox, j, e);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
@@ -697,8 +705,14 @@ void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file,
 	}
 	if (x->corrupt && pos == 0)
 		buf[0] ^= 0xff;
-	if (tox_file_send_chunk(tox, f, file, pos, buf, len, NULL) && pos + len > s->done)
+	if (!tox_file_send_chunk(tox, f, file, pos, buf, len, NULL)) {
+		/* Tox will not ask for this chunk again: end the transfer now
+		   (the receiver goes on from what it has), not at its stall. */
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		send_drop(x, prev);
+	} else if (pos + len > s->done) {
 		s->done = pos + len;
+	}
 	pthread_mutex_unlock(&x->lock);
 }
 
