@@ -74,9 +74,9 @@ $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
 $(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(B)/src/cluster.o
 $(B)/tests/check_rpc: $(B)/tests/check_rpc.o $(B)/src/rpc.o
 $(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o
-# check_sync stubs the four net functions sync.c names instead of linking src/net.
-$(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/src/sync.o $(B)/src/db.o $(B)/src/clock.o \
-	$(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o
+# check_sync and fuzz_sync link tests/net_stub.c instead of src/net.
+$(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sync.o $(B)/src/db.o \
+	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
@@ -128,8 +128,7 @@ build/fuzz/fuzz_cluster: tests/fuzz_cluster.c src/cluster.c src/cluster.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_cluster.c src/cluster.c
 
-# The net functions sync.c names are stubs in the target itself.
-FUZZ_SYNC_SRC = src/sync.c src/db.c src/clock.c src/path.c src/log.c src/deadline.c
+FUZZ_SYNC_SRC = tests/net_stub.c src/sync.c src/db.c src/clock.c src/path.c src/log.c src/deadline.c
 build/fuzz/fuzz_sync: tests/fuzz_sync.c $(FUZZ_SYNC_SRC) src/sync.h src/db.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_sync.c $(FUZZ_SYNC_SRC) -lsqlite3 -lpthread

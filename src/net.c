@@ -1809,8 +1809,12 @@ static void *net_main(void *arg)
 			   now - n->alone_since >= n->fresh_wait) {
 			fresh_tox(n);
 			n->alone_since = deadline_now_ms();
+			/* Doubled, plus up to half again at random: two nodes
+			   alone at once do not start afresh in step (each start
+			   would undo the other's search). */
 			n->fresh_wait = n->fresh_wait * 2 > FRESH_TOX_MAX_MS ? FRESH_TOX_MAX_MS
 									    : n->fresh_wait * 2;
+			n->fresh_wait += (int64_t)randombytes_uniform((uint32_t)(n->fresh_wait / 2));
 		}
 		if (n->snap.members == 0 && !n->snap.removed && now >= n->next_join) {
 			if (join(n) == 0) {
