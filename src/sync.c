@@ -507,7 +507,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		struct sync_batch b;
 		uint8_t *q = NULL, *reply = NULL;
 		size_t qlen = 0, rlen = 0;
-		int r, applied;
+		int r, applied, more;
 
 		if ((r = db_seen(s->db, seen_add, &mine)) == 0)
 			r = sync_encode_pull(mine.v, mine.n, &q, &qlen);
@@ -534,6 +534,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 			return r;
 		}
 		applied = db_apply(s->db, b.recs, b.n, b.ranges, b.nranges, on_changed, s);
+		more = b.more;
 		sync_batch_clear(&b);
 		pthread_mutex_lock(&s->lock);
 		if (applied < 0) {
@@ -551,7 +552,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		/* News travel on: members not linked to that one hear it from us. */
 		if (applied > 0)
 			net_notify(s->net, NULL, pk, NET_SYNC_NEWS, NULL, 0);
-		if (!b.more)
+		if (!more)
 			return 0;
 	}
 	/* More remains: come back after the others had their turn. */
