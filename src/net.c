@@ -1202,8 +1202,11 @@ static int join(struct net *n)
 	size_t nc = 0, members;
 	int answered = 0;
 
+	/* A BFF that is this node itself (the one that started the
+	   cluster, restarted) is no way in: its saved members are. */
 	if (c->bff_domain_name != NULL &&
-	    join_via(n, c->bff_domain_name, c->bff_port, c->has_bff_tox_id ? c->bff_tox_id : NULL, 1) == 0)
+	    join_via(n, c->bff_domain_name, c->bff_port, c->has_bff_tox_id ? c->bff_tox_id : NULL, 1) == 0 &&
+	    n->has_bff)
 		return 0;
 	pthread_mutex_lock(&n->lock);
 	members = n->cl.n;
