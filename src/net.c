@@ -604,16 +604,17 @@ static void send_proof(struct net *n, uint32_t f)
 		n->fr[f].sent = 1;	/* else: retried at the next iteration */
 }
 
-static void send_heartbeat(struct net *n, uint32_t f, const uint8_t *hb, size_t len)
+/* A notice of method with body to friend f (net thread). */
+static void send_notice(struct net *n, uint32_t f, uint16_t method, const uint8_t *body, size_t len)
 {
 	struct wire_msg m = { 0 };
 
 	m.type = WIRE_NOTICE;
-	m.method = NET_HEARTBEAT;
+	m.method = method;
 	memcpy(m.from, n->self, WIRE_KEY_BYTES);
 	memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
 	m.resource = (char *)"";
-	m.body = (uint8_t *)hb;
+	m.body = (uint8_t *)body;
 	m.body_len = len;
 	send_msg(n, f, &m);
 }
@@ -633,7 +634,7 @@ static void heartbeat_to(struct net *n, int64_t f_only)
 	for (uint32_t f = 0; f < FRIENDS_MAX; f++)
 		if ((f_only < 0 || (int64_t)f == f_only) && n->fr[f].up && n->fr[f].sent &&
 		    n->fr[f].proven)
-			send_heartbeat(n, f, hb, len);
+			send_notice(n, f, NET_HEARTBEAT, hb, len);
 	free(hb);
 }
 
@@ -1646,19 +1647,8 @@ static const uint8_t *xn_pk_of(void *ctx, uint32_t f)
 
 static void xn_notice(void *ctx, uint32_t f, uint16_t method, const uint8_t *body, size_t len)
 {
-	struct net *n = ctx;
-	struct wire_msg m = { 0 };
-
-	if (f >= FRIENDS_MAX)
-		return;
-	m.type = WIRE_NOTICE;
-	m.method = method;
-	memcpy(m.from, n->self, WIRE_KEY_BYTES);
-	memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
-	m.resource = (char *)"";
-	m.body = (uint8_t *)body;
-	m.body_len = len;
-	send_msg(n, f, &m);
+	if (f < FRIENDS_MAX)
+		send_notice(ctx, f, method, body, len);
 }
 
 static size_t xn_linked(void *ctx, uint8_t (*pks)[32], size_t max)
