@@ -48,6 +48,12 @@ static const struct key keys[] = {
 	{ "oand", "max-peers", K_NUM, NUM(max_peers, 2, 256, 1, "peers") },
 	{ "oand", "fetch-timeout", K_NUM, NUM(fetch_timeout_ms, 1, 86400, 1000, "seconds") },
 	{ "oand", "replicas", K_NUM, NUM(replicas, 1, 64, 1, "copies") },
+	{ "oand", "tls-cert", K_PATH, OFF(tls_cert) },
+	{ "oand", "tls-key", K_PATH, OFF(tls_key) },
+	{ "oand", "api-connections", K_NUM, NUM(api_connections, 1, 10000, 1, "connections") },
+	{ "oand", "api-timeout", K_NUM, NUM(api_timeout_ms, 1, 3600, 1000, "seconds") },
+	{ "oand", "api-rate-limit", K_NUM, NUM(api_rate_limit, 1, 1000000, 1, "requests per minute") },
+	{ "oand", "api-max-upload", K_NUM, NUM(api_max_upload, 0, 1e15, 1, "bytes") },
 	{ "oand", "log-level", K_LOGLEVEL, OFF(log_level) },
 	{ "oan", "mount-point", K_PATH, OFF(mount_point) },
 	{ "oan", "mount-options", K_STRING, OFF(mount_options) },
@@ -60,6 +66,10 @@ static const struct key keys[] = {
 #define DEFAULT_MAX_PEERS 32
 #define DEFAULT_FETCH_TIMEOUT_MS 60000
 #define DEFAULT_REPLICAS 2
+#define DEFAULT_API_CONNECTIONS 64
+#define DEFAULT_API_TIMEOUT_MS 30000
+#define DEFAULT_API_RATE_LIMIT 600
+#define DEFAULT_API_MAX_UPLOAD (64LL << 30)
 
 void cfg_free(struct cfg *cfg)
 {
@@ -72,6 +82,8 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->data_dir);
 	free(cfg->mount_point);
 	free(cfg->mount_options);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	free(cfg->source);
 	/* The cluster key is a secret. */
 	explicit_bzero(cfg->cluster_key, sizeof(cfg->cluster_key));
@@ -117,6 +129,7 @@ static struct cfg *cfg_unset(void)
 	cfg->log_level = (enum log_level)-1;
 	cfg->ipv6 = -1;
 	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = cfg->replicas = -1;
+	cfg->api_connections = cfg->api_timeout_ms = cfg->api_rate_limit = cfg->api_max_upload = -1;
 	return cfg;
 }
 
@@ -153,6 +166,14 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->fetch_timeout_ms = DEFAULT_FETCH_TIMEOUT_MS;
 	if (cfg->replicas < 0)
 		cfg->replicas = DEFAULT_REPLICAS;
+	if (cfg->api_connections < 0)
+		cfg->api_connections = DEFAULT_API_CONNECTIONS;
+	if (cfg->api_timeout_ms < 0)
+		cfg->api_timeout_ms = DEFAULT_API_TIMEOUT_MS;
+	if (cfg->api_rate_limit < 0)
+		cfg->api_rate_limit = DEFAULT_API_RATE_LIMIT;
+	if (cfg->api_max_upload < 0)
+		cfg->api_max_upload = DEFAULT_API_MAX_UPLOAD;
 	if (cfg->data_dir == NULL && (cfg->data_dir = cfg_default_data_dir()) == NULL)
 		return -ENOMEM;
 	return 0;
@@ -409,6 +430,12 @@ static int cfg_from_config(config_t *lc, const char *where, struct cfg **out,
 			/* the checks above go to out without setting r */
 			r = -EINVAL;
 		}
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		snprintf(err, errlen, "%s: '%s' is set without '%s': HTTPS needs both", where,
+			 cfg->tls_cert ? "oand.tls-cert" : "oand.tls-key",
+			 cfg->tls_cert ? "oand.tls-key" : "oand.tls-cert");
+		goto out;
 	}
 	if (cfg_fill_defaults(cfg) != 0) {
 		snprintf(err, errlen, "out of memory");

@@ -46,6 +46,11 @@ struct cfg {
 	int64_t max_peers;		/* direct connections to members */
 	int64_t fetch_timeout_ms;	/* fetch-timeout: a read waits this long for a holder */
 	int64_t replicas;		/* copies of each content kept on members */
+	char *tls_cert, *tls_key;	/* PEM files: HTTPS on server-port, or NULL */
+	int64_t api_connections;	/* HTTP clients served at once */
+	int64_t api_timeout_ms;		/* an idle HTTP connection is closed */
+	int64_t api_rate_limit;		/* requests per minute per remote address */
+	int64_t api_max_upload;		/* bytes in one PUT */
 	/* group "oan" (the FUSE side) */
 	char *mount_point;		/* NULL: do not mount */
 	char *mount_options;		/* extra -o options for FUSE, or NULL */

@@ -449,9 +449,9 @@ int node_start(struct node *n)
 			return r;
 		}
 	}
-	/* Its HTTP service tells joining nodes how to reach it over Tox. */
-	if (n->net != NULL &&
-	    (r = api_start(n->cfg->server_port, n->net, n->cfg->server_name, &n->api)) != 0) {
+	/* Its HTTP service: the tree, the status, and for joining nodes how
+	   to reach it over Tox. */
+	if ((r = api_start(n->cfg, n, &n->api)) != 0) {
 		log_error("cannot start the HTTP service on port %d: %s", n->cfg->server_port,
 			  strerror(-r));
 		return r;
@@ -1417,6 +1417,8 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	f->stage_fd = -1;
 	f->fresh = 0;
 	f->size_published = f->size;
+	memcpy(f->sha, sha, STORE_SHA_BYTES);
+	f->has_sha = 1;
 	__atomic_store_n(&f->dirty, 0, __ATOMIC_RELEASE);
 	if (!published) {
 		/* Removed while open, or the database refused: drop the blob
@@ -1473,6 +1475,86 @@ int node_file_release(struct node_file *f)
 	r = f->error ? 0 : node_file_flush(f);
 	file_unlink(f->node, f);
 	file_free(f);
+	return r;
+}
+
+/* ---- whole-file writes (HTTP PUT): invisible until committed ---- */
+
+int node_put_open(struct node *n, const char *path, int *existed, struct node_file **out)
+{
+	char parent[PATH_TREE_MAX];
+	const char *name;
+	struct db_entry e;
+	struct node_file *f;
+	int r;
+
+	*out = NULL;
+	*existed = 0;
+	if ((r = check_new(path)) != 0 || (r = path_split(path, parent, sizeof(parent), &name)) != 0)
+		return r;
+	if ((r = db_get(n->db, parent, &e)) != 0)
+		return r;
+	r = e.kind == DB_DIR ? 0 : -ENOTDIR;
+	db_entry_clear(&e);
+	if (r != 0)
+		return r;
+	if ((r = db_get(n->db, path, &e)) == 0) {
+		r = e.kind == DB_DIR ? -EISDIR : e.kind != DB_FILE ? -EEXIST : 0;
+		*existed = 1;
+		db_entry_clear(&e);
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r != 0)
+		return r;
+	if ((f = file_new(n, path)) == NULL)
+		return -ENOMEM;
+	f->writable = 1;
+	f->mtime_ns = now_ns();
+	stage_reset(f);
+	f->dirty = 1;	/* an empty body is an empty file */
+	*out = f;
+	return 0;
+}
+
+int node_put_commit(struct node_file *f, uint64_t *size, uint8_t sha[STORE_SHA_BYTES])
+{
+	int r;
+
+	if ((r = f->error) == 0 && (r = node_file_flush(f)) == 0) {
+		*size = f->size;
+		memcpy(sha, f->sha, STORE_SHA_BYTES);
+	}
+	file_free(f);
+	return r;
+}
+
+void node_put_abort(struct node_file *f)
+{
+	file_free(f);	/* the staged copy goes with it */
+}
+
+int node_space_for(struct node *n, uint64_t bytes)
+{
+	return space_for(n, bytes);
+}
+
+int node_open_content(struct node *n, const char *path, struct node_content *out)
+{
+	struct node_file *f;
+	int r = node_open_file(n, path, O_RDONLY, &f);
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	if (r != 0)
+		return r;
+	out->size = f->size_published;
+	out->mtime_ns = f->mtime_ns;
+	out->has_sha = f->has_sha;
+	memcpy(out->sha, f->sha, STORE_SHA_BYTES);
+	if (f->blob_fd >= 0 && (out->fd = fcntl(f->blob_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		r = -errno;
+	node_file_release(f);
 	return r;
 }
 

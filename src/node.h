@@ -91,6 +91,29 @@ int node_file_fsync(struct node_file *f);
 /* Publishes what is still unpublished, then frees f. */
 int node_file_release(struct node_file *f);
 
+/*
+ * A whole new content for path (HTTP PUT): nothing is visible until
+ * node_put_commit publishes it (creating or replacing a file); abort
+ * leaves the tree as it was.  Write with node_file_write.  The parent
+ * must be a folder; path must not be a folder (-EISDIR) or a symlink.
+ */
+int node_put_open(struct node *n, const char *path, int *existed, struct node_file **out);
+int node_put_commit(struct node_file *f, uint64_t *size, uint8_t sha[32]);
+void node_put_abort(struct node_file *f);
+/* 0, or -ENOSPC if bytes more would eat into the database's reserve. */
+int node_space_for(struct node *n, uint64_t bytes);
+
+/* The published content of a file, fetched first if held elsewhere: an
+   fd of its own (-1 for an empty file) to read and close. */
+struct node_content {
+	int fd;
+	uint64_t size;
+	int64_t mtime_ns;
+	int has_sha;
+	uint8_t sha[32];
+};
+int node_open_content(struct node *n, const char *path, struct node_content *out);
+
 #define NODE_STATUS_XFERS 16
 struct node_status {
 	char name[256];

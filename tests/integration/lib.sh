@@ -17,6 +17,7 @@ T_NETNS=()
 T_FAILED=0
 T_CHECKS=0
 
+T_FAILS=()
 t_log() { printf '[%s] %s\n' "$T_NAME" "$*" >&2; }
 
 # Unmount everything below T_DIR (deepest first), kill what we started.
@@ -44,6 +45,8 @@ t_cleanup() {
 			t_log "--- last lines of $(basename "$f"):"
 			tail -n 40 "$f" | cut -c1-240 | sed 's/^/    /' >&2
 		done
+		# Again after the logs, where a short tail of the output shows it.
+		for f in "${T_FAILS[@]}"; do t_log "failed: $f"; done
 	fi
 	if [ "${T_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${T_KEEP_FAILED:-0}" = 1 ]; }; then
 		t_log "kept $T_DIR"
@@ -61,7 +64,7 @@ t_init() {
 	[ -c /dev/fuse ] || { t_log "/dev/fuse is missing: FUSE tests cannot run"; exit 1; }
 }
 
-t_fail() { t_log "FAIL: $*"; T_FAILED=$((T_FAILED + 1)); }
+t_fail() { t_log "FAIL: $*"; T_FAILS+=("$*"); T_FAILED=$((T_FAILED + 1)); }
 t_pass() { T_CHECKS=$((T_CHECKS + 1)); }
 # t_check DESC CMD...: run CMD, count a failure if it fails.
 t_check() {
@@ -92,7 +95,7 @@ t_gone() {
 	[ -z "$state" ] || [ "$state" = Z ]
 }
 # t_die: a failure after which the test cannot go on.
-t_die() { t_log "FAIL: $*"; exit 1; }
+t_die() { t_log "FAIL: $*"; T_FAILS+=("$*"); exit 1; }
 
 # t_wait TIMEOUT_S DESC CMD...: poll CMD until it succeeds or time runs out.
 t_wait() {
