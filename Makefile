@@ -17,11 +17,11 @@ DOCDIR ?= $(PREFIX)/share/doc/oand
 # mount(8) looks for helpers in /sbin; installed there as well when PREFIX=/usr.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson
+PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev libmicrohttpd-dev libjansson-dev check sqlite3 attr psmisc \
-	procps iproute2 curl jq clang libclang-rt-14-dev
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev check sqlite3 attr psmisc \
+	procps iproute2 curl jq openssl python3 clang libclang-rt-14-dev
 
 ifeq ($(SAN),1)
 B := build/san
@@ -40,7 +40,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log hex deadline cfg path clock sha256 ident admit bff api db store ctl net node wire cluster rpc sync xfer replica
+CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync
@@ -110,7 +110,7 @@ endif
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire admit bff cluster sync
+FUZZERS = wire admit bff cluster sync http
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 	@mkdir -p $(dir $@)
@@ -120,9 +120,13 @@ build/fuzz/fuzz_admit: tests/fuzz_admit.c src/admit.c src/admit.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_admit.c src/admit.c -lsodium
 
-build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h src/hex.c src/deadline.c
+build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h src/hex.c src/deadline.c src/httpc.c src/httparse.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c src/hex.c src/deadline.c -ljansson
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c src/hex.c src/deadline.c src/httpc.c src/httparse.c src/path.c -ljansson -lgnutls
+
+build/fuzz/fuzz_http: tests/fuzz_http.c src/httparse.c src/httparse.h src/path.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_http.c src/httparse.c src/path.c
 
 build/fuzz/fuzz_cluster: tests/fuzz_cluster.c src/cluster.c src/cluster.h
 	@mkdir -p $(dir $@)

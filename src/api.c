@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "deadline.h"
 #include "hex.h"
+#include "httparse.h"
 #include "log.h"
 #include "net.h"
 #include "node.h"
@@ -304,46 +305,6 @@ static enum access token_access(struct api *a, struct MHD_Connection *c, int *se
 
 /* ---- paths ---- */
 
-static int unhex1(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* The tree path of the part of a raw URL after /value: %-decoded, with
-   no NUL, no "." or ".." and no empty names ("//"); a trailing slash is
-   allowed.  0, -EINVAL or -ENAMETOOLONG. */
-static int tree_path(const char *raw, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	if (raw[0] == '\0')
-		raw = "/";
-	if (raw[0] != '/')
-		return -EINVAL;
-	for (const char *p = raw; *p; p++) {
-		int ch = (unsigned char)*p;
-
-		if (ch == '%') {
-			int hi = unhex1(p[1]), lo = hi < 0 ? -1 : unhex1(p[2]);
-
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			ch = hi * 16 + lo;
-			p += 2;
-			if (ch == 0)
-				return -EINVAL;
-		}
-		if (o + 1 >= outlen)
-			return -ENAMETOOLONG;
-		out[o++] = (char)ch;
-	}
-	if (o > 1 && out[o - 1] == '/')
-		o--;
-	out[o] = '\0';
-	return path_check(out);
-}
-
 /* ---- the tree ---- */
 
 static void iso_time(int64_t sec, char out[32])
@@ -508,51 +469,6 @@ static const char *content_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* "bytes=A-B", "bytes=A-", "bytes=-N" against size: 1 and [from, to]
-   (inclusive) for one satisfiable range, 0 to send it all (no range,
-   several ranges, or one that cannot be parsed), -1 unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
-{
-	unsigned long long a, b;
-	char *end;
-
-	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
-		return 0;
-	h += 6;
-	while (*h == ' ')
-		h++;
-	if (*h == '-') {
-		a = strtoull(h + 1, &end, 10);
-		if (end == h + 1 || *end != '\0')
-			return 0;
-		if (a == 0 || size == 0)
-			return -1;
-		*from = a >= size ? 0 : size - a;
-		*to = size - 1;
-		return 1;
-	}
-	if (*h < '0' || *h > '9')
-		return 0;
-	a = strtoull(h, &end, 10);
-	if (*end != '-')
-		return 0;
-	h = end + 1;
-	if (*h == '\0') {
-		b = size ? size - 1 : 0;
-	} else {
-		if (*h < '0' || *h > '9')
-			return 0;
-		b = strtoull(h, &end, 10);
-		if (*end != '\0' || b < a)
-			return 0;
-	}
-	if (a >= size)
-		return -1;
-	*from = a;
-	*to = b >= size ? size - 1 : b;
-	return 1;
-}
-
 static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct req *rq)
 {
 	struct node_content ct;
@@ -588,7 +504,7 @@ static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct 
 	const char *ifr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
 	if (ifr != NULL && strcmp(ifr, etag) != 0)
 		rh = NULL;
-	rr = parse_range(rh, ct.size, &from, &to);
+	rr = http_parse_range(rh, ct.size, &from, &to);
 	if (rr < 0) {
 		if (ct.fd >= 0)
 			close(ct.fd);
@@ -789,11 +705,10 @@ static enum MHD_Result get_v1(struct MHD_Connection *c, struct api *a, struct re
 		json_t *j = json_loads(buf, 0, NULL), *t = j ? json_object_get(j, "transfers") : NULL;
 
 		free(buf);
-		if (t == NULL) {
-			json_decref(j);
+		if (j == NULL)
 			return reply_error(c, a, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "status unreadable");
-		}
-		json_incref(t);
+		/* A standalone node transfers nothing. */
+		t = t != NULL ? json_incref(t) : json_array();
 		json_decref(j);
 		return reply_json(c, a, rq, MHD_HTTP_OK, json_pack("{s:o}", "transfers", t));
 	}
@@ -888,7 +803,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 		return get ? get_v1(c, a, rq, url + 4) : not_allowed(c, a, rq, "GET, HEAD");
 	if (strncmp(url, "/value", 6) != 0 || (url[6] != '\0' && url[6] != '/'))
 		return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "not found");
-	if ((r = tree_path(url + 6, rq->path, sizeof(rq->path))) != 0)
+	if ((r = http_tree_path(url + 6, rq->path, sizeof(rq->path))) != 0)
 		return reply_error(c, a, rq, MHD_HTTP_BAD_REQUEST,
 				   r == -ENAMETOOLONG ? "name too long"
 						      : "bad path (no '..', '.', '//' or NUL)");
@@ -956,7 +871,7 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
 		__atomic_sub_fetch(&a->active, 1, __ATOMIC_RELAXED);
 }
 
-/* URLs are decoded by tree_path, which sees %00 and %2e%2e for what they
+/* URLs are decoded by http_tree_path, which sees %00 and %2e%2e for what they
    are; libmicrohttpd leaves them as they came. */
 static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 {
@@ -1067,28 +982,23 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 		flags |= MHD_USE_POLL;
 	if (net_host_has_ipv6())
 		flags |= MHD_USE_DUAL_STACK;
-	if (a->tls_cert != NULL)
+	{
+		struct MHD_OptionItem o[] = {
+			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, a },
+			{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(a->connections + API_SLACK), NULL },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(cfg->api_timeout_ms / 1000), NULL },
+			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)API_HEADERS_MAX, NULL },
+			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a },
+			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_event, a },
+			{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped, a },
+			{ a->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, a->tls_key },
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+
 		a->d = MHD_start_daemon(flags, (uint16_t)cfg->server_port, NULL, NULL, handle, a,
-					MHD_OPTION_CONNECTION_LIMIT, a->connections + API_SLACK,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->api_timeout_ms / 1000),
-					MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADERS_MAX,
-					MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-					MHD_OPTION_NOTIFY_CONNECTION, connection_event, a,
-					MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, a,
-					MHD_OPTION_EXTERNAL_LOGGER, log_mhd, a,
-					MHD_OPTION_HTTPS_MEM_KEY, a->tls_key,
-					MHD_OPTION_HTTPS_MEM_CERT, a->tls_cert,
-					MHD_OPTION_END);
-	else
-		a->d = MHD_start_daemon(flags, (uint16_t)cfg->server_port, NULL, NULL, handle, a,
-					MHD_OPTION_CONNECTION_LIMIT, a->connections + API_SLACK,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->api_timeout_ms / 1000),
-					MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADERS_MAX,
-					MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-					MHD_OPTION_NOTIFY_CONNECTION, connection_event, a,
-					MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, a,
-					MHD_OPTION_EXTERNAL_LOGGER, log_mhd, a,
-					MHD_OPTION_END);
+					MHD_OPTION_ARRAY, o, MHD_OPTION_END);
+	}
 	if (a->d == NULL) {
 		log_error("api: cannot listen on port %d%s", cfg->server_port,
 			  a->tls_cert ? " (or the certificate and key do not go together)" : "");

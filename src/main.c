@@ -1,14 +1,18 @@
 /* oand: run a node, or ask a running one (status). */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "api.h"
 #include "cfg.h"
 #include "ctl.h"
+#include "httpc.h"
 #include "log.h"
 #include "node.h"
 #include "../fuse/serve.h"
@@ -20,6 +24,8 @@ static void usage(FILE *out)
 		"       oand [-c FILE] status [--json]           show the running node\n"
 		"       oand [-c FILE] id                        print the node's Tox ID\n"
 		"       oand [-c FILE] nodes [--json]            list the cluster's nodes\n"
+		"       oand [-c FILE] transfers [--json]        show the transfers in flight\n"
+		"       oand [-c FILE] token [--read-only]       print the HTTP API's token\n"
 		"       oand [-c FILE] nodes remove NODE         remove a node from the cluster\n"
 		"       oand [-c FILE] nodes reconnect NODE      make the link to a node afresh\n"
 		"       oand [-c FILE] ping NODE [--size BYTES] [--count N] [--json]\n"
@@ -71,9 +77,98 @@ static int show(char *buf)
 	return r;
 }
 
+/* GET path from the running node's HTTP service (loopback is trusted);
+   the body, or NULL (reported). */
+static char *ask_http(const struct cfg *cfg, const char *path)
+{
+	struct httpc_reply rep;
+	int r = httpc_get("localhost", cfg->server_port, cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN,
+			  path, 10000, REPLY_MAX, &rep);
+
+	if (r == -ECONNREFUSED) {
+		fprintf(stderr, "oand: no node is running on %s\n", cfg->data_dir);
+		return NULL;
+	}
+	if (r != 0) {
+		fprintf(stderr, "oand: cannot ask the node on port %d: %s\n", cfg->server_port,
+			strerror(-r));
+		return NULL;
+	}
+	if (rep.status != 200 && strncmp(rep.body, "{\"error\":", 9) != 0) {
+		fprintf(stderr, "oand: the node on port %d answered %d\n", cfg->server_port,
+			rep.status);
+		httpc_reply_free(&rep);
+		return NULL;
+	}
+	return rep.body;
+}
+
 static int cmd_status(const struct cfg *cfg, int json)
 {
-	return show(ask(cfg, json ? "status" : "status text", 5000));
+	return show(ask_http(cfg, json ? "/v1/status" : "/v1/status?text"));
+}
+
+/* Transfers in flight, from /v1/transfers. */
+static int cmd_transfers(const struct cfg *cfg, int argc, char **argv)
+{
+	char *body;
+	json_t *j, *t, *x;
+	size_t i;
+
+	if (argc > 1 || (argc == 1 && strcmp(argv[0], "--json") != 0)) {
+		fprintf(stderr, "oand: usage: oand transfers [--json]\n");
+		return 2;
+	}
+	if ((body = ask_http(cfg, "/v1/transfers")) == NULL)
+		return 1;
+	if (argc == 1 || strncmp(body, "{\"error\":", 9) == 0)
+		return show(body);
+	j = json_loads(body, 0, NULL);
+	free(body);
+	if ((t = json_object_get(j, "transfers")) == NULL || !json_is_array(t)) {
+		fprintf(stderr, "oand: the node's answer is not a list of transfers\n");
+		json_decref(j);
+		return 1;
+	}
+	if (json_array_size(t) == 0)
+		printf("no transfers\n");
+	json_array_foreach(t, i, x) {
+		json_int_t done = json_integer_value(json_object_get(x, "done"));
+		json_int_t size = json_integer_value(json_object_get(x, "size"));
+
+		printf("%-3s %-40s %-16s %5.1f%% %lld/%lld bytes\n",
+		       json_string_value(json_object_get(x, "direction")) ?: "?",
+		       json_string_value(json_object_get(x, "file")) ?: "?",
+		       json_string_value(json_object_get(x, "peer")) ?: "?",
+		       size > 0 ? 100.0 * (double)done / (double)size : 100.0, (long long)done,
+		       (long long)size);
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* The token remote HTTP clients send (made on first use). */
+static int cmd_token(const struct cfg *cfg, int argc, char **argv)
+{
+	char tok[API_TOKEN_HEX + 1];
+	int ro = argc == 1 && strcmp(argv[0], "--read-only") == 0, r;
+
+	if (argc > 1 || (argc == 1 && !ro)) {
+		fprintf(stderr, "oand: usage: oand token [--read-only]\n");
+		return 2;
+	}
+	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "oand: cannot make %s: %s\n", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if ((r = api_token(cfg->data_dir, ro, tok)) != 0) {
+		fprintf(stderr, "oand: cannot make or read the token in %s: %s\n", cfg->data_dir,
+			strerror(-r));
+		return 1;
+	}
+	printf("%s\n", tok);
+	sodium_memzero(tok, sizeof(tok));
+	return 0;
 }
 
 static int cmd_nodes(const struct cfg *cfg, int argc, char **argv)
@@ -89,9 +184,9 @@ static int cmd_nodes(const struct cfg *cfg, int argc, char **argv)
 		return show(ask(cfg, req, 5000));
 	}
 	if (argc == 0)
-		return show(ask(cfg, "nodes text", 5000));
+		return show(ask_http(cfg, "/v1/nodes?text"));
 	if (argc == 1 && strcmp(argv[0], "--json") == 0)
-		return show(ask(cfg, "nodes", 5000));
+		return show(ask_http(cfg, "/v1/nodes"));
 	fprintf(stderr, "oand: usage: oand nodes [--json] | oand nodes remove NODE | "
 		"oand nodes reconnect NODE\n");
 	return 2;
@@ -215,9 +310,13 @@ int main(int argc, char **argv)
 			cfg_free(cfg);
 			return r ? 1 : 0;
 		}
-		if (strcmp(cmd, "nodes") == 0 || strcmp(cmd, "ping") == 0) {
-			status = cmd[0] == 'n' ? cmd_nodes(cfg, argc - optind, argv + optind)
-					       : cmd_ping(cfg, argc - optind, argv + optind);
+		if (strcmp(cmd, "nodes") == 0 || strcmp(cmd, "ping") == 0 ||
+		    strcmp(cmd, "token") == 0 || strcmp(cmd, "transfers") == 0) {
+			int (*fn)(const struct cfg *, int, char **) =
+				cmd[0] == 'n' ? cmd_nodes : cmd[0] == 'p' ? cmd_ping
+				: cmd[1] == 'o' ? cmd_token : cmd_transfers;
+
+			status = fn(cfg, argc - optind, argv + optind);
 			cfg_free(cfg);
 			return status;
 		}

@@ -110,6 +110,11 @@ t_wait() {
 	done
 }
 
+# t_free_port: a TCP port free on loopback just now.
+t_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # t_conf NAME [extra oand-group lines] : writes $T_DIR/NAME.conf for data
 # $T_DIR/NAME.data and mount point $T_DIR/NAME.mnt; prints the conf path.
 t_conf() {
@@ -122,6 +127,8 @@ t_conf() {
 		echo "  data-dir = \"$T_DIR/$name.data\";"
 		echo "  log-level = \"info\";"
 		for l in "$@"; do echo "  $l"; done
+		# Every node serves HTTP: one port each unless the test chose.
+		case "$*" in *server-port*) ;; *) echo "  server-port = $(t_free_port);" ;; esac
 		echo "};"
 		echo "oan = { mount-point = \"$T_DIR/$name.mnt\"; };"
 	} > "$conf"

@@ -1,0 +1,110 @@
+#include "httparse.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path.h"
+
+static int unhex1(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int http_tree_path(const char *raw, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (raw[0] == '\0')
+		raw = "/";
+	if (raw[0] != '/')
+		return -EINVAL;
+	for (const char *p = raw; *p; p++) {
+		int ch = (unsigned char)*p;
+
+		if (ch == '%') {
+			int hi = unhex1(p[1]), lo = hi < 0 ? -1 : unhex1(p[2]);
+
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			ch = hi * 16 + lo;
+			p += 2;
+			if (ch == 0)
+				return -EINVAL;
+		}
+		if (o + 1 >= outlen)
+			return -ENAMETOOLONG;
+		out[o++] = (char)ch;
+	}
+	if (o > 1 && out[o - 1] == '/')
+		o--;
+	out[o] = '\0';
+	return path_check(out);
+}
+
+int http_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	unsigned long long a, b;
+	char *end;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	if (*h == '-') {
+		a = strtoull(h + 1, &end, 10);
+		if (end == h + 1 || *end != '\0')
+			return 0;
+		if (a == 0 || size == 0)
+			return -1;
+		*from = a >= size ? 0 : size - a;
+		*to = size - 1;
+		return 1;
+	}
+	if (*h < '0' || *h > '9')
+		return 0;
+	a = strtoull(h, &end, 10);
+	if (*end != '-')
+		return 0;
+	h = end + 1;
+	if (*h == '\0') {
+		b = size ? size - 1 : 0;
+	} else {
+		if (*h < '0' || *h > '9')
+			return 0;
+		b = strtoull(h, &end, 10);
+		if (*end != '\0' || b < a)
+			return 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+int http_parse_reply(const char *buf, size_t len, int *status, size_t *body)
+{
+	int s = 0;
+
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
+	    buf[8] != ' ')
+		return -EBADMSG;
+	for (int i = 9; i < 12; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return -EBADMSG;
+		s = s * 10 + (buf[i] - '0');
+	}
+	if (s < 100 || (len > 12 && buf[12] != ' ' && buf[12] != '\r'))
+		return -EBADMSG;
+	for (size_t i = 12; i + 4 <= len; i++) {
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+			*status = s;
+			*body = i + 4;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}

@@ -1,0 +1,37 @@
+/*
+ * httpc: a small blocking HTTP/1.0 client for one GET, over plain TCP or
+ * TLS (GnuTLS).  Used for a member's /v1/bootstrap (src/bff) and by the
+ * command line for the local node's /v1/status and /v1/nodes.
+ *
+ * The server's certificate is not checked: what is fetched this way is
+ * either the local node's own answer over loopback, or a bootstrap hint
+ * whose every claim is proven over Tox afterwards (the cluster key, and
+ * bff-tox-id when set).  TLS there keeps the query private, no more.
+ * No threads of its own; blocks up to its timeout.
+ */
+#ifndef OAND_HTTPC_H
+#define OAND_HTTPC_H
+
+#include <stddef.h>
+
+enum httpc_tls {
+	HTTPC_PLAIN,
+	HTTPC_TLS,
+	HTTPC_AUTO,	/* plain; if no HTTP answer came, TLS */
+};
+
+struct httpc_reply {
+	int status;	/* 200, 404, ... */
+	char *body;	/* NUL-terminated, malloc'd */
+	size_t len;
+	int tls;	/* the answer came over TLS */
+};
+
+/* GET http(s)://host:port/path: 0 with the reply, or -ECONNREFUSED,
+   -EHOSTUNREACH, -ETIMEDOUT, -EBADMSG (not an HTTP answer, or more than
+   max bytes) or -errno. */
+int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, int timeout_ms,
+	      size_t max, struct httpc_reply *out);
+void httpc_reply_free(struct httpc_reply *r);
+
+#endif
