@@ -8,6 +8,7 @@
 #   make bench        benchmarks against the native filesystem and bare toxcore (BENCHMARKS.md)
 #   make bench-cluster only the cluster ones against bare toxcore (bench/cluster)
 #   make bench-share  only the shared-tree ones between mounted nodes (bench/share)
+#   make bench-http   only the HTTP API against the mount and plain servers (bench/http)
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -152,16 +153,25 @@ build/bench/toxref: bench/toxref.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Werror $< $(shell $(PKG_CONFIG) --cflags --libs toxcore) -o $@
 
-bench: all build/bench/toxref
+# The load generator of bench/http.
+build/bench/httpload: bench/httpload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE $< -o $@ -lpthread
+
+bench: all build/bench/toxref build/bench/httpload
 	bench/run
 	bench/cluster
 	bench/share
+	bench/http
 
 bench-cluster: all build/bench/toxref
 	bench/cluster
 
 bench-share: all build/bench/toxref
 	bench/share
+
+bench-http: all build/bench/httpload
+	bench/http
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -192,5 +202,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration fuzz check bench bench-cluster bench-share install uninstall deps man-check clean
+.PHONY: all unit integration fuzz check bench bench-cluster bench-share bench-http install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)
