@@ -37,7 +37,8 @@ int http_tree_path(const char *raw, char *out, size_t outlen)
 			return -ENAMETOOLONG;
 		out[o++] = (char)ch;
 	}
-	if (o > 1 && out[o - 1] == '/')
+	/* One trailing slash names the folder; "//" stays an empty name. */
+	if (o > 1 && out[o - 1] == '/' && out[o - 2] != '/')
 		o--;
 	out[o] = '\0';
 	return path_check(out);
