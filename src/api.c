@@ -59,6 +59,7 @@ enum access { ACC_NONE, ACC_READ, ACC_FULL };
 
 /* One request's state, from its first call to its completion. */
 struct req {
+	int begun;		/* begin() has seen it */
 	int trusted;		/* on loopback */
 	int limited;		/* rate limited: the headers go out */
 	long remaining;
@@ -819,6 +820,15 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 	return modify_value(c, a, rq, method);
 }
 
+/* Does the request come with a body? */
+static int has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+	       (cl != NULL && strspn(cl, "0") != strlen(cl));
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **state)
@@ -831,6 +841,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
 		*state = rq;
+		/* A reply queued on this first call is one given before the
+		   request was read whole, and libmicrohttpd closes the
+		   connection after it.  A request without a body is answered
+		   on the next call instead, so that its connection is kept for
+		   the client's next request.  A PUT (or any request with a
+		   body) is taken or refused now, before its body is read. */
+		if (strcmp(method, "PUT") != 0 && !has_body(c))
+			return MHD_YES;
+	}
+	if (!rq->begun) {
+		rq->begun = 1;
 		return begin(c, a, rq, url, method);
 	}
 	/* Only a PUT that was not refused at once gets here. */
