@@ -493,9 +493,18 @@ static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct 
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (ct.has_sha && inm != NULL && (strcmp(inm, "*") == 0 || strstr(inm, hex) != NULL)) {
-		if (ct.fd >= 0)
-			close(ct.fd);
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		/* No body goes out with a 304, but its Content-Length must be
+		   the 200's (RFC 9110, 8.6), not 0: made from the content, the
+		   reply has the right one. */
+		if (ct.fd >= 0 && ct.size > 0) {
+			resp = MHD_create_response_from_fd_at_offset64(ct.size, ct.fd, 0);
+			if (resp == NULL)
+				close(ct.fd);
+		} else {
+			if (ct.fd >= 0)
+				close(ct.fd);
+			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		}
 		if (resp != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 		return queue(c, a, rq, MHD_HTTP_NOT_MODIFIED, resp);
