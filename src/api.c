@@ -602,6 +602,7 @@ static enum MHD_Result modify_value(struct MHD_Connection *c, struct api *a, str
 						: node_unlink(a->node, rq->path);
 		if (r != 0)
 			return reply_errno(c, a, rq, r);
+		node_invalidate(a->node, rq->path);
 		return queue(c, a, rq, MHD_HTTP_NO_CONTENT,
 			     MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
 	}
@@ -610,6 +611,7 @@ static enum MHD_Result modify_value(struct MHD_Connection *c, struct api *a, str
 		return reply_error(c, a, rq, MHD_HTTP_BAD_REQUEST, "POST makes a folder: add ?mkdir");
 	if ((r = node_mkdir(a->node, rq->path, 0755, getuid(), getgid())) != 0)
 		return reply_errno(c, a, rq, r);
+	node_invalidate(a->node, rq->path);
 	return reply_json(c, a, rq, MHD_HTTP_CREATED, json_pack("{s:s, s:s}", "path", rq->path,
 								 "type", "folder"));
 }
@@ -677,6 +679,8 @@ static enum MHD_Result put_end(struct MHD_Connection *c, struct api *a, struct r
 		node_put_abort(f);
 	if (r != 0)
 		return reply_errno(c, a, rq, r);
+	/* The node's own mount sees the new content at once. */
+	node_invalidate(a->node, rq->path);
 	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
 	return reply_json(c, a, rq, rq->put_existed ? MHD_HTTP_OK : MHD_HTTP_CREATED,
 			  json_pack("{s:s, s:I, s:s}", "path", rq->path, "size", (json_int_t)size,
