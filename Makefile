@@ -43,7 +43,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -73,7 +73,10 @@ $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
 $(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(B)/src/cluster.o
 $(B)/tests/check_rpc: $(B)/tests/check_rpc.o $(B)/src/rpc.o
-$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o
+$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o \
+	$(B)/src/httpc.o $(B)/src/httparse.o $(B)/src/path.o
+$(B)/tests/check_http: $(B)/tests/check_http.o $(B)/src/httparse.o $(B)/src/httpc.o $(B)/src/path.o \
+	$(B)/src/deadline.o
 # check_sync and fuzz_sync link tests/net_stub.c instead of src/net.
 $(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sync.o $(B)/src/db.o \
 	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o
