@@ -3,7 +3,7 @@
 #   make              build oand and mount.oand
 #   make check        unit tests (Check) and integration tests (real mounts)
 #   make SAN=1 check  the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make deps         install the Debian packages the build and tests need
 #   make bench        benchmarks against the native filesystem and bare toxcore (BENCHMARKS.md)
 #   make bench-cluster only the cluster ones against bare toxcore (bench/cluster)
@@ -14,7 +14,11 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DOCDIR ?= $(PREFIX)/share/doc/oand
-# mount(8) looks for helpers in /sbin; installed there as well when PREFIX=/usr.
+# systemd's directory for the units of packages (Debian 12: /lib/systemd/system).
+SYSTEMDUNITDIR ?= /lib/systemd/system
+# mount(8) runs its helpers (mount.oand, mount.fuse.oand) only from /sbin:
+# when SBINDIR is another directory, they are linked there.
+MOUNTHELPERDIR ?= /sbin
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls
@@ -168,20 +172,34 @@ bench-share: all build/bench/toxref
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(BIN)/oand $(BIN)/mount.oand $(DESTDIR)$(SBINDIR)/
+	ln -sf mount.oand $(DESTDIR)$(SBINDIR)/mount.fuse.oand
+	@# Not when MOUNTHELPERDIR is SBINDIR (PREFIX=/usr on a merged /usr).
+	if [ "$(MOUNTHELPERDIR)" != "$(SBINDIR)" ] && \
+		! [ "$(DESTDIR)$(MOUNTHELPERDIR)" -ef "$(DESTDIR)$(SBINDIR)" ]; then \
+		install -d $(DESTDIR)$(MOUNTHELPERDIR) && \
+		ln -sf $(SBINDIR)/mount.oand $(DESTDIR)$(MOUNTHELPERDIR)/mount.oand && \
+		ln -sf $(SBINDIR)/mount.oand $(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.oand; fi
 	install -m 0644 man/oand.8 man/mount.oand.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/oand.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 etc/oand.conf.example $(DESTDIR)$(DOCDIR)/
 	install -m 0644 etc/oand.conf.example $(DESTDIR)$(SYSCONFDIR)/oand.conf.example
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/init.d/oand > $(DESTDIR)$(SYSCONFDIR)/init.d/oand
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/oand
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/oand.service > $(DESTDIR)$(SYSTEMDUNITDIR)/oand.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/oand.service
 
 uninstall:
+	@# The links of install only: on a merged /usr, /sbin/mount.oand is SBINDIR's.
+	for h in mount.oand mount.fuse.oand; do \
+		if [ "$$(readlink $(DESTDIR)$(MOUNTHELPERDIR)/$$h)" = "$(SBINDIR)/mount.oand" ]; then \
+			rm -f $(DESTDIR)$(MOUNTHELPERDIR)/$$h; fi; done
 	rm -f $(DESTDIR)$(SBINDIR)/oand $(DESTDIR)$(SBINDIR)/mount.oand \
+		$(DESTDIR)$(SBINDIR)/mount.fuse.oand \
 		$(DESTDIR)$(MANDIR)/man8/oand.8 $(DESTDIR)$(MANDIR)/man8/mount.oand.8 \
 		$(DESTDIR)$(MANDIR)/man5/oand.conf.5 $(DESTDIR)$(SYSCONFDIR)/init.d/oand \
-		$(DESTDIR)$(SYSCONFDIR)/oand.conf.example
+		$(DESTDIR)$(SYSCONFDIR)/oand.conf.example $(DESTDIR)$(SYSTEMDUNITDIR)/oand.service
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 deps:
