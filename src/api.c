@@ -62,6 +62,7 @@ struct req {
 	int begun;		/* begin() has seen it */
 	int trusted;		/* on loopback */
 	int limited;		/* rate limited: the headers go out */
+	int tell_dir;		/* X-Oand-Data-Dir goes out (/v1) */
 	long remaining;
 	struct node_file *put;	/* PUT: the content being received */
 	int put_existed;
@@ -131,6 +132,9 @@ static void finish_headers(struct MHD_Response *resp, const struct api *a, const
 {
 	char v[32];
 
+	/* Which node answers: `oand status` checks it is the one it means. */
+	if (rq != NULL && rq->tell_dir)
+		MHD_add_response_header(resp, "X-Oand-Data-Dir", a->data_dir);
 	if (rq != NULL && rq->limited) {
 		snprintf(v, sizeof(v), "%.0f", a->rate);
 		MHD_add_response_header(resp, "X-RateLimit-Limit", v);
@@ -696,6 +700,7 @@ static enum MHD_Result get_v1(struct MHD_Connection *c, struct api *a, struct re
 	char *buf;
 	int text = has_arg(c, "text");
 
+	rq->tell_dir = 1;
 	if (strcmp(what, "nodes") == 0) {
 		if (a->net == NULL)
 			return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "standalone node (no cluster-key)");

@@ -37,8 +37,10 @@ int http_tree_path(const char *raw, char *out, size_t outlen)
 			return -ENAMETOOLONG;
 		out[o++] = (char)ch;
 	}
-	/* One trailing slash names the folder; "//" stays an empty name. */
-	if (o > 1 && out[o - 1] == '/' && out[o - 2] != '/')
+	out[o] = '\0';
+	if (strstr(out, "//") != NULL)
+		return -EINVAL;	/* an empty name */
+	if (o > 1 && out[o - 1] == '/')
 		o--;
 	out[o] = '\0';
 	return path_check(out);
