@@ -99,6 +99,9 @@ t_check "a logged that it serves HTTP" grep -q "api: HTTP on port 8181" "$T_DIR/
 t_check "b logged that it serves HTTPS" grep -q "api: HTTPS on port 8182" "$T_DIR/b.log"
 
 # ---- 2. The command line, over HTTP and HTTPS. ----
+# It comes to the control socket when nothing answers on server-port:
+# moved aside meanwhile, so that these go over HTTP(S) or fail.
+for n in a b; do mv "$T_DIR/$n.data/oand.sock" "$T_DIR/$n.data/oand.sock.away" || t_fail "hide $n's socket"; done
 for n in a b; do
 	t_eq "$(oand_in $n status --json | jq -r .name)" $n "oand status --json on $n"
 	t_check "oand status on $n" grep -Eq "^node: +$n\$" <<<"$(oand_in $n status)"
@@ -108,6 +111,7 @@ for n in a b; do
 	t_eq "$(oand_in $n transfers --json | jq -r '.transfers | type')" array "oand transfers --json on $n"
 	t_check "oand transfers on $n" grep -Eq '^(no transfers$|(in|out) )' <<<"$(oand_in $n transfers)"
 done
+for n in a b; do mv "$T_DIR/$n.data/oand.sock.away" "$T_DIR/$n.data/oand.sock"; done
 t_eq "$(oand_in l status --json | jq -r '.name + " " + (.tox | tostring)')" "l null" "oand status on the standalone l"
 t_refused "oand nodes on a standalone node" "standalone" ins "$OAND" -c "$T_DIR/l.conf" nodes
 
