@@ -3,7 +3,7 @@
 #   make              build oand and mount.oand
 #   make check        unit tests (Check) and integration tests (real mounts)
 #   make SAN=1 check  the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make deps         install the Debian packages the build and tests need
 #   make bench        benchmarks against the native filesystem and bare toxcore (BENCHMARKS.md)
 #   make bench-cluster only the cluster ones against bare toxcore (bench/cluster)
@@ -15,7 +15,11 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DOCDIR ?= $(PREFIX)/share/doc/oand
-# mount(8) looks for helpers in /sbin; installed there as well when PREFIX=/usr.
+# systemd's directory for the units of packages (Debian 12: /lib/systemd/system).
+SYSTEMDUNITDIR ?= /lib/systemd/system
+# mount(8) runs its helpers (mount.oand, mount.fuse.oand) only from /sbin:
+# when SBINDIR is another directory, they are linked there.
+MOUNTHELPERDIR ?= /sbin
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls
@@ -44,7 +48,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -74,7 +78,10 @@ $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
 $(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
 $(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(B)/src/cluster.o
 $(B)/tests/check_rpc: $(B)/tests/check_rpc.o $(B)/src/rpc.o
-$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o
+$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o \
+	$(B)/src/httpc.o $(B)/src/httparse.o $(B)/src/path.o
+$(B)/tests/check_http: $(B)/tests/check_http.o $(B)/src/httparse.o $(B)/src/httpc.o $(B)/src/path.o \
+	$(B)/src/deadline.o
 # check_sync and fuzz_sync link tests/net_stub.c instead of src/net.
 $(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sync.o $(B)/src/db.o \
 	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o
@@ -175,20 +182,34 @@ bench-http: all build/bench/httpload
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(BIN)/oand $(BIN)/mount.oand $(DESTDIR)$(SBINDIR)/
+	ln -sf mount.oand $(DESTDIR)$(SBINDIR)/mount.fuse.oand
+	@# Not when MOUNTHELPERDIR is SBINDIR (PREFIX=/usr on a merged /usr).
+	if [ "$(MOUNTHELPERDIR)" != "$(SBINDIR)" ] && \
+		! [ "$(DESTDIR)$(MOUNTHELPERDIR)" -ef "$(DESTDIR)$(SBINDIR)" ]; then \
+		install -d $(DESTDIR)$(MOUNTHELPERDIR) && \
+		ln -sf $(SBINDIR)/mount.oand $(DESTDIR)$(MOUNTHELPERDIR)/mount.oand && \
+		ln -sf $(SBINDIR)/mount.oand $(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.oand; fi
 	install -m 0644 man/oand.8 man/mount.oand.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/oand.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 etc/oand.conf.example $(DESTDIR)$(DOCDIR)/
 	install -m 0644 etc/oand.conf.example $(DESTDIR)$(SYSCONFDIR)/oand.conf.example
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/init.d/oand > $(DESTDIR)$(SYSCONFDIR)/init.d/oand
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/oand
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/oand.service > $(DESTDIR)$(SYSTEMDUNITDIR)/oand.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/oand.service
 
 uninstall:
+	@# The links of install only: on a merged /usr, /sbin/mount.oand is SBINDIR's.
+	for h in mount.oand mount.fuse.oand; do \
+		if [ "$$(readlink $(DESTDIR)$(MOUNTHELPERDIR)/$$h)" = "$(SBINDIR)/mount.oand" ]; then \
+			rm -f $(DESTDIR)$(MOUNTHELPERDIR)/$$h; fi; done
 	rm -f $(DESTDIR)$(SBINDIR)/oand $(DESTDIR)$(SBINDIR)/mount.oand \
+		$(DESTDIR)$(SBINDIR)/mount.fuse.oand \
 		$(DESTDIR)$(MANDIR)/man8/oand.8 $(DESTDIR)$(MANDIR)/man8/mount.oand.8 \
 		$(DESTDIR)$(MANDIR)/man5/oand.conf.5 $(DESTDIR)$(SYSCONFDIR)/init.d/oand \
-		$(DESTDIR)$(SYSCONFDIR)/oand.conf.example
+		$(DESTDIR)$(SYSCONFDIR)/oand.conf.example $(DESTDIR)$(SYSTEMDUNITDIR)/oand.service
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 deps:

@@ -59,8 +59,10 @@ enum access { ACC_NONE, ACC_READ, ACC_FULL };
 
 /* One request's state, from its first call to its completion. */
 struct req {
+	int begun;		/* begin() has seen it */
 	int trusted;		/* on loopback */
 	int limited;		/* rate limited: the headers go out */
+	int tell_dir;		/* X-Oand-Data-Dir goes out (/v1) */
 	long remaining;
 	struct node_file *put;	/* PUT: the content being received */
 	int put_existed;
@@ -130,6 +132,9 @@ static void finish_headers(struct MHD_Response *resp, const struct api *a, const
 {
 	char v[32];
 
+	/* Which node answers: `oand status` checks it is the one it means. */
+	if (rq != NULL && rq->tell_dir)
+		MHD_add_response_header(resp, "X-Oand-Data-Dir", a->data_dir);
 	if (rq != NULL && rq->limited) {
 		snprintf(v, sizeof(v), "%.0f", a->rate);
 		MHD_add_response_header(resp, "X-RateLimit-Limit", v);
@@ -492,9 +497,18 @@ static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct 
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (ct.has_sha && inm != NULL && (strcmp(inm, "*") == 0 || strstr(inm, hex) != NULL)) {
-		if (ct.fd >= 0)
-			close(ct.fd);
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		/* No body goes out with a 304, but its Content-Length must be
+		   the 200's (RFC 9110, 8.6), not 0: made from the content, the
+		   reply has the right one. */
+		if (ct.fd >= 0 && ct.size > 0) {
+			resp = MHD_create_response_from_fd_at_offset64(ct.size, ct.fd, 0);
+			if (resp == NULL)
+				close(ct.fd);
+		} else {
+			if (ct.fd >= 0)
+				close(ct.fd);
+			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		}
 		if (resp != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 		return queue(c, a, rq, MHD_HTTP_NOT_MODIFIED, resp);
@@ -592,6 +606,7 @@ static enum MHD_Result modify_value(struct MHD_Connection *c, struct api *a, str
 						: node_unlink(a->node, rq->path);
 		if (r != 0)
 			return reply_errno(c, a, rq, r);
+		node_invalidate(a->node, rq->path);
 		return queue(c, a, rq, MHD_HTTP_NO_CONTENT,
 			     MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
 	}
@@ -600,6 +615,7 @@ static enum MHD_Result modify_value(struct MHD_Connection *c, struct api *a, str
 		return reply_error(c, a, rq, MHD_HTTP_BAD_REQUEST, "POST makes a folder: add ?mkdir");
 	if ((r = node_mkdir(a->node, rq->path, 0755, getuid(), getgid())) != 0)
 		return reply_errno(c, a, rq, r);
+	node_invalidate(a->node, rq->path);
 	return reply_json(c, a, rq, MHD_HTTP_CREATED, json_pack("{s:s, s:s}", "path", rq->path,
 								 "type", "folder"));
 }
@@ -667,6 +683,8 @@ static enum MHD_Result put_end(struct MHD_Connection *c, struct api *a, struct r
 		node_put_abort(f);
 	if (r != 0)
 		return reply_errno(c, a, rq, r);
+	/* The node's own mount sees the new content at once. */
+	node_invalidate(a->node, rq->path);
 	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
 	return reply_json(c, a, rq, rq->put_existed ? MHD_HTTP_OK : MHD_HTTP_CREATED,
 			  json_pack("{s:s, s:I, s:s}", "path", rq->path, "size", (json_int_t)size,
@@ -682,6 +700,7 @@ static enum MHD_Result get_v1(struct MHD_Connection *c, struct api *a, struct re
 	char *buf;
 	int text = has_arg(c, "text");
 
+	rq->tell_dir = 1;
 	if (strcmp(what, "nodes") == 0) {
 		if (a->net == NULL)
 			return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "standalone node (no cluster-key)");
@@ -819,6 +838,15 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 	return modify_value(c, a, rq, method);
 }
 
+/* Does the request come with a body? */
+static int has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+	       (cl != NULL && strspn(cl, "0") != strlen(cl));
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **state)
@@ -831,6 +859,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
 		*state = rq;
+		/* A reply queued on this first call is one given before the
+		   request was read whole, and libmicrohttpd closes the
+		   connection after it.  A request without a body is answered
+		   on the next call instead, so that its connection is kept for
+		   the client's next request.  A PUT (or any request with a
+		   body) is taken or refused now, before its body is read. */
+		if (strcmp(method, "PUT") != 0 && !has_body(c))
+			return MHD_YES;
+	}
+	if (!rq->begun) {
+		rq->begun = 1;
 		return begin(c, a, rq, url, method);
 	}
 	/* Only a PUT that was not refused at once gets here. */

@@ -1,8 +1,11 @@
 /*
  * ctl: the control socket (DATA/oand.sock, a Unix stream socket).  The
  * running node answers one request per connection ("status\n") with one
- * JSON object; `oand status` is its client.  One thread accepts and
- * answers; it never blocks the filesystem.  Clients time out.
+ * JSON object.  `oand ping` and `oand nodes remove|reconnect` use it
+ * alone; `oand status` and `oand nodes` ask the HTTP service (src/api)
+ * and come here when nothing answers there (a node in another network
+ * namespace).  One thread accepts and answers; it never blocks the
+ * filesystem.  Clients time out.
  */
 #ifndef OAND_CTL_H
 #define OAND_CTL_H

@@ -37,6 +37,9 @@ int http_tree_path(const char *raw, char *out, size_t outlen)
 			return -ENAMETOOLONG;
 		out[o++] = (char)ch;
 	}
+	out[o] = '\0';
+	if (strstr(out, "//") != NULL)
+		return -EINVAL;	/* an empty name */
 	if (o > 1 && out[o - 1] == '/')
 		o--;
 	out[o] = '\0';

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -207,6 +208,10 @@ static int get_once(const char *host, int port, int tls, const char *path, int64
 	if ((r = http_parse_reply(buf, got, &out->status, &body)) != 0)
 		goto out;
 	out->len = got - body;
+	if ((out->head = strndup(buf, body)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
 	memmove(buf, buf + body, out->len + 1);
 	out->body = buf;
 	out->tls = tls;
@@ -234,6 +239,29 @@ int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, 
 
 void httpc_reply_free(struct httpc_reply *r)
 {
+	free(r->head);
 	free(r->body);
-	r->body = NULL;
+	r->head = r->body = NULL;
+}
+
+const char *httpc_header(const struct httpc_reply *r, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = r->head ? strstr(r->head, "\r\n") : NULL; p != NULL;
+	     p = strstr(p + 2, "\r\n")) {
+		const char *v = p + 2, *e;
+
+		if (strncasecmp(v, name, nl) != 0 || v[nl] != ':')
+			continue;
+		for (v += nl + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		e = strstr(v, "\r\n");
+		if (e == NULL || (size_t)(e - v) >= len)
+			return NULL;
+		memcpy(out, v, (size_t)(e - v));
+		out[e - v] = '\0';
+		return out;
+	}
+	return NULL;
 }

@@ -22,6 +22,7 @@ enum httpc_tls {
 
 struct httpc_reply {
 	int status;	/* 200, 404, ... */
+	char *head;	/* status line and headers, NUL-terminated, malloc'd */
 	char *body;	/* NUL-terminated, malloc'd */
 	size_t len;
 	int tls;	/* the answer came over TLS */
@@ -33,5 +34,7 @@ struct httpc_reply {
 int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, int timeout_ms,
 	      size_t max, struct httpc_reply *out);
 void httpc_reply_free(struct httpc_reply *r);
+/* The value of header name (case-insensitive) in out, or NULL. */
+const char *httpc_header(const struct httpc_reply *r, const char *name, char *out, size_t len);
 
 #endif

@@ -77,18 +77,38 @@ static int show(char *buf)
 	return r;
 }
 
+/* Is the node that answered the one of cfg's data dir? */
+static int same_node(const struct cfg *cfg, const struct httpc_reply *rep)
+{
+	char dir[4096], *real;
+	int same;
+
+	if (httpc_header(rep, "X-Oand-Data-Dir", dir, sizeof(dir)) == NULL)
+		return 1;	/* an answer with no body to check */
+	if (strcmp(dir, cfg->data_dir) == 0)
+		return 1;
+	real = realpath(cfg->data_dir, NULL);
+	same = real != NULL && strcmp(real, dir) == 0;
+	free(real);
+	return same;
+}
+
 /* GET path from the running node's HTTP service (loopback is trusted);
-   the body, or NULL (reported). */
-static char *ask_http(const struct cfg *cfg, const char *path)
+   the body, or NULL (reported).  With nothing on the port here (a node
+   in another network namespace), its control socket answers ctl_req. */
+static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_req)
 {
 	struct httpc_reply rep;
 	int r = httpc_get("localhost", cfg->server_port, cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN,
 			  path, 10000, REPLY_MAX, &rep);
 
-	if (r == -ECONNREFUSED) {
-		fprintf(stderr, "oand: no node is running on %s\n", cfg->data_dir);
-		return NULL;
+	if (r == 0 && !same_node(cfg, &rep)) {
+		/* Another node (of another network namespace's twin port). */
+		httpc_reply_free(&rep);
+		r = -ECONNREFUSED;
 	}
+	if (r == -ECONNREFUSED || r == -EHOSTUNREACH)
+		return ask(cfg, ctl_req, 10000);
 	if (r != 0) {
 		fprintf(stderr, "oand: cannot ask the node on port %d: %s\n", cfg->server_port,
 			strerror(-r));
@@ -105,7 +125,8 @@ static char *ask_http(const struct cfg *cfg, const char *path)
 
 static int cmd_status(const struct cfg *cfg, int json)
 {
-	return show(ask_http(cfg, json ? "/v1/status" : "/v1/status?text"));
+	return show(json ? ask_http(cfg, "/v1/status", "status")
+			: ask_http(cfg, "/v1/status?text", "status text"));
 }
 
 /* Transfers in flight, from /v1/transfers. */
@@ -119,16 +140,27 @@ static int cmd_transfers(const struct cfg *cfg, int argc, char **argv)
 		fprintf(stderr, "oand: usage: oand transfers [--json]\n");
 		return 2;
 	}
-	if ((body = ask_http(cfg, "/v1/transfers")) == NULL)
+	/* The control socket has them inside the status. */
+	if ((body = ask_http(cfg, "/v1/transfers", "status")) == NULL)
 		return 1;
-	if (argc == 1 || strncmp(body, "{\"error\":", 9) == 0)
+	if (strncmp(body, "{\"error\":", 9) == 0)
 		return show(body);
 	j = json_loads(body, 0, NULL);
 	free(body);
-	if ((t = json_object_get(j, "transfers")) == NULL || !json_is_array(t)) {
-		fprintf(stderr, "oand: the node's answer is not a list of transfers\n");
-		json_decref(j);
+	if (j == NULL) {
+		fprintf(stderr, "oand: the node's answer is not JSON\n");
 		return 1;
+	}
+	/* A standalone node has none. */
+	if ((t = json_object_get(j, "transfers")) == NULL || !json_is_array(t))
+		json_object_set_new(j, "transfers", t = json_array());
+	if (argc == 1) {
+		char *out = json_dumps(json_pack("{s:O}", "transfers", t), JSON_COMPACT);
+
+		printf("%s\n", out ? out : "{\"transfers\":[]}");
+		free(out);
+		json_decref(j);
+		return 0;
 	}
 	if (json_array_size(t) == 0)
 		printf("no transfers\n");
@@ -184,9 +216,9 @@ static int cmd_nodes(const struct cfg *cfg, int argc, char **argv)
 		return show(ask(cfg, req, 5000));
 	}
 	if (argc == 0)
-		return show(ask_http(cfg, "/v1/nodes?text"));
+		return show(ask_http(cfg, "/v1/nodes?text", "nodes text"));
 	if (argc == 1 && strcmp(argv[0], "--json") == 0)
-		return show(ask_http(cfg, "/v1/nodes"));
+		return show(ask_http(cfg, "/v1/nodes", "nodes"));
 	fprintf(stderr, "oand: usage: oand nodes [--json] | oand nodes remove NODE | "
 		"oand nodes reconnect NODE\n");
 	return 2;

@@ -141,6 +141,13 @@ struct net {
 	int64_t alone_since;	/* no member linked since (monotonic ms), or 0 */
 	int64_t heard;		/* another node last answered over HTTP (monotonic ms) */
 	int64_t fresh_wait;	/* alone this long (with heard) starts Tox afresh */
+	/* Cut off: a member that others hear online and that this node asks
+	   for has no link to it (tick() looks; net thread). */
+	int cut;
+	char cut_host[CLUSTER_SERVER_MAX + 1];
+	int cut_port;
+	uint8_t cut_pk[TOX_PUBLIC_KEY_SIZE];
+	int cut_asked;		/* its current DHT key was asked for */
 };
 
 static int64_t wall_ms(void)
@@ -1401,6 +1408,9 @@ static void fail_parked(struct net *n)
 	}
 }
 
+/* Members looked at per tick for a missing link. */
+#define CUT_CHECK 8
+
 /* Once per heartbeat interval: states, pings, forgetting, saving. */
 static void tick(struct net *n)
 {
@@ -1409,8 +1419,12 @@ static void tick(struct net *n)
 		uint8_t pk[TOX_PUBLIC_KEY_SIZE];
 		int what;	/* 1 ping */
 	} todo[64];
-	size_t nt = 0;
+	size_t nt = 0, ncut;
 	int online = 0;
+	struct {
+		uint8_t pk[TOX_PUBLIC_KEY_SIZE];
+		char server[CLUSTER_SERVER_MAX + 1];
+	} cut[CUT_CHECK];
 	struct {
 		uint32_t f;
 		uint8_t addr[TOX_ADDRESS_SIZE];
@@ -1455,9 +1469,38 @@ static void tick(struct net *n)
 	}
 	n->snap.nodes = (int)n->cl.n;
 	n->snap.nodes_online = online;
+	/* Online by what others say, without a link of ours: in turn, the
+	   first whose server address is known. */
+	ncut = 0;
+	for (size_t k = 0; k < n->cl.n && ncut < CUT_CHECK; k++) {
+		struct cluster_member *m = &n->cl.m[(n->join_turn + k) % n->cl.n];
+
+		if (m->self || m->removed || m->direct || m->server[0] == '\0' ||
+		    cluster_state(&n->cl, m, now) != CL_ONLINE)
+			continue;
+		memcpy(cut[ncut].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
+		snprintf(cut[ncut++].server, sizeof(cut[0].server), "%s", m->server);
+	}
 	if (cluster_forget(&n->cl, now, on_forgotten, n) > 0)
 		n->dirty_peers = 1;
 	pthread_mutex_unlock(&n->lock);
+	/* Of those, one that this node asks for (beyond max-peers it may
+	   rightly have no link) and whose link is down. */
+	n->cut = 0;
+	for (size_t i = 0; i < ncut && !n->cut; i++) {
+		uint32_t f = friend_of(n, cut[i].pk);
+		char *colon = strrchr(cut[i].server, ':');
+
+		if (f == UINT32_MAX || n->fr[f].up || colon == NULL)
+			continue;
+		*colon = '\0';
+		n->cut_port = atoi(colon + 1);
+		if (n->cut_port <= 0 || n->cut_port > 65535 || cut[i].server[0] == '\0')
+			continue;
+		snprintf(n->cut_host, sizeof(n->cut_host), "%s", cut[i].server);
+		memcpy(n->cut_pk, cut[i].pk, TOX_PUBLIC_KEY_SIZE);
+		n->cut = 1;
+	}
 	for (size_t i = 0; i < nt; i++)
 		ping(n, todo[i].pk, n->cfg->heartbeat_ms / 2);
 	fail_parked(n);
@@ -1728,13 +1771,25 @@ static int tox_open(struct net *n)
  * starts from the members' current DHT keys.  Requests that may be sent
  * again wait for the new links.
  */
+/* The first wait, with a random part: nodes cut off from each other at
+   once do not start afresh in step. */
+static int64_t fresh_first(void)
+{
+	return FRESH_TOX_MS + (int64_t)randombytes_uniform(FRESH_TOX_MS / 2);
+}
+
 static void fresh_tox(struct net *n)
 {
 	size_t count = tox_self_get_friend_list_size(n->tox);
 	uint32_t *list = calloc(count ? count : 1, sizeof(*list));
 
-	log_notice("net: no member reached over Tox for %lld s while members answer over HTTP;"
-		   " starting Tox afresh", (long long)(n->fresh_wait / 1000));
+	if (n->cut)
+		log_notice("net: no link to the member at %s:%d for %lld s while others hear it;"
+			   " starting Tox afresh", n->cut_host, n->cut_port,
+			   (long long)(n->fresh_wait / 1000));
+	else
+		log_notice("net: no member reached over Tox for %lld s while members answer over"
+			   " HTTP; starting Tox afresh", (long long)(n->fresh_wait / 1000));
 	if (list != NULL) {
 		tox_self_get_friend_list(n->tox, list);
 		for (size_t i = 0; i < count; i++)
@@ -1793,15 +1848,27 @@ static void *net_main(void *arg)
 			n->next_tick = now + (n->cfg->heartbeat_ms < 1000 ? n->cfg->heartbeat_ms / 4 : 250);
 		}
 		snapshot(n);
-		if (n->snap.members > 0) {
+		/* Alone, or cut off from a member the others hear: first ask
+		   that member for its current DHT key and bootstrap from it;
+		   if that does not help either, start Tox afresh. */
+		if (n->snap.members > 0 && !n->cut) {
 			n->alone_since = 0;
-			n->fresh_wait = FRESH_TOX_MS;
+			n->cut_asked = 0;
+			n->fresh_wait = fresh_first();
 		} else if (n->alone_since == 0) {
 			n->alone_since = now;
+		} else if (n->cut && !n->cut_asked && now - n->alone_since >= n->fresh_wait / 2) {
+			n->cut_asked = 1;
+			char hex[65];
+
+			log_info("net: no link to %.16s, which other members hear; asking it at %s:%d",
+				 (hex_key(n->cut_pk, hex), hex), n->cut_host, n->cut_port);
+			join_via(n, n->cut_host, n->cut_port, n->cut_pk, 0);
 		} else if (!n->snap.removed && n->heard > n->alone_since &&
 			   now - n->alone_since >= n->fresh_wait) {
 			fresh_tox(n);
 			n->alone_since = deadline_now_ms();
+			n->cut_asked = 0;
 			/* Doubled, plus up to half again at random: two nodes
 			   alone at once do not start afresh in step (each start
 			   would undo the other's search). */
@@ -1880,7 +1947,7 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	snapshot(n);
 	n->snap.iterations = 0;
 	n->alone_since = deadline_now_ms();
-	n->fresh_wait = FRESH_TOX_MS;
+	n->fresh_wait = fresh_first();
 	if ((n->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		r = -errno;
 		goto fail;

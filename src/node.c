@@ -378,17 +378,13 @@ static void local_changed(void *ctx)
 	pthread_mutex_unlock(&n->sync_lock);
 }
 
-/* A member's change landed here: the kernel forgets what it cached of the
-   path and of its folder's listing. */
-static void remote_changed(const char *path, void *ctx)
+/* The kernel forgets what it cached of the path and of its folder's
+   listing. */
+void node_invalidate(struct node *n, const char *path)
 {
-	struct node *n = ctx;
 	char parent[PATH_TREE_MAX];
 	const char *name;
 
-	pthread_mutex_lock(&n->sync_lock);
-	replica_poke(n->replica);
-	pthread_mutex_unlock(&n->sync_lock);
 	pthread_mutex_lock(&n->inval_lock);
 	if (n->inval != NULL) {
 		n->inval(path, n->inval_ctx);
@@ -396,6 +392,17 @@ static void remote_changed(const char *path, void *ctx)
 			n->inval(parent, n->inval_ctx);
 	}
 	pthread_mutex_unlock(&n->inval_lock);
+}
+
+/* A member's change landed here. */
+static void remote_changed(const char *path, void *ctx)
+{
+	struct node *n = ctx;
+
+	pthread_mutex_lock(&n->sync_lock);
+	replica_poke(n->replica);
+	pthread_mutex_unlock(&n->sync_lock);
+	node_invalidate(n, path);
 }
 
 void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx)

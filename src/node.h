@@ -44,6 +44,10 @@ void node_close(struct node *n);
 /* fn(path, ctx) when a member's change reached path (the mount drops its
    kernel caches there); NULL to stop, which waits for a call under way. */
 void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx);
+/* A change to path made here but not through the mount (the HTTP API):
+   the mount drops what the kernel cached of path and of its folder.
+   Never from inside a FUSE operation. */
+void node_invalidate(struct node *n, const char *path);
 
 const uint8_t *node_id(const struct node *n);
 /* The Tox ID (76 hex digits) of the node of cfg, made on first use. */

@@ -325,6 +325,15 @@ static const struct bad_case bad_cases[] = {
 	{ "oand: { server-name = \"\"; };", "oand.server-name", "invalid value" },
 	{ "oand: { server-name = \"a\\nb\"; };", "oand.server-name", "invalid value" },
 	{ "oand: { bff-domain-name = \"\"; };", "oand.bff-domain-name", "invalid value" },
+	/* HTTP API */
+	{ "oand: { tls-cert = \"/etc/c.pem\"; };", "oand.tls-cert", "oand.tls-key" },
+	{ "oand: { tls-key = \"/etc/k.pem\"; };", "oand.tls-key", "oand.tls-cert" },
+	{ "oand: { tls-cert = \"c.pem\"; tls-key = \"/k.pem\"; };", "oand.tls-cert", "absolute" },
+	{ "oand: { api-connections = 0; };", "oand.api-connections", NULL },
+	{ "oand: { api-timeout = 0; };", "oand.api-timeout", NULL },
+	{ "oand: { api-rate-limit = 0; };", "oand.api-rate-limit", NULL },
+	{ "oand: { api-max-upload = -1; };", "oand.api-max-upload", NULL },
+	{ "oand: { api-max-upload = \"1G\"; };", "oand.api-max-upload", NULL },
 	/* unknown groups and top-level keys */
 	{ "oanda: { };", "oanda", "unknown" },
 	{ "server-port = 8080;", "server-port", "unknown" },
@@ -349,6 +358,32 @@ START_TEST(test_switches)
 	cfg_free(c);
 	ck_assert_int_eq(cfg_parse_string("oand: { ipv6 = true; };", &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(c->ipv6, 1);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_api_keys)
+{
+	struct cfg *c;
+	char err[512];
+
+	ck_assert_int_eq(cfg_parse_string("oand: { data-dir = \"/d\"; };", &c, err, sizeof(err)), 0);
+	ck_assert_ptr_null(c->tls_cert);
+	ck_assert_int_eq(c->api_connections, 64);
+	ck_assert_int_eq(c->api_timeout_ms, 30000);
+	ck_assert_int_eq(c->api_rate_limit, 600);
+	ck_assert_int_eq(c->api_max_upload, 64LL << 30);
+	cfg_free(c);
+	ck_assert_int_eq(cfg_parse_string("oand: { tls-cert = \"/c.pem\"; tls-key = \"/k.pem\";"
+					  " api-connections = 2; api-timeout = 1.5;"
+					  " api-rate-limit = 30; api-max-upload = 1048576; };",
+					  &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c->tls_cert, "/c.pem");
+	ck_assert_str_eq(c->tls_key, "/k.pem");
+	ck_assert_int_eq(c->api_connections, 2);
+	ck_assert_int_eq(c->api_timeout_ms, 1500);
+	ck_assert_int_eq(c->api_rate_limit, 30);
+	ck_assert_int_eq(c->api_max_upload, 1048576);
 	cfg_free(c);
 }
 END_TEST
@@ -546,6 +581,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_every_key_string);
 	tcase_add_test(tc, test_tox_keys);
 	tcase_add_test(tc, test_switches);
+	tcase_add_test(tc, test_api_keys);
 	tcase_add_test(tc, test_every_key_file);
 	tcase_add_test(tc, test_defaults_filled);
 	tcase_add_test(tc, test_defaults_partial);

@@ -20,17 +20,23 @@ ip netns exec "$NS" ip link set lo up || t_die "cannot bring up loopback in $NS"
 node_json() { "$OAND" -c "$1" status --json 2>/dev/null; }
 json_field() { sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$1"; }
 
-# Standalone: no cluster key, no Tox, no socket.
+# Standalone: no cluster key, no Tox; its HTTP service serves the tree
+# but has no bootstrap answer to give.
 conf=$T_DIR/solo.conf
-printf 'oand = { data-dir = "%s/solo.data"; tox-port = 33999; };\n' "$T_DIR" > "$conf"
+solo_port=$(t_free_port)
+printf 'oand = { data-dir = "%s/solo.data"; tox-port = 33999; server-port = %s; };\n' "$T_DIR" "$solo_port" > "$conf"
 "$OAND" -c "$conf" -p "$T_DIR/solo.pid" 2>>"$T_DIR/solo.log" || t_die "standalone node did not start"
 T_PIDS+=("$(cat "$T_DIR/solo.pid")")
 js=$(node_json "$conf")
 t_check "standalone: status says tox null ($js)" grep -q '"tox":null' <<<"$js"
 t_check "standalone: no UDP socket on 33999" sh -c "! ss -uln | grep -q ':33999 '"
-t_check "standalone: no HTTP service" sh -c "! ss -tln | grep -q ':8180 '"
-kill -TERM "$(cat "$T_DIR/solo.pid")"
-t_check "standalone node stops" t_wait 20 "standalone node to stop" t_gone "$(cat "$T_DIR/solo.pid")"
+t_check "standalone: HTTP on its server-port" sh -c "ss -tln | grep -q ':$solo_port '"
+t_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$solo_port/v1/bootstrap")" 404 \
+	"standalone: no bootstrap answer"
+t_eq "$(curl -s "http://127.0.0.1:$solo_port/value/" | jq -c .entries)" "[]" "standalone: its tree over HTTP"
+solo_pid=$(cat "$T_DIR/solo.pid")
+kill -TERM "$solo_pid"
+t_check "standalone node stops" t_wait 20 "standalone node to stop" t_gone "$solo_pid"
 
 # A member: Tox up, same identity as oand id, on the configured port.
 conf=$T_DIR/member.conf
