@@ -120,7 +120,8 @@ static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_r
 		httpc_reply_free(&rep);
 		return NULL;
 	}
-	return rep.body;
+	free(rep.head);
+	return rep.body;	/* the caller's */
 }
 
 static int cmd_status(const struct cfg *cfg, int json)
