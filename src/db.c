@@ -127,6 +127,10 @@ struct db {
 	uint64_t seq_reserved;	/* numbers below this are reserved on disk */
 	void (*hook)(void *);	/* told of every committed change made here */
 	void *hook_ctx;
+	/* db_stats scans every entry: its answer holds while no row changed. */
+	int stats_valid;
+	sqlite3_int64 stats_changes;
+	struct db_stats stats;
 };
 
 #define SEQ_BLOCK 1024
@@ -1086,10 +1090,19 @@ int db_stats(struct db *db, struct db_stats *st)
 		"SELECT COUNT(*), SUM(sz) FROM (SELECT MAX(size) AS sz FROM entries"
 		" WHERE deleted=0 AND sha256 IS NOT NULL GROUP BY sha256)";
 	sqlite3_stmt *s = NULL;
+	sqlite3_int64 changes;
 	int rc, r = 0;
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&db->lock);
+	/* Every row written on this connection counts (the only one: the
+	   data dir is locked), rolled back or not. */
+	changes = sqlite3_total_changes64(db->h);
+	if (db->stats_valid && db->stats_changes == changes) {
+		*st = db->stats;
+		pthread_mutex_unlock(&db->lock);
+		return 0;
+	}
 	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK) {
 		r = -EIO;
 		goto out;
@@ -1125,6 +1138,9 @@ int db_stats(struct db *db, struct db_stats *st)
 	}
 	st->blobs = (uint64_t)sqlite3_column_int64(s, 0);
 	st->blob_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+	db->stats = *st;
+	db->stats_changes = changes;
+	db->stats_valid = 1;
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&db->lock);

@@ -1171,6 +1171,14 @@ START_TEST(test_stats)
 	ck_assert_int_eq(db_stats(t.db, &st), 0);
 	ck_assert_uint_eq(st.tombstones, 2);
 	ck_assert_uint_eq(st.files, 4);
+	/* Asked again with nothing changed, then after one row changed (the
+	   answer is kept between changes). */
+	ck_assert_int_eq(db_stats(t.db, &st), 0);
+	ck_assert_uint_eq(st.bytes, 231);
+	ck_assert_int_eq(publish_file(&t, "/a", 4, 60), 0);
+	ck_assert_int_eq(db_stats(t.db, &st), 0);
+	ck_assert_uint_eq(st.bytes, 191);
+	ck_assert_uint_eq(st.files, 4);
 	t_done(&t);
 }
 END_TEST
