@@ -156,10 +156,12 @@ static int cmd_transfers(const struct cfg *cfg, int argc, char **argv)
 	if ((t = json_object_get(j, "transfers")) == NULL || !json_is_array(t))
 		json_object_set_new(j, "transfers", t = json_array());
 	if (argc == 1) {
-		char *out = json_dumps(json_pack("{s:O}", "transfers", t), JSON_COMPACT);
+		json_t *o = json_pack("{s:O}", "transfers", t);
+		char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 		printf("%s\n", out ? out : "{\"transfers\":[]}");
 		free(out);
+		json_decref(o);
 		json_decref(j);
 		return 0;
 	}
