@@ -30,6 +30,7 @@
 #define API_TLS_FILE_MAX (1 << 20)
 #define API_REPLY_MAX 65536
 #define RL_SLOTS 1024		/* remote addresses the rate limiter tracks */
+#define API_LOOPBACK_RESERVE 8	/* connections only loopback clients get */
 
 struct rl_slot {
 	struct in6_addr addr;
@@ -47,12 +48,20 @@ struct api {
 	char *tls_key, *tls_cert;	/* PEM in memory, or NULL */
 	unsigned connections;		/* served at once */
 	int active;			/* connections open (atomic) */
+	int local_active;		/* of them, from loopback (atomic) */
 	double rate;			/* requests a minute per address */
 	uint64_t max_upload;
 	int port;
 	char token[API_TOKEN_HEX + 1], token_ro[API_TOKEN_HEX + 1];
 	pthread_mutex_t rl_lock;
 	struct rl_slot rl[RL_SLOTS];
+	/* Connections open per remote address (under rl_lock), so that one
+	   address cannot hold every slot; loopback is not counted. */
+	unsigned per_ip;
+	struct ip_count {
+		struct in6_addr addr;
+		unsigned n;
+	} open[RL_SLOTS];
 };
 
 enum access { ACC_NONE, ACC_READ, ACC_FULL };
@@ -253,13 +262,63 @@ static int is_loopback(const struct in6_addr *a)
 	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
+static void sockaddr_to_in6(const struct sockaddr *sa, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa != NULL && sa->sa_family == AF_INET6) {
+		*out = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	} else if (sa != NULL && sa->sa_family == AF_INET) {
+		out->s6_addr[10] = out->s6_addr[11] = 0xff;
+		memcpy(&out->s6_addr[12], &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	}
+}
+
+/* What a client is counted as: its IPv4 address, or its IPv6 /64 (one
+   host usually has a whole /64 to pick from). */
+static void client_key(const struct in6_addr *addr, struct in6_addr *key)
+{
+	*key = *addr;
+	if (!IN6_IS_ADDR_V4MAPPED(addr))
+		memset(&key->s6_addr[8], 0, 8);
+}
+
+/* Does Host name this machine's loopback?  A browser that a hostile page
+   steers at 127.0.0.1 (DNS rebinding) sends the page's own name. */
+static int host_is_local(const char *host)
+{
+	char name[64];
+	size_t n;
+	struct in_addr v4;
+
+	if (host == NULL)
+		return 1;	/* HTTP/1.0 without Host: no browser */
+	if (host[0] == '[') {
+		n = strcspn(host, "]");
+		if (host[n] != ']' || (host[n + 1] != '\0' && host[n + 1] != ':'))
+			return 0;
+		return n == 4 && strncmp(host + 1, "::1", 3) == 0;
+	}
+	n = strcspn(host, ":");
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (strcasecmp(name, "localhost") == 0 || strcasecmp(name, "localhost.") == 0)
+		return 1;
+	return inet_pton(AF_INET, name, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 /* Take one request from addr's bucket: 1 if allowed.  Sets what is left
    and, when refused, the seconds until one is. */
 static int rate_take(struct api *a, const struct in6_addr *addr, long *remaining, long *retry_s)
 {
 	int64_t now = deadline_now_ms();
 	struct rl_slot *s = NULL, *oldest = &a->rl[0];
+	struct in6_addr key;
 	int ok;
+
+	client_key(addr, &key);
+	addr = &key;
 
 	pthread_mutex_lock(&a->rl_lock);
 	for (size_t i = 0; i < RL_SLOTS && s == NULL; i++) {
@@ -770,7 +829,11 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 	int sent, r;
 
 	client_addr(c, &addr);
-	rq->trusted = is_loopback(&addr);
+	/* Loopback is trusted, but not a browser's request (a page's form,
+	   or a page's own name resolved to 127.0.0.1): those need a token. */
+	rq->trusted = is_loopback(&addr) &&
+		      host_is_local(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) &&
+		      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN) == NULL;
 	if (!rq->trusted) {
 		long retry;
 
@@ -786,7 +849,10 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 			return queue(c, a, rq, MHD_HTTP_TOO_MANY_REQUESTS, resp);
 		}
 	}
-	if ((unsigned)__atomic_load_n(&a->active, __ATOMIC_RELAXED) > a->connections) {
+	/* Loopback clients are counted among themselves: remote ones that
+	   hold every slot do not shut `oand status` out. */
+	if ((unsigned)__atomic_load_n(is_loopback(&addr) ? &a->local_active : &a->active,
+				      __ATOMIC_RELAXED) > a->connections) {
 		struct MHD_Response *resp = text_response(
 			strdup("{\"error\":\"too many connections\"}\n"), "application/json");
 
@@ -897,17 +963,77 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
 	*state = NULL;
 }
 
+/* addr's count of open connections (NULL if the table is full).
+   rl_lock held. */
+static struct ip_count *open_count(struct api *a, const struct in6_addr *addr, int add)
+{
+	struct in6_addr key;
+	struct ip_count *free_slot = NULL;
+
+	client_key(addr, &key);
+	for (size_t i = 0; i < RL_SLOTS; i++) {
+		if (a->open[i].n > 0 && memcmp(&a->open[i].addr, &key, sizeof(key)) == 0)
+			return &a->open[i];
+		if (a->open[i].n == 0 && free_slot == NULL)
+			free_slot = &a->open[i];
+	}
+	if (!add || free_slot == NULL)
+		return NULL;
+	free_slot->addr = key;
+	return free_slot;
+}
+
+/* Before a connection is taken: a remote address gets api-connections
+   and the slack in all, and a share of them on its own; the last few
+   are kept for loopback (oand status). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct api *a = cls;
+	struct in6_addr addr;
+	struct ip_count *k;
+	int ok;
+
+	(void)len;
+	sockaddr_to_in6(sa, &addr);
+	if (is_loopback(&addr))
+		return MHD_YES;
+	if ((unsigned)__atomic_load_n(&a->active, __ATOMIC_RELAXED) >= a->connections + API_SLACK)
+		return MHD_NO;
+	pthread_mutex_lock(&a->rl_lock);
+	k = open_count(a, &addr, 0);
+	ok = k == NULL || k->n < a->per_ip;
+	pthread_mutex_unlock(&a->rl_lock);
+	return ok ? MHD_YES : MHD_NO;
+}
+
 static void connection_event(void *cls, struct MHD_Connection *c, void **socket_state,
 			     enum MHD_ConnectionNotificationCode toe)
 {
 	struct api *a = cls;
+	struct in6_addr addr;
+	struct ip_count *k;
 
-	(void)c;
 	(void)socket_state;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
 		__atomic_add_fetch(&a->active, 1, __ATOMIC_RELAXED);
 	else
 		__atomic_sub_fetch(&a->active, 1, __ATOMIC_RELAXED);
+	client_addr(c, &addr);
+	if (is_loopback(&addr)) {
+		if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+			__atomic_add_fetch(&a->local_active, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_sub_fetch(&a->local_active, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	pthread_mutex_lock(&a->rl_lock);
+	if ((k = open_count(a, &addr, toe == MHD_CONNECTION_NOTIFY_STARTED)) != NULL) {
+		if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+			k->n++;
+		else if (k->n > 0)
+			k->n--;
+	}
+	pthread_mutex_unlock(&a->rl_lock);
 }
 
 /* URLs are decoded by http_tree_path, which sees %00 and %2e%2e for what they
@@ -984,6 +1110,7 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	a->node = node;
 	a->net = node_net(node);
 	a->connections = (unsigned)cfg->api_connections;
+	a->per_ip = a->connections / 4 > 4 ? a->connections / 4 : 4;
 	a->rate = (double)cfg->api_rate_limit;
 	a->max_upload = (uint64_t)cfg->api_max_upload;
 	if ((a->name = strdup(cfg->server_name)) == NULL || (a->data_dir = strdup(data_dir)) == NULL) {
@@ -1024,7 +1151,8 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	{
 		struct MHD_OptionItem o[] = {
 			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, a },
-			{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(a->connections + API_SLACK), NULL },
+			{ MHD_OPTION_CONNECTION_LIMIT,
+			  (intptr_t)(a->connections + API_SLACK + API_LOOPBACK_RESERVE), NULL },
 			{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(cfg->api_timeout_ms / 1000), NULL },
 			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)API_HEADERS_MAX, NULL },
 			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a },
@@ -1035,7 +1163,7 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 			{ MHD_OPTION_END, 0, NULL },
 		};
 
-		a->d = MHD_start_daemon(flags, (uint16_t)cfg->server_port, NULL, NULL, handle, a,
+		a->d = MHD_start_daemon(flags, (uint16_t)cfg->server_port, accept_policy, a, handle, a,
 					MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {

@@ -57,6 +57,8 @@ int http_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
 	while (*h == ' ')
 		h++;
 	if (*h == '-') {
+		if (h[1] < '0' || h[1] > '9')
+			return 0;
 		a = strtoull(h + 1, &end, 10);
 		if (end == h + 1 || *end != '\0')
 			return 0;

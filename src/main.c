@@ -94,8 +94,9 @@ static int same_node(const struct cfg *cfg, const struct httpc_reply *rep)
 }
 
 /* GET path from the running node's HTTP service (loopback is trusted);
-   the body, or NULL (reported).  With nothing on the port here (a node
-   in another network namespace), its control socket answers ctl_req. */
+   the body, or NULL (reported).  When that fails (a node in another
+   network namespace, a port taken, every connection busy), its control
+   socket answers ctl_req. */
 static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_req)
 {
 	struct httpc_reply rep;
@@ -107,13 +108,17 @@ static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_r
 		httpc_reply_free(&rep);
 		r = -ECONNREFUSED;
 	}
-	if (r == -ECONNREFUSED || r == -EHOSTUNREACH)
-		return ask(cfg, ctl_req, 10000);
-	if (r != 0) {
-		fprintf(stderr, "oand: cannot ask the node on port %d: %s\n", cfg->server_port,
-			strerror(-r));
-		return NULL;
+	if (r == 0 && rep.status == 503) {
+		/* Every connection taken (or shutting down): the socket is
+		   the node's own way in. */
+		httpc_reply_free(&rep);
+		r = -EBUSY;
 	}
+	/* Nothing, another node, or no answer on the port: the control
+	   socket answers for the node of this data dir, or says there is
+	   none. */
+	if (r != 0)
+		return ask(cfg, ctl_req, 10000);
 	if (rep.status != 200 && strncmp(rep.body, "{\"error\":", 9) != 0) {
 		fprintf(stderr, "oand: the node on port %d answered %d\n", cfg->server_port,
 			rep.status);

@@ -1863,7 +1863,11 @@ static void *net_main(void *arg)
 
 			log_info("net: no link to %.16s, which other members hear; asking it at %s:%d",
 				 (hex_key(n->cut_pk, hex), hex), n->cut_host, n->cut_port);
-			join_via(n, n->cut_host, n->cut_port, n->cut_pk, 0);
+			/* Not answering: ask again in a while. */
+			if (join_via(n, n->cut_host, n->cut_port, n->cut_pk, 0) != 0) {
+				n->alone_since = deadline_now_ms();
+				n->cut_asked = 0;
+			}
 		} else if (!n->snap.removed && n->heard > n->alone_since &&
 			   now - n->alone_since >= n->fresh_wait) {
 			fresh_tox(n);

@@ -94,6 +94,8 @@ struct node_file {
 
 	pthread_mutex_t lock;		/* guards everything below */
 	int writable;
+	uid_t uid;			/* owner of a file made by publishing (PUT) */
+	gid_t gid;
 	int has_sha;			/* content when opened (for readers' cache) */
 	uint8_t sha[STORE_SHA_BYTES];
 	int blob_fd;			/* published content, or -1 */
@@ -459,6 +461,14 @@ int node_start(struct node *n)
 	/* Its HTTP service: the tree, the status, and for joining nodes how
 	   to reach it over Tox. */
 	if ((r = api_start(n->cfg, n, &n->api)) != 0) {
+		/* A member's HTTP service is how others find it; a standalone
+		   node's is a convenience, and two users' nodes on one host
+		   must not stop each other. */
+		if (n->net == NULL && r == -EADDRINUSE) {
+			log_warn("no HTTP service: port %d is taken (oand status uses the control"
+				 " socket)", n->cfg->server_port);
+			return 0;
+		}
 		log_error("cannot start the HTTP service on port %d: %s", n->cfg->server_port,
 			  strerror(-r));
 		return r;
@@ -471,12 +481,14 @@ void node_close(struct node *n)
 {
 	if (n == NULL)
 		return;
-	api_stop(n->api);
-	/* The net thread stops first, failing what waits on it; then the
-	   control threads that may still be calling it end; then it goes. */
+	/* The net thread stops first, failing what waits on it (an HTTP
+	   GET waiting for a fetch too); then the HTTP and control threads
+	   that may still be calling it end; then it goes. */
 	net_shutdown(n->net);
 	if (n->xfer != NULL)
 		xfer_detach(n->xfer);
+	api_stop(n->api);
+	n->api = NULL;
 	ctl_stop(n->ctl);
 	/* Replication stops before what it calls goes: the hook and the
 	   callbacks look at n->sync and n->replica under sync_lock. */
@@ -1407,6 +1419,8 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 		p.path = f->path;
 		p.create = 1;
 		p.mode = 0644;
+		p.uid = f->uid;
+		p.gid = f->gid;
 		p.size = f->size;
 		p.sha = sha;
 		p.mtime_set = 1;
@@ -1517,6 +1531,8 @@ int node_put_open(struct node *n, const char *path, int *existed, struct node_fi
 	if ((f = file_new(n, path)) == NULL)
 		return -ENOMEM;
 	f->writable = 1;
+	f->uid = getuid();	/* a new file is the node's, as from mkdir */
+	f->gid = getgid();
 	f->mtime_ns = now_ns();
 	stage_reset(f);
 	f->dirty = 1;	/* an empty body is an empty file */

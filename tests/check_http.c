@@ -83,6 +83,9 @@ START_TEST(test_range)
 	ck_assert_int_eq(http_parse_range("items=0-1", 100, &a, &b), 0);
 	ck_assert_int_eq(http_parse_range("bytes=x-1", 100, &a, &b), 0);
 	ck_assert_int_eq(http_parse_range("bytes=1-2x", 100, &a, &b), 0);
+	ck_assert_int_eq(http_parse_range("bytes=--5", 100, &a, &b), 0);
+	ck_assert_int_eq(http_parse_range("bytes=-+5", 100, &a, &b), 0);
+	ck_assert_int_eq(http_parse_range("bytes=1-+5", 100, &a, &b), 0);
 }
 END_TEST
 
