@@ -241,27 +241,12 @@ static enum MHD_Result reply_errno(struct MHD_Connection *c, const struct api *a
 
 /* ---- who is asking ---- */
 
-static void client_addr(struct MHD_Connection *c, struct in6_addr *out)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-	memset(out, 0, sizeof(*out));
-	if (sa == NULL)
-		return;
-	if (sa->sa_family == AF_INET6) {
-		*out = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	} else if (sa->sa_family == AF_INET) {
-		out->s6_addr[10] = out->s6_addr[11] = 0xff;	/* v4-mapped */
-		memcpy(&out->s6_addr[12], &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-	}
-}
-
 static int is_loopback(const struct in6_addr *a)
 {
 	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
+/* An address as IPv6 (IPv4 as v4-mapped), all zeros if unknown. */
 static void sockaddr_to_in6(const struct sockaddr *sa, struct in6_addr *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -271,6 +256,13 @@ static void sockaddr_to_in6(const struct sockaddr *sa, struct in6_addr *out)
 		out->s6_addr[10] = out->s6_addr[11] = 0xff;
 		memcpy(&out->s6_addr[12], &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
 	}
+}
+
+static void client_addr(struct MHD_Connection *c, struct in6_addr *out)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	sockaddr_to_in6(ci ? ci->client_addr : NULL, out);
 }
 
 /* What a client is counted as: its IPv4 address, or its IPv6 /64 (one
