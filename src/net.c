@@ -1201,6 +1201,21 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
  */
 #define JOIN_TRIES 3
 
+/* A member's server address "host:port" split: 0, or -EINVAL. */
+static int server_addr(const char *server, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(server, ':');
+
+	if (colon == NULL || colon == server || (size_t)(colon - server) >= hostlen)
+		return -EINVAL;
+	*port = atoi(colon + 1);
+	if (*port <= 0 || *port > 65535)
+		return -EINVAL;
+	memcpy(host, server, (size_t)(colon - server));
+	host[colon - server] = '\0';
+	return 0;
+}
+
 /* Ask the BFF, else up to JOIN_TRIES saved members, for admission:
    0 once one of them answered, else -EHOSTUNREACH. */
 static int join(struct net *n)
@@ -1220,16 +1235,9 @@ static int join(struct net *n)
 	members = n->cl.n;
 	for (size_t k = 0; k < members && nc < JOIN_TRIES; k++) {
 		const struct cluster_member *m = &n->cl.m[(n->join_turn + k) % members];
-		char *colon;
 
-		if (m->self || m->removed || m->server[0] == '\0')
-			continue;
-		snprintf(cand[nc].host, sizeof(cand[nc].host), "%s", m->server);
-		if ((colon = strrchr(cand[nc].host, ':')) == NULL)
-			continue;
-		*colon = '\0';
-		cand[nc].port = atoi(colon + 1);
-		if (cand[nc].port <= 0 || cand[nc].port > 65535 || cand[nc].host[0] == '\0')
+		if (m->self || m->removed ||
+		    server_addr(m->server, cand[nc].host, sizeof(cand[nc].host), &cand[nc].port) != 0)
 			continue;
 		memcpy(cand[nc++].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
 	}
@@ -1423,7 +1431,8 @@ static void tick(struct net *n)
 	int online = 0;
 	struct {
 		uint8_t pk[TOX_PUBLIC_KEY_SIZE];
-		char server[CLUSTER_SERVER_MAX + 1];
+		char host[CLUSTER_SERVER_MAX + 1];
+		int port;
 	} cut[CUT_CHECK];
 	struct {
 		uint32_t f;
@@ -1475,11 +1484,10 @@ static void tick(struct net *n)
 	for (size_t k = 0; k < n->cl.n && ncut < CUT_CHECK; k++) {
 		struct cluster_member *m = &n->cl.m[(n->join_turn + k) % n->cl.n];
 
-		if (m->self || m->removed || m->direct || m->server[0] == '\0' ||
-		    cluster_state(&n->cl, m, now) != CL_ONLINE)
+		if (m->self || m->removed || m->direct || cluster_state(&n->cl, m, now) != CL_ONLINE ||
+		    server_addr(m->server, cut[ncut].host, sizeof(cut[0].host), &cut[ncut].port) != 0)
 			continue;
-		memcpy(cut[ncut].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
-		snprintf(cut[ncut++].server, sizeof(cut[0].server), "%s", m->server);
+		memcpy(cut[ncut++].pk, m->addr, TOX_PUBLIC_KEY_SIZE);
 	}
 	if (cluster_forget(&n->cl, now, on_forgotten, n) > 0)
 		n->dirty_peers = 1;
@@ -1489,15 +1497,11 @@ static void tick(struct net *n)
 	n->cut = 0;
 	for (size_t i = 0; i < ncut && !n->cut; i++) {
 		uint32_t f = friend_of(n, cut[i].pk);
-		char *colon = strrchr(cut[i].server, ':');
 
-		if (f == UINT32_MAX || n->fr[f].up || colon == NULL)
+		if (f == UINT32_MAX || n->fr[f].up)
 			continue;
-		*colon = '\0';
-		n->cut_port = atoi(colon + 1);
-		if (n->cut_port <= 0 || n->cut_port > 65535 || cut[i].server[0] == '\0')
-			continue;
-		snprintf(n->cut_host, sizeof(n->cut_host), "%s", cut[i].server);
+		snprintf(n->cut_host, sizeof(n->cut_host), "%s", cut[i].host);
+		n->cut_port = cut[i].port;
 		memcpy(n->cut_pk, cut[i].pk, TOX_PUBLIC_KEY_SIZE);
 		n->cut = 1;
 	}
@@ -1762,15 +1766,6 @@ static int tox_open(struct net *n)
 	return 0;
 }
 
-/*
- * A node that has had no member for a while although some member answers
- * its HTTP bootstrap query starts its Tox instance afresh (same identity,
- * a new DHT key, as a restart would).  In a small cluster whose nodes have
- * restarted, Tox's onion paths can hold only nodes that are gone, and a
- * long-running node then finds nobody for many minutes; a new instance
- * starts from the members' current DHT keys.  Requests that may be sent
- * again wait for the new links.
- */
 /* The first wait, with a random part: nodes cut off from each other at
    once do not start afresh in step. */
 static int64_t fresh_first(void)
@@ -1778,6 +1773,16 @@ static int64_t fresh_first(void)
 	return FRESH_TOX_MS + (int64_t)randombytes_uniform(FRESH_TOX_MS / 2);
 }
 
+/*
+ * A node that has had no member for a while although some member answers
+ * its HTTP bootstrap query (or no link to a member the others hear, see
+ * net_main) starts its Tox instance afresh (same identity,
+ * a new DHT key, as a restart would).  In a small cluster whose nodes have
+ * restarted, Tox's onion paths can hold only nodes that are gone, and a
+ * long-running node then finds nobody for many minutes; a new instance
+ * starts from the members' current DHT keys.  Requests that may be sent
+ * again wait for the new links.
+ */
 static void fresh_tox(struct net *n)
 {
 	size_t count = tox_self_get_friend_list_size(n->tox);
@@ -1858,9 +1863,9 @@ static void *net_main(void *arg)
 		} else if (n->alone_since == 0) {
 			n->alone_since = now;
 		} else if (n->cut && !n->cut_asked && now - n->alone_since >= n->fresh_wait / 2) {
-			n->cut_asked = 1;
 			char hex[65];
 
+			n->cut_asked = 1;
 			log_info("net: no link to %.16s, which other members hear; asking it at %s:%d",
 				 (hex_key(n->cut_pk, hex), hex), n->cut_host, n->cut_port);
 			/* Not answering: ask again in a while. */
