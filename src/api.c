@@ -51,7 +51,6 @@ struct api {
 	int local_active;		/* of them, from loopback (atomic) */
 	double rate;			/* requests a minute per address */
 	uint64_t max_upload;
-	int port;
 	char token[API_TOKEN_HEX + 1], token_ro[API_TOKEN_HEX + 1];
 	pthread_mutex_t rl_lock;
 	struct rl_slot rl[RL_SLOTS];
@@ -103,15 +102,20 @@ static int read_token(const char *path, char out[API_TOKEN_HEX + 1])
 	return 0;
 }
 
+static int token_path(const char *data_dir, int read_only, char path[4096])
+{
+	return snprintf(path, 4096, "%s/%s", data_dir,
+			read_only ? API_TOKEN_RO_FILE : API_TOKEN_FILE) >= 4096 ? -ENAMETOOLONG : 0;
+}
+
 int api_token(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1])
 {
 	char path[4096], tmp[4200], text[API_TOKEN_HEX + 2];
 	uint8_t raw[API_TOKEN_HEX / 2];
 	int fd, r;
 
-	if (snprintf(path, sizeof(path), "%s/%s", data_dir,
-		     read_only ? API_TOKEN_RO_FILE : API_TOKEN_FILE) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
+	if ((r = token_path(data_dir, read_only, path)) != 0)
+		return r;
 	if ((r = read_token(path, out)) != -ENOENT) {
 		if (r == -EINVAL)
 			log_error("api: %s is not a token (64 hex digits); remove it to get a new one",
@@ -181,15 +185,15 @@ static struct MHD_Response *text_response(char *text, const char *type)
 	return resp;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *c, const struct api *a,
-				  const struct req *rq, unsigned status, json_t *j)
+/* j (taken) as a reply body, with a newline for people. */
+static struct MHD_Response *json_response(json_t *j)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	size_t len;
 
 	json_decref(j);
 	if (text != NULL && (len = strlen(text)) > 0) {
-		char *t = realloc(text, len + 2);	/* a newline, for people */
+		char *t = realloc(text, len + 2);
 
 		if (t != NULL) {
 			t[len] = '\n';
@@ -197,13 +201,25 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, const struct api *a,
 			text = t;
 		}
 	}
-	return queue(c, a, rq, status, text_response(text, "application/json"));
+	return text_response(text, "application/json");
+}
+
+/* {"error": msg}, for a reply that needs headers of its own too. */
+static struct MHD_Response *error_response(const char *msg)
+{
+	return json_response(json_pack("{s:s}", "error", msg));
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, const struct api *a,
+				  const struct req *rq, unsigned status, json_t *j)
+{
+	return queue(c, a, rq, status, json_response(j));
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, const struct api *a,
 				   const struct req *rq, unsigned status, const char *msg)
 {
-	return reply_json(c, a, rq, status, json_pack("{s:s}", "error", msg));
+	return queue(c, a, rq, status, error_response(msg));
 }
 
 /* The status for an errno of the tree, and what to say. */
@@ -359,8 +375,6 @@ static enum access token_access(struct api *a, struct MHD_Connection *c, int *se
 	return ACC_NONE;
 }
 
-/* ---- paths ---- */
-
 /* ---- the tree ---- */
 
 static void iso_time(int64_t sec, char out[32])
@@ -395,13 +409,14 @@ static json_t *holders_json(struct api *a, const char *path)
 		size_t n = strcspn(p, ",");
 
 		if (n == 64) {
+			int ok;
+
 			memcpy(hexid, p, 64);
 			hexid[64] = '\0';
-			if (hex_decode(hexid, pk, sizeof(pk)) == 0 &&
-			    memcmp(pk, node_id(a->node), 32) == 0)
+			ok = hex_decode(hexid, pk, sizeof(pk)) == 0;
+			if (ok && memcmp(pk, node_id(a->node), 32) == 0)
 				snprintf(name, sizeof(name), "%s", a->name);
-			else if (a->net == NULL || hex_decode(hexid, pk, sizeof(pk)) != 0 ||
-				 net_name_of(a->net, pk, name, sizeof(name)) != 0)
+			else if (!ok || a->net == NULL || net_name_of(a->net, pk, name, sizeof(name)) != 0)
 				snprintf(name, sizeof(name), "%.16s", hexid);
 			json_array_append_new(arr, json_string(name));
 		}
@@ -525,6 +540,22 @@ static const char *content_type(const char *path)
 	return "application/octet-stream";
 }
 
+/* len bytes of fd (taken) from off, sent with sendfile where it can be
+   and closed after; an empty body when fd is -1 or len 0. */
+static struct MHD_Response *content_response(int fd, uint64_t off, uint64_t len)
+{
+	struct MHD_Response *resp;
+
+	if (fd < 0 || len == 0) {
+		if (fd >= 0)
+			close(fd);
+		return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if ((resp = MHD_create_response_from_fd_at_offset64(len, fd, off)) == NULL)
+		close(fd);
+	return resp;
+}
+
 static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct req *rq)
 {
 	struct node_content ct;
@@ -551,15 +582,7 @@ static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct 
 		/* No body goes out with a 304, but its Content-Length must be
 		   the 200's (RFC 9110, 8.6), not 0: made from the content, the
 		   reply has the right one. */
-		if (ct.fd >= 0 && ct.size > 0) {
-			resp = MHD_create_response_from_fd_at_offset64(ct.size, ct.fd, 0);
-			if (resp == NULL)
-				close(ct.fd);
-		} else {
-			if (ct.fd >= 0)
-				close(ct.fd);
-			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		}
+		resp = content_response(ct.fd, 0, ct.size);
 		if (resp != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 		return queue(c, a, rq, MHD_HTTP_NOT_MODIFIED, resp);
@@ -574,7 +597,7 @@ static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct 
 		if (ct.fd >= 0)
 			close(ct.fd);
 		snprintf(range, sizeof(range), "bytes */%llu", (unsigned long long)ct.size);
-		resp = text_response(strdup("{\"error\":\"range not satisfiable\"}\n"), "application/json");
+		resp = error_response("range not satisfiable");
 		if (resp != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, range);
 		return queue(c, a, rq, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
@@ -586,17 +609,7 @@ static enum MHD_Result get_file(struct MHD_Connection *c, struct api *a, struct 
 		len = to - from + 1;
 		status = MHD_HTTP_PARTIAL_CONTENT;
 	}
-	if (ct.fd < 0 || len == 0) {
-		if (ct.fd >= 0)
-			close(ct.fd);
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	} else {
-		/* Sent with sendfile where it can be; the fd is closed after. */
-		resp = MHD_create_response_from_fd_at_offset64(len, ct.fd, from);
-		if (resp == NULL)
-			close(ct.fd);
-	}
-	if (resp == NULL)
+	if ((resp = content_response(ct.fd, from, len)) == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(rq->path));
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -804,8 +817,7 @@ static enum MHD_Result get_bootstrap(struct MHD_Connection *c, struct api *a, st
 static enum MHD_Result not_allowed(struct MHD_Connection *c, struct api *a, struct req *rq,
 				   const char *allow)
 {
-	struct MHD_Response *resp = text_response(strdup("{\"error\":\"method not allowed\"}\n"),
-						  "application/json");
+	struct MHD_Response *resp = error_response("method not allowed");
 
 	if (resp != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
@@ -831,8 +843,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 
 		rq->limited = 1;
 		if (!rate_take(a, &addr, &rq->remaining, &retry)) {
-			struct MHD_Response *resp = text_response(
-				strdup("{\"error\":\"too many requests\"}\n"), "application/json");
+			struct MHD_Response *resp = error_response("too many requests");
 			char v[24];
 
 			snprintf(v, sizeof(v), "%ld", retry);
@@ -845,8 +856,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 	   hold every slot do not shut `oand status` out. */
 	if ((unsigned)__atomic_load_n(is_loopback(&addr) ? &a->local_active : &a->active,
 				      __ATOMIC_RELAXED) > a->connections) {
-		struct MHD_Response *resp = text_response(
-			strdup("{\"error\":\"too many connections\"}\n"), "application/json");
+		struct MHD_Response *resp = error_response("too many connections");
 
 		if (resp != NULL) {
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -863,10 +873,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 	if (!rq->trusted) {
 		acc = token_access(a, c, &sent);
 		if (acc == ACC_NONE) {
-			struct MHD_Response *resp = text_response(
-				strdup(sent ? "{\"error\":\"bad token\"}\n"
-					    : "{\"error\":\"a token is needed (Authorization: Bearer; oand token)\"}\n"),
-				"application/json");
+			struct MHD_Response *resp = error_response(
+				sent ? "bad token" : "a token is needed (Authorization: Bearer; oand token)");
 
 			if (resp != NULL)
 				MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -1090,37 +1098,33 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	struct api *a = calloc(1, sizeof(*a));
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_ERROR_LOG;
-	const union MHD_DaemonInfo *di;
-	char data_dir[4096];
 	int r;
 
 	*out = NULL;
 	if (a == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&a->rl_lock, NULL);
-	snprintf(data_dir, sizeof(data_dir), "%s", cfg->data_dir);
 	a->node = node;
 	a->net = node_net(node);
 	a->connections = (unsigned)cfg->api_connections;
 	a->per_ip = a->connections / 4 > 4 ? a->connections / 4 : 4;
 	a->rate = (double)cfg->api_rate_limit;
 	a->max_upload = (uint64_t)cfg->api_max_upload;
-	if ((a->name = strdup(cfg->server_name)) == NULL || (a->data_dir = strdup(data_dir)) == NULL) {
+	if ((a->name = strdup(cfg->server_name)) == NULL || (a->data_dir = strdup(cfg->data_dir)) == NULL) {
 		api_free(a);
 		return -ENOMEM;
 	}
-	if ((r = api_token(data_dir, 0, a->token)) != 0) {
-		log_error("api: cannot make or read the token in %s: %s", data_dir, strerror(-r));
+	if ((r = api_token(a->data_dir, 0, a->token)) != 0) {
+		log_error("api: cannot make or read the token in %s: %s", a->data_dir, strerror(-r));
 		api_free(a);
 		return r;
 	}
 	/* The read-only token is there only once `oand token --read-only`
 	   made it. */
 	{
-		char p[4200];
+		char p[4096];
 
-		snprintf(p, sizeof(p), "%s/%s", data_dir, API_TOKEN_RO_FILE);
-		if (read_token(p, a->token_ro) != 0)
+		if (token_path(a->data_dir, 1, p) != 0 || read_token(p, a->token_ro) != 0)
 			a->token_ro[0] = '\0';
 	}
 	if (cfg->tls_cert != NULL) {
@@ -1164,16 +1168,9 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 		api_free(a);
 		return -EADDRINUSE;
 	}
-	di = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
-	a->port = di != NULL ? di->port : cfg->server_port;
-	log_info("api: %s on port %d", a->tls_cert ? "HTTPS" : "HTTP", a->port);
+	log_info("api: %s on port %d", a->tls_cert ? "HTTPS" : "HTTP", cfg->server_port);
 	*out = a;
 	return 0;
-}
-
-int api_port(const struct api *a)
-{
-	return a->port;
 }
 
 void api_stop(struct api *a)

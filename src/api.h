@@ -40,8 +40,6 @@ struct node;
 
 int api_start(const struct cfg *cfg, struct node *node, struct api **out);
 void api_stop(struct api *a);
-/* The port it listens on (server-port, or the one chosen for port 0). */
-int api_port(const struct api *a);
 
 /* The node's token (read_only: the read-only one) from data_dir, made
    (mode 0600) if absent.  0 or -errno. */
