@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -1080,6 +1081,22 @@ static char *read_pem(const char *path)
 	return buf;
 }
 
+/* Do the certificate and key go together?  libmicrohttpd only says it
+   could not start, which would read as a port taken. */
+static int tls_pair_ok(const char *cert, const char *key)
+{
+	gnutls_certificate_credentials_t cr;
+	gnutls_datum_t c = { (unsigned char *)cert, (unsigned)strlen(cert) };
+	gnutls_datum_t k = { (unsigned char *)key, (unsigned)strlen(key) };
+	int r;
+
+	if (gnutls_certificate_allocate_credentials(&cr) != GNUTLS_E_SUCCESS)
+		return 0;
+	r = gnutls_certificate_set_x509_key_mem(cr, &c, &k, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cr);
+	return r == GNUTLS_E_SUCCESS;
+}
+
 static void api_free(struct api *a)
 {
 	if (a->tls_key != NULL)
@@ -1138,6 +1155,12 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 			api_free(a);
 			return -EINVAL;
 		}
+		if (!tls_pair_ok(a->tls_cert, a->tls_key)) {
+			log_error("api: %s and %s are not a certificate and its key", cfg->tls_cert,
+				  cfg->tls_key);
+			api_free(a);
+			return -EINVAL;
+		}
 		flags |= MHD_USE_TLS;
 	}
 	if (MHD_is_feature_supported(MHD_FEATURE_POLL))
@@ -1163,8 +1186,7 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 					MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
-		log_error("api: cannot listen on port %d%s", cfg->server_port,
-			  a->tls_cert ? " (or the certificate and key do not go together)" : "");
+		log_error("api: cannot listen on port %d", cfg->server_port);
 		api_free(a);
 		return -EADDRINUSE;
 	}
