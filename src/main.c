@@ -60,6 +60,12 @@ static char *ask(const struct cfg *cfg, const char *req, int timeout_ms)
 	return buf;
 }
 
+/* Is the node's answer a JSON {"error": ...}? */
+static int is_error(const char *body)
+{
+	return strncmp(body, "{\"error\":", 9) == 0;
+}
+
 /* Print a reply; a JSON {"error": ...} goes to stderr and fails. */
 static int show(char *buf)
 {
@@ -67,7 +73,7 @@ static int show(char *buf)
 
 	if (buf == NULL)
 		return 1;
-	if (strncmp(buf, "{\"error\":", 9) == 0) {
+	if (is_error(buf)) {
 		fprintf(stderr, "oand: %s", buf);
 		r = 1;
 	} else {
@@ -119,7 +125,7 @@ static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_r
 	   none. */
 	if (r != 0)
 		return ask(cfg, ctl_req, 10000);
-	if (rep.status != 200 && strncmp(rep.body, "{\"error\":", 9) != 0) {
+	if (rep.status != 200 && !is_error(rep.body)) {
 		fprintf(stderr, "oand: the node on port %d answered %d\n", cfg->server_port,
 			rep.status);
 		httpc_reply_free(&rep);
@@ -149,7 +155,7 @@ static int cmd_transfers(const struct cfg *cfg, int argc, char **argv)
 	/* The control socket has them inside the status. */
 	if ((body = ask_http(cfg, "/v1/transfers", "status")) == NULL)
 		return 1;
-	if (strncmp(body, "{\"error\":", 9) == 0)
+	if (is_error(body))
 		return show(body);
 	j = json_loads(body, 0, NULL);
 	free(body);
@@ -269,7 +275,7 @@ static int cmd_ping(const struct cfg *cfg, int argc, char **argv)
 	/* Each echo has its own deadline in the node; this one covers them all. */
 	if ((buf = ask(cfg, req, 3600 * 1000)) == NULL)
 		return 1;
-	if (strncmp(buf, "{\"error\":", 9) == 0)
+	if (is_error(buf))
 		return show(buf);
 	r = strstr(buf, "\"failed\":0,") == NULL;	/* any echo failed */
 	if (json) {
@@ -285,6 +291,15 @@ static int cmd_ping(const struct cfg *cfg, int argc, char **argv)
 	free(buf);
 	return r;
 }
+
+/* The commands that take their own arguments. */
+static const struct {
+	const char *name;
+	int (*fn)(const struct cfg *cfg, int argc, char **argv);
+} commands[] = {
+	{ "nodes", cmd_nodes }, { "ping", cmd_ping }, { "token", cmd_token },
+	{ "transfers", cmd_transfers },
+};
 
 int main(int argc, char **argv)
 {
@@ -350,13 +365,10 @@ int main(int argc, char **argv)
 			cfg_free(cfg);
 			return r ? 1 : 0;
 		}
-		if (strcmp(cmd, "nodes") == 0 || strcmp(cmd, "ping") == 0 ||
-		    strcmp(cmd, "token") == 0 || strcmp(cmd, "transfers") == 0) {
-			int (*fn)(const struct cfg *, int, char **) =
-				cmd[0] == 'n' ? cmd_nodes : cmd[0] == 'p' ? cmd_ping
-				: cmd[1] == 'o' ? cmd_token : cmd_transfers;
-
-			status = fn(cfg, argc - optind, argv + optind);
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+			if (strcmp(cmd, commands[i].name) != 0)
+				continue;
+			status = commands[i].fn(cfg, argc - optind, argv + optind);
 			cfg_free(cfg);
 			return status;
 		}
