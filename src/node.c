@@ -1544,7 +1544,7 @@ int node_put_commit(struct node_file *f, uint64_t *size, uint8_t sha[STORE_SHA_B
 {
 	int r;
 
-	if ((r = f->error) == 0 && (r = node_file_flush(f)) == 0) {
+	if ((r = node_file_flush(f)) == 0) {	/* a failed write's error too */
 		*size = f->size;
 		memcpy(sha, f->sha, STORE_SHA_BYTES);
 	}
