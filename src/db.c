@@ -1550,22 +1550,18 @@ static void note_changed(struct changed_list *cl, const char *path)
 static int conflict_path(const struct db_rec *r, char *out, size_t outlen);
 
 /*
- * Make path a live folder again as a new version of this node, one that
- * supersedes vv (a deletion it overrides), its own folders first.  Lock
+ * Make path (and no folder above it) a live folder again as a new version
+ * of this node, one that supersedes vv (a deletion it overrides).  Lock
  * held.
  */
-static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t vv_len,
-		      struct changed_list *cl, int depth)
+static int revive_one(struct db *db, const char *path, const uint8_t *vv, size_t vv_len,
+		      struct changed_list *cl)
 {
-	char parent[PATH_TREE_MAX];
-	const char *name;
 	struct db_entry e;
 	uint8_t have[DB_VV_BYTES];
 	size_t hlen;
 	int r;
 
-	if (depth > PATH_TREE_MAX / 2)
-		return -ELOOP;
 	r = get_any(db, path, &e);
 	if (r == 0 && !e.deleted && e.kind == DB_DIR && vv_len == 0) {
 		db_entry_clear(&e);
@@ -1589,11 +1585,6 @@ static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t
 		note_changed(cl, side);
 	}
 	db_entry_clear(&e);
-	if (strcmp(path, "/") != 0) {
-		if ((r = path_split(path, parent, sizeof(parent), &name)) != 0 ||
-		    (r = revive_dir(db, parent, NULL, 0, cl, depth + 1)) != 0)
-			return r;
-	}
 	hlen = get_vv(db, path, have);
 	hlen = vv_merge(have, hlen, vv, vv_len);
 	if (hlen > 0 && (r = set_vv(db, path, have, hlen)) != 0)
@@ -1641,6 +1632,43 @@ static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t
 	if (r == 0)
 		note_changed(cl, path);
 	return r;
+}
+
+/*
+ * Make path a live folder again (see revive_one), the folders above it
+ * first, from the top down: a loop, not a recursion, over at most
+ * PATH_DEPTH_MAX levels of a path that may come from a peer.  Lock held.
+ */
+static int revive_dir(struct db *db, const char *path, const uint8_t *vv, size_t vv_len,
+		      struct changed_list *cl)
+{
+	char up[PATH_TREE_MAX];
+	size_t len = strlen(path);
+	int r;
+
+	if (len >= sizeof(up) || path_check(path) != 0)
+		return -ENAMETOOLONG;
+	memcpy(up, path, len + 1);
+	for (size_t i = 1; i < len; i++) {
+		struct db_entry e;
+		int live;
+
+		if (up[i] != '/')
+			continue;
+		up[i] = '\0';
+		r = get_live(db, up, &e);
+		live = r == 0 && e.kind == DB_DIR;
+		if (r == 0)
+			db_entry_clear(&e);
+		if (r != 0 && r != -ENOENT)
+			return r;
+		if (!live && (r = revive_one(db, up, NULL, 0, cl)) != 0)
+			return r;
+		up[i] = '/';
+	}
+	if (strcmp(path, "/") == 0 || len == 0)
+		return revive_one(db, "/", vv, vv_len, cl);
+	return revive_one(db, path, vv, vv_len, cl);
 }
 
 /*
@@ -1801,7 +1829,7 @@ static int apply_one(struct db *db, const struct db_rec *in, struct changed_list
 		   everywhere); a file coming in for it goes beside it. */
 		vlen = vv_merge(memcpy(vv, cur.vv, cur.vv_len), cur.vv_len, in->vv, in->vv_len);
 		db_entry_clear(&cur.e);
-		r = revive_dir(db, in->path, vv, vlen, cl, 0);
+		r = revive_dir(db, in->path, vv, vlen, cl);
 		if (r == 0 && !in->e.deleted)
 			r = keep_loser(db, in, cl, depth);
 		return r;
@@ -1823,7 +1851,7 @@ take_it:
 		if (r == 0 && p.kind != DB_DIR)
 			r = -ENOTDIR;
 		db_entry_clear(&p);
-		if (r != 0 && (r = revive_dir(db, parent, NULL, 0, cl, 0)) != 0)
+		if (r != 0 && (r = revive_dir(db, parent, NULL, 0, cl)) != 0)
 			return r;
 	}
 	if ((r = put_rec(db, in->path, &in->e, in->vv, in->vv_len)) != 0)

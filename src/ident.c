@@ -10,6 +10,8 @@
 
 #include "log.h"
 
+static const char bind_label[] = "oand bind 1";
+
 static void derive(struct ident *id)
 {
 	static const char label[] = "oand nospam";
@@ -25,53 +27,119 @@ static void derive(struct ident *id)
 	sodium_memzero(d, sizeof(d));
 }
 
-int ident_load(const char *data_dir, int create, struct ident *id)
+static void bind_msg(const uint8_t node[IDENT_KEY_BYTES], uint8_t msg[sizeof(bind_label) + IDENT_KEY_BYTES])
+{
+	memcpy(msg, bind_label, sizeof(bind_label));
+	memcpy(msg + sizeof(bind_label), node, IDENT_KEY_BYTES);
+}
+
+int ident_derived_from(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES])
+{
+	uint8_t x[crypto_scalarmult_curve25519_BYTES];
+
+	if (crypto_sign_ed25519_pk_to_curve25519(x, sign_pk) != 0)
+		return 0;
+	return sodium_memcmp(x, node, IDENT_KEY_BYTES) == 0;
+}
+
+int ident_bind_check(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES],
+		     const uint8_t sig[IDENT_SIG_BYTES])
+{
+	uint8_t msg[sizeof(bind_label) + IDENT_KEY_BYTES];
+
+	bind_msg(node, msg);
+	return crypto_sign_verify_detached(sig, msg, sizeof(msg), sign_pk) == 0 ? 0 : -EBADMSG;
+}
+
+/* Read exactly n bytes of dir/name: 0, -ENOENT, -EINVAL (damaged), -errno. */
+static int key_read(const char *dir, const char *name, uint8_t *out, size_t n)
+{
+	char path[PATH_MAX];
+	ssize_t got;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	got = read(fd, out, n);
+	close(fd);
+	if (got != (ssize_t)n) {
+		log_error("%s: damaged key file (expected %zu bytes)", path, n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Write dir/name (mode 0600) durably and atomically, once. */
+static int key_write(const char *dir, const char *name, const uint8_t *key, size_t n)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	int fd, r = 0;
-	ssize_t got;
 
-	memset(id, 0, sizeof(*id));
-	if (sodium_init() < 0)
-		return -EIO;
-	if (snprintf(path, sizeof(path), "%s/node.key", data_dir) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/node.key.tmp", data_dir) >= (int)sizeof(tmp))
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		got = read(fd, id->secret, sizeof(id->secret));
-		close(fd);
-		if (got != (ssize_t)sizeof(id->secret)) {
-			log_error("%s: damaged key file (expected %zu bytes)", path, sizeof(id->secret));
-			ident_clear(id);
-			return -EINVAL;
-		}
-		derive(id);
-		return 0;
-	}
-	if (errno != ENOENT || !create)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return -errno;
-	randombytes_buf(id->secret, sizeof(id->secret));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		ident_clear(id);
-		return r;
-	}
-	if (write(fd, id->secret, sizeof(id->secret)) != (ssize_t)sizeof(id->secret) ||
-	    fsync(fd) != 0)
+	if (write(fd, key, n) != (ssize_t)n || fsync(fd) != 0)
 		r = errno ? -errno : -EIO;
 	close(fd);
 	if (r == 0 && rename(tmp, path) != 0)
 		r = -errno;
-	if (r != 0) {
+	if (r != 0)
 		unlink(tmp);
-		ident_clear(id);
-		return r;
+	return r;
+}
+
+int ident_load(const char *data_dir, int create, struct ident *id)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], msg[sizeof(bind_label) + IDENT_KEY_BYTES];
+	int r, have_seed, have_node;
+
+	memset(id, 0, sizeof(*id));
+	if (sodium_init() < 0)
+		return -EIO;
+	r = key_read(data_dir, "sign.key", seed, sizeof(seed));
+	if (r != 0 && r != -ENOENT)
+		goto out;
+	have_seed = r == 0;
+	r = key_read(data_dir, "node.key", id->secret, sizeof(id->secret));
+	if (r != 0 && r != -ENOENT)
+		goto out;
+	have_node = r == 0;
+	if (!have_node && !create) {
+		r = -ENOENT;
+		goto out;
 	}
-	log_notice("created node identity in %s", path);
+	if (!have_seed) {
+		/* A node made before signing keys keeps its Tox key. */
+		randombytes_buf(seed, sizeof(seed));
+		if (create && (r = key_write(data_dir, "sign.key", seed, sizeof(seed))) != 0)
+			goto out;
+		if (create)
+			log_notice("created the signing key in %s/sign.key", data_dir);
+	}
+	crypto_sign_seed_keypair(id->sign_pk, id->sign_sk, seed);
+	if (!have_node) {
+		/* A new node: its Tox key comes from its signing key. */
+		if (crypto_sign_ed25519_sk_to_curve25519(id->secret, id->sign_sk) != 0 ||
+		    (r = key_write(data_dir, "node.key", id->secret, sizeof(id->secret))) != 0) {
+			r = r ? r : -EIO;
+			goto out;
+		}
+		log_notice("created node identity in %s/node.key", data_dir);
+	}
 	derive(id);
-	return 0;
+	id->derived = ident_derived_from(id->public_key, id->sign_pk);
+	bind_msg(id->public_key, msg);
+	crypto_sign_detached(id->bind_sig, NULL, msg, sizeof(msg), id->sign_sk);
+	r = 0;
+out:
+	sodium_memzero(seed, sizeof(seed));
+	if (r != 0)
+		ident_clear(id);
+	return r;
 }
 
 void ident_clear(struct ident *id)

@@ -3,7 +3,17 @@
  * secret key (32 bytes, mode 0600, written once and atomically); its public
  * key is the node id.  The same key is the node's Tox identity: the Tox ID
  * (address) is the public key, a 4-byte nospam derived from the secret (so
- * the ID never changes), and toxcore's 2-byte checksum.  No threads.
+ * the ID never changes), and toxcore's 2-byte checksum.
+ *
+ * DATA/sign.key holds the seed of the node's Ed25519 signing key (the key
+ * that signs every version the node makes, see src/sync).  A node made by
+ * this version derives its Tox key from the signing key
+ * (crypto_sign_ed25519_sk_to_curve25519), so anyone can check that a
+ * signing key belongs to a node id: the binding is proven, not told.  A
+ * node made before keeps its Tox key and gets a random signing key; its
+ * binding is learned from the node itself over its Tox link.  Either way
+ * bind_sig, the signing key's signature over the node id, goes with the
+ * key.  No threads.
  */
 #ifndef OAND_IDENT_H
 #define OAND_IDENT_H
@@ -13,15 +23,29 @@
 #define IDENT_KEY_BYTES 32
 #define IDENT_NOSPAM_BYTES 4
 #define IDENT_ADDRESS_BYTES (IDENT_KEY_BYTES + IDENT_NOSPAM_BYTES + 2)
+#define IDENT_SIGN_PK_BYTES 32
+#define IDENT_SIGN_SK_BYTES 64
+#define IDENT_SIG_BYTES 64
 
 struct ident {
 	uint8_t secret[IDENT_KEY_BYTES];
 	uint8_t public_key[IDENT_KEY_BYTES];
 	uint8_t nospam[IDENT_NOSPAM_BYTES];	/* as it stands in the address */
+	uint8_t sign_sk[IDENT_SIGN_SK_BYTES];	/* Ed25519 */
+	uint8_t sign_pk[IDENT_SIGN_PK_BYTES];
+	uint8_t bind_sig[IDENT_SIG_BYTES];	/* sign_pk's signature over public_key */
+	int derived;				/* the Tox key comes from the signing key */
 };
 
-/* Read DATA/node.key, or with create make it when absent.  The data dir
-   must exist.  -ENOENT (not created), -EINVAL (damaged) or -errno. */
+/* 1 if sign_pk is the signing key node's Tox key was derived from, else 0. */
+int ident_derived_from(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES]);
+/* 0 if sig is sign_pk's binding signature over node, else -EBADMSG. */
+int ident_bind_check(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES],
+		     const uint8_t sig[IDENT_SIG_BYTES]);
+
+/* Read DATA/node.key and DATA/sign.key, or with create make what is
+   absent.  The data dir must exist.  -ENOENT (not created), -EINVAL
+   (damaged) or -errno. */
 int ident_load(const char *data_dir, int create, struct ident *id);
 /* Wipe the secret. */
 void ident_clear(struct ident *id);

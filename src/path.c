@@ -19,7 +19,7 @@ int path_check_name(const char *name)
 int path_check(const char *p)
 {
 	const char *c;
-	size_t total;
+	size_t total, depth = 0;
 
 	if (p == NULL || p[0] != '/')
 		return -EINVAL;
@@ -37,7 +37,7 @@ int path_check(const char *p)
 
 		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
 			return -EINVAL;
-		if (n > PATH_NAME_MAX)
+		if (n > PATH_NAME_MAX || ++depth > PATH_DEPTH_MAX)
 			return -ENAMETOOLONG;
 		if (end == NULL)
 			return 0;

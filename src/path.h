@@ -1,8 +1,8 @@
 /*
  * path: names inside the shared tree.  A tree path is absolute ("/",
  * "/a/b"), has no empty, "." or ".." components, no NUL, no trailing
- * slash, components of at most PATH_NAME_MAX bytes and a total below
- * PATH_TREE_MAX.  Everything here is pure string work, thread safe.
+ * slash, components of at most PATH_NAME_MAX bytes, at most PATH_DEPTH_MAX
+ * components and a total below PATH_TREE_MAX.  Everything here is pure string work, thread safe.
  */
 #ifndef OAND_PATH_H
 #define OAND_PATH_H
@@ -11,6 +11,9 @@
 
 #define PATH_NAME_MAX 255
 #define PATH_TREE_MAX 4096
+/* Folders a tree path may pass through: deeper than any real tree, and a
+   bound on every walk over a path (peers send paths too). */
+#define PATH_DEPTH_MAX 512
 
 /* 0 if p is a valid tree path; -ENAMETOOLONG or -EINVAL otherwise. */
 int path_check(const char *p);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <tox/tox.h>
 #include <unistd.h>
 
@@ -42,6 +43,67 @@ START_TEST(test_create_and_reload)
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_size, 5);
 	ident_clear(&a);
+}
+END_TEST
+
+/* A new node's Tox key comes from its signing key, which anyone can
+   check; the binding signature holds, and a forged one does not. */
+START_TEST(test_signing_key_new)
+{
+	char dir[128], path[256];
+	struct ident a, b;
+	struct stat sb;
+	uint8_t other[IDENT_KEY_BYTES], sig[IDENT_SIG_BYTES];
+
+	tmpdir(dir, sizeof(dir));
+	ck_assert_int_eq(ident_load(dir, 1, &a), 0);
+	ck_assert_int_eq(a.derived, 1);
+	ck_assert_int_eq(ident_derived_from(a.public_key, a.sign_pk), 1);
+	ck_assert_int_eq(ident_bind_check(a.public_key, a.sign_pk, a.bind_sig), 0);
+	snprintf(path, sizeof(path), "%s/sign.key", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(ident_load(dir, 0, &b), 0);
+	ck_assert_mem_eq(a.sign_pk, b.sign_pk, IDENT_SIGN_PK_BYTES);
+	ck_assert_mem_eq(a.public_key, b.public_key, IDENT_KEY_BYTES);
+	/* another node id, or a damaged signature, does not bind */
+	memcpy(other, a.public_key, sizeof(other));
+	other[0] ^= 1;
+	ck_assert_int_eq(ident_derived_from(other, a.sign_pk), 0);
+	ck_assert_int_eq(ident_bind_check(other, a.sign_pk, a.bind_sig), -EBADMSG);
+	memcpy(sig, a.bind_sig, sizeof(sig));
+	sig[5] ^= 0x40;
+	ck_assert_int_eq(ident_bind_check(a.public_key, a.sign_pk, sig), -EBADMSG);
+	ident_clear(&a);
+	ident_clear(&b);
+}
+END_TEST
+
+/* A data dir made before signing keys (node.key alone) keeps its Tox
+   key and gets a signing key that stays; its binding is not derived. */
+START_TEST(test_signing_key_old_dir)
+{
+	char dir[128], path[256];
+	uint8_t old[IDENT_KEY_BYTES];
+	struct ident a, b;
+	int fd;
+
+	tmpdir(dir, sizeof(dir));
+	randombytes_buf(old, sizeof(old));
+	snprintf(path, sizeof(path), "%s/node.key", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, old, sizeof(old)), sizeof(old));
+	close(fd);
+	ck_assert_int_eq(ident_load(dir, 1, &a), 0);
+	ck_assert_mem_eq(a.secret, old, sizeof(old));
+	ck_assert_int_eq(a.derived, 0);
+	ck_assert_int_eq(ident_bind_check(a.public_key, a.sign_pk, a.bind_sig), 0);
+	ck_assert_int_eq(ident_load(dir, 0, &b), 0);
+	ck_assert_mem_eq(a.sign_pk, b.sign_pk, IDENT_SIGN_PK_BYTES);
+	ck_assert_mem_eq(b.secret, old, sizeof(old));
+	ident_clear(&a);
+	ident_clear(&b);
 }
 END_TEST
 
@@ -87,6 +149,8 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 	tcase_add_test(tc, test_create_and_reload);
 	tcase_add_test(tc, test_toxcore_agrees);
+	tcase_add_test(tc, test_signing_key_new);
+	tcase_add_test(tc, test_signing_key_old_dir);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -131,6 +131,25 @@ START_TEST(test_total_length)
 }
 END_TEST
 
+/* PATH_DEPTH_MAX folders deep is fine; one more is ENAMETOOLONG, short as
+   the path is (a peer's 2,000-level path must not pass). */
+START_TEST(test_depth)
+{
+	char buf[PATH_TREE_MAX];
+	size_t n = 0;
+
+	for (int i = 0; i < PATH_DEPTH_MAX; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "/a");
+	ck_assert_int_eq(path_check(buf), 0);
+	snprintf(buf + n, sizeof(buf) - n, "/a");
+	ck_assert_int_eq(path_check(buf), -ENAMETOOLONG);
+	n = 0;
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "/a");
+	ck_assert_int_eq(path_check(buf), -ENAMETOOLONG);
+}
+END_TEST
+
 START_TEST(test_split)
 {
 	char parent[PATH_TREE_MAX];
@@ -242,6 +261,7 @@ static Suite *path_suite(void)
 	tcase_add_test(tc, test_check_name);
 	tcase_add_test(tc, test_name_length);
 	tcase_add_test(tc, test_total_length);
+	tcase_add_test(tc, test_depth);
 	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_is_within);
 	tcase_add_test(tc, test_rebase);
