@@ -84,7 +84,7 @@ $(B)/tests/check_http: $(B)/tests/check_http.o $(B)/src/httparse.o $(B)/src/http
 	$(B)/src/deadline.o
 # check_sync and fuzz_sync link tests/net_stub.c instead of src/net.
 $(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sync.o $(B)/src/db.o \
-	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o
+	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/src/ident.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
@@ -118,7 +118,7 @@ endif
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire admit bff cluster sync http
+FUZZERS = wire admit bff cluster sync apply http
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
 	@mkdir -p $(dir $@)
@@ -140,12 +140,19 @@ build/fuzz/fuzz_cluster: tests/fuzz_cluster.c src/cluster.c src/cluster.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_cluster.c src/cluster.c
 
-FUZZ_SYNC_SRC = tests/net_stub.c src/sync.c src/db.c src/clock.c src/path.c src/log.c src/deadline.c
+FUZZ_SYNC_SRC = tests/net_stub.c src/sync.c src/db.c src/clock.c src/path.c src/log.c src/deadline.c \
+	src/ident.c
 build/fuzz/fuzz_sync: tests/fuzz_sync.c $(FUZZ_SYNC_SRC) src/sync.h src/db.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_sync.c $(FUZZ_SYNC_SRC) -lsqlite3 -lpthread
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_sync.c $(FUZZ_SYNC_SRC) -lsqlite3 -lsodium -lpthread
+
+build/fuzz/fuzz_apply: tests/fuzz_apply.c $(FUZZ_SYNC_SRC) src/sync.h src/db.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_apply.c $(FUZZ_SYNC_SRC) -lsqlite3 -lsodium -lpthread
 
 fuzz: $(FUZZ_BIN)
+	@python3 tests/fuzz-seeds/make-sync-seeds.py build/fuzz/corpus-fuzz_sync
+	@python3 tests/fuzz-seeds/make-sync-seeds.py build/fuzz/corpus-fuzz_apply
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "clock.h"
@@ -23,7 +24,8 @@
 enum stmt_id {
 	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
 	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_TOUCH,
-	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET, S_HOLD_APPLY,
+	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET, S_HOLD_APPLY, S_SEEN_DIRECT, S_WIRE_SET,
+	S_KEY_GET, S_KEY_PUT,
 	S_COUNT
 };
 
@@ -38,9 +40,9 @@ static const char *const sql_text[S_COUNT] = {
 		  "mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,mtime=excluded.mtime,"
 		  "ctime=excluded.ctime,sha256=excluded.sha256,target=excluded.target,"
 		  "hlc=excluded.hlc,origin=excluded.origin,seq=excluded.seq,deleted=0,"
-		  "vv=oand_vv(entries.vv,excluded.origin,excluded.hlc)",
+		  "vv=oand_vv(entries.vv,excluded.origin,excluded.hlc),wire=NULL",
 	[S_TOMB] = "UPDATE entries SET deleted=1,size=0,sha256=NULL,target=NULL,ctime=?2,hlc=?3,"
-		   "origin=?4,seq=?5,vv=oand_vv(vv,?4,?3) WHERE path=?1",
+		   "origin=?4,seq=?5,vv=oand_vv(vv,?4,?3),wire=NULL WHERE path=?1",
 	[S_CHILD] = "SELECT 1 FROM entries WHERE parent=?1 AND deleted=0 LIMIT 1",
 	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
 		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/'"
@@ -49,38 +51,46 @@ static const char *const sql_text[S_COUNT] = {
 	[S_SUBTREE] = "SELECT path FROM entries WHERE deleted=0 AND (path=?1 OR (path>=?2 AND path<?3))"
 		      " ORDER BY path",
 	[S_SETATTR] = "UPDATE entries SET mode=?2,uid=?3,gid=?4,mtime=?5,ctime=?6,hlc=?7,origin=?8,"
-		      "seq=?9,vv=oand_vv(vv,?8,?7) WHERE path=?1",
+		      "seq=?9,vv=oand_vv(vv,?8,?7),wire=NULL WHERE path=?1",
 	[S_SHA_USED] = "SELECT 1 FROM entries WHERE sha256=?1 AND deleted=0 LIMIT 1",
 	/* Holders replicate like entries: a node's own rows carry its
 	   sequence numbers, and a removal is a tombstone. */
 	[S_HOLD_ADD] = "INSERT INTO holders(sha256,node,since,seq,deleted) VALUES(?1,?2,?3,?4,0)"
 		       " ON CONFLICT(sha256,node) DO UPDATE SET deleted=0,seq=excluded.seq,"
-		       "since=excluded.since WHERE holders.deleted=1",
-	[S_HOLD_DEL] = "UPDATE holders SET deleted=1,seq=?3 WHERE sha256=?1 AND node=?2 AND deleted=0",
+		       "since=excluded.since,wire=NULL WHERE holders.deleted=1",
+	[S_HOLD_DEL] = "UPDATE holders SET deleted=1,seq=?3,wire=NULL WHERE sha256=?1 AND node=?2 AND deleted=0",
 	[S_HOLD_LIST] = "SELECT node FROM holders WHERE sha256=?1 AND deleted=0 ORDER BY since",
-	[S_HOLD_APPLY] = "INSERT INTO holders(sha256,node,since,seq,deleted) VALUES(?1,?2,?3,?4,?5)"
+	[S_HOLD_APPLY] = "INSERT INTO holders(sha256,node,since,seq,deleted,wire) VALUES(?1,?2,?3,?4,?5,?6)"
 			 " ON CONFLICT(sha256,node) DO UPDATE SET seq=excluded.seq,"
-			 "deleted=excluded.deleted WHERE excluded.seq>holders.seq",
+			 "deleted=excluded.deleted,wire=excluded.wire WHERE excluded.seq>holders.seq"
+			 " OR (excluded.seq=holders.seq AND holders.wire IS NULL)",
 	[S_SEQ_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('next_seq',?1)",
 	[S_TOUCH] = "UPDATE entries SET mtime=?2,ctime=?2 WHERE path=?1 AND deleted=0",
 	[S_VV] = "SELECT vv FROM entries WHERE path=?1",
-	/* A version from another node, exactly as it was made. */
+	/* A version from another node, as it was made, with its signed form. */
 	[S_APPLY] = "INSERT INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
-		    "ctime,sha256,target,hlc,origin,seq,deleted,vv)"
-		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+		    "ctime,sha256,target,hlc,origin,seq,deleted,vv,wire)"
+		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
 		    " ON CONFLICT(path) DO UPDATE SET kind=excluded.kind,size=excluded.size,"
 		    "mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,mtime=excluded.mtime,"
 		    "ctime=excluded.ctime,sha256=excluded.sha256,target=excluded.target,"
 		    "hlc=excluded.hlc,origin=excluded.origin,seq=excluded.seq,"
-		    "deleted=excluded.deleted,vv=excluded.vv",
+		    "deleted=excluded.deleted,vv=excluded.vv,wire=excluded.wire",
 	[S_CHANGES] = "SELECT path,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
-		      "deleted,vv FROM entries WHERE origin=?1 AND seq>?2 AND seq<=?3"
-		      " UNION ALL SELECT NULL,104,0,0,0,0,0,0,sha256,NULL,0,node,seq,deleted,NULL"
+		      "deleted,vv,wire FROM entries WHERE origin=?1 AND seq>?2 AND seq<=?3"
+		      " UNION ALL SELECT NULL,104,0,0,0,0,0,0,sha256,NULL,0,node,seq,deleted,NULL,wire"
 		      " FROM holders WHERE node=?1 AND seq>?2 AND seq<=?3"
 		      " ORDER BY 13 LIMIT ?4",
 	[S_SEEN] = "SELECT origin,seq FROM seen",
-	[S_SEEN_SET] = "INSERT INTO seen(origin,seq) VALUES(?1,?2)"
-		       " ON CONFLICT(origin) DO UPDATE SET seq=max(seq,excluded.seq)",
+	[S_SEEN_SET] = "INSERT INTO seen(origin,seq,direct) VALUES(?1,?2,?3)"
+		       " ON CONFLICT(origin) DO UPDATE SET seq=max(seq,excluded.seq),"
+		       "direct=max(direct,excluded.direct)",
+	[S_SEEN_DIRECT] = "SELECT direct FROM seen WHERE origin=?1",
+	/* The signed form of a version held here without one (made before
+	   versions were signed), once its origin sends it. */
+	[S_WIRE_SET] = "UPDATE entries SET wire=?4 WHERE path=?1 AND origin=?2 AND seq=?3 AND wire IS NULL",
+	[S_KEY_GET] = "SELECT pk,sig,how FROM origin_keys WHERE origin=?1",
+	[S_KEY_PUT] = "INSERT OR REPLACE INTO origin_keys(origin,pk,sig,how) VALUES(?1,?2,?3,?4)",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -114,6 +124,19 @@ static const char *const migrations[] = {
 	"ALTER TABLE holders ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE holders ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX holders_node ON holders(node, seq);",
+	/* 4: signed versions.  wire: a version from another node exactly as
+	   its origin signed it (relayed as it is; NULL for this node's own,
+	   signed when sent, and for versions taken in before signing, which
+	   are not relayed until their origin sends them signed).  seen.direct:
+	   what the origin itself said it sent (0: nothing yet, so every
+	   origin sends its versions once more, signed).  origin_keys: each
+	   origin's signing key and how it is known (2 derived, 1 from the
+	   origin itself, 0 from another member). */
+	"ALTER TABLE entries ADD COLUMN wire BLOB;"
+	"ALTER TABLE holders ADD COLUMN wire BLOB;"
+	"ALTER TABLE seen ADD COLUMN direct INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE origin_keys(origin BLOB PRIMARY KEY NOT NULL, pk BLOB NOT NULL,"
+	" sig BLOB NOT NULL, how INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 struct db {
@@ -1365,9 +1388,24 @@ static void sql_vv(sqlite3_context *cx, int argc, sqlite3_value **argv)
 void db_rec_clear(struct db_rec *r)
 {
 	free(r->path);
+	free(r->vv);
+	free(r->wire);
 	db_entry_clear(&r->e);
 	r->path = NULL;
-	r->vv_len = 0;
+	r->vv = NULL;
+	r->wire = NULL;
+	r->vv_len = r->wire_len = 0;
+}
+
+int db_rec_vv_set(struct db_rec *r, const uint8_t node[DB_NODE_BYTES], uint64_t hlc)
+{
+	if (r->vv == NULL) {
+		if ((r->vv = malloc(DB_VV_BYTES)) == NULL)
+			return -ENOMEM;
+		r->vv_len = 0;
+	}
+	r->vv_len = db_vv_set(r->vv, r->vv_len, node, hlc);
+	return 0;
 }
 
 int db_seen(struct db *db, db_seen_cb cb, void *ctx)
@@ -1397,6 +1435,66 @@ int db_seen(struct db *db, db_seen_cb cb, void *ctx)
 	return r < 0 ? r : 0;
 }
 
+int db_seen_direct(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t *seq)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*seq = 0;
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, S_SEEN_DIRECT);
+	sqlite3_bind_blob(s, 1, origin, DB_NODE_BYTES, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		*seq = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&db->lock);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int db_key_get(struct db *db, const uint8_t origin[DB_NODE_BYTES], struct db_key *k)
+{
+	sqlite3_stmt *s;
+	int rc, r = -ENOENT;
+
+	memset(k, 0, sizeof(*k));
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, S_KEY_GET);
+	sqlite3_bind_blob(s, 1, origin, DB_NODE_BYTES, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) == DB_SIGN_PK_BYTES &&
+		    sqlite3_column_bytes(s, 1) == DB_SIG_BYTES) {
+			memcpy(k->origin, origin, DB_NODE_BYTES);
+			memcpy(k->pk, sqlite3_column_blob(s, 0), DB_SIGN_PK_BYTES);
+			memcpy(k->sig, sqlite3_column_blob(s, 1), DB_SIG_BYTES);
+			k->how = sqlite3_column_int(s, 2);
+			r = 0;
+		} else {
+			r = -EIO;
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = db_errno(rc);
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+int db_key_put(struct db *db, const struct db_key *k)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	pthread_mutex_lock(&db->lock);
+	s = stmt(db, S_KEY_PUT);
+	sqlite3_bind_blob(s, 1, k->origin, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, k->pk, DB_SIGN_PK_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, k->sig, DB_SIG_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, k->how);
+	r = step_done(db, s);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
 int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
 	       size_t limit, db_rec_cb cb, void *ctx)
 {
@@ -1415,10 +1513,19 @@ int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t afte
 	sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct db_rec rec = { 0 };
-		const void *vv = sqlite3_column_blob(s, 14);
-		int vlen = sqlite3_column_bytes(s, 14);
+		const void *vv = sqlite3_column_blob(s, 14), *wire = sqlite3_column_blob(s, 15);
+		int vlen = sqlite3_column_bytes(s, 14), wlen = sqlite3_column_bytes(s, 15);
 
 		row_to_entry(s, 1, &rec.e);
+		if (wire != NULL && wlen > 0) {
+			if ((rec.wire = malloc((size_t)wlen)) == NULL) {
+				db_rec_clear(&rec);
+				r = -ENOMEM;
+				break;
+			}
+			memcpy(rec.wire, wire, (size_t)wlen);
+			rec.wire_len = (size_t)wlen;
+		}
 		if (rec.e.kind == DB_HOLDER) {
 			/* origin holds (or, deleted, no longer holds) e.sha256 */
 			r = rec.e.has_sha ? cb(&rec, ctx) : 0;
@@ -1429,12 +1536,15 @@ int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t afte
 		}
 		rec.path = strdup((const char *)sqlite3_column_text(s, 0));
 		if (vv != NULL && vlen > 0 && vlen <= DB_VV_BYTES && vlen % DB_VV_ENTRY == 0) {
-			memcpy(rec.vv, vv, (size_t)vlen);
-			rec.vv_len = (size_t)vlen;
-		} else {
-			rec.vv_len = db_vv_set(rec.vv, 0, rec.e.origin, rec.e.hlc);
+			if ((rec.vv = malloc((size_t)vlen)) != NULL) {
+				memcpy(rec.vv, vv, (size_t)vlen);
+				rec.vv_len = (size_t)vlen;
+			}
+		} else if (db_rec_vv_set(&rec, rec.e.origin, rec.e.hlc) != 0) {
+			db_entry_clear(&rec.e);	/* reported below */
 		}
-		if (rec.path == NULL || (rec.e.kind == DB_LINK && !rec.e.deleted && rec.e.target == NULL)) {
+		if (rec.path == NULL || rec.vv == NULL ||
+		    (rec.e.kind == DB_LINK && !rec.e.deleted && rec.e.target == NULL)) {
 			db_rec_clear(&rec);
 			r = -ENOMEM;
 			break;
@@ -1471,9 +1581,10 @@ static size_t get_vv(struct db *db, const char *path, uint8_t vv[DB_VV_BYTES])
 	return len;
 }
 
-/* Write a version from elsewhere at path, as it is.  Lock held. */
+/* Write a version from elsewhere at path, as it is, with its signed form
+   (wire, may be NULL).  Lock held. */
 static int put_rec(struct db *db, const char *path, const struct db_entry *e, const uint8_t *vv,
-		   size_t vv_len)
+		   size_t vv_len, const uint8_t *wire, size_t wire_len)
 {
 	char parent[PATH_TREE_MAX];
 	const char *name = "";
@@ -1504,6 +1615,8 @@ static int put_rec(struct db *db, const char *path, const struct db_entry *e, co
 	sqlite3_bind_int64(s, 15, (sqlite3_int64)e->seq);
 	sqlite3_bind_int(s, 16, e->deleted != 0);
 	sqlite3_bind_blob(s, 17, vv, (int)vv_len, SQLITE_STATIC);
+	if (wire != NULL && wire_len > 0)
+		sqlite3_bind_blob(s, 18, wire, (int)wire_len, SQLITE_STATIC);
 	return step_done(db, s);
 }
 
@@ -1623,7 +1736,7 @@ static int revive_one(struct db *db, const char *path, const uint8_t *vv, size_t
 		memcpy(e.origin, db->self, DB_NODE_BYTES);
 		e.seq = db->next_seq++;
 		olen = db_vv_set(one, 0, db->self, 1);
-		if ((r = put_rec(db, path, &e, one, olen)) == 0)
+		if ((r = put_rec(db, path, &e, one, olen, NULL, 0)) == 0)
 			note_changed(cl, path);
 		return r;
 	}
@@ -1782,7 +1895,7 @@ static int worth_keeping(const struct db_entry *loser, const struct db_entry *wi
 static int apply_one(struct db *db, const struct db_rec *in, struct changed_list *cl, int depth)
 {
 	struct db_rec cur = { 0 };
-	uint8_t vv[DB_VV_BYTES];
+	uint8_t vv[DB_VV_BYTES], cur_vv[DB_VV_BYTES];
 	size_t vlen;
 	int r, in_covers, cur_covers, take, concurrent, live_dir_children = 0;
 
@@ -1796,18 +1909,31 @@ static int apply_one(struct db *db, const struct db_rec *in, struct changed_list
 	r = get_any(db, in->path, &cur.e);
 	if (r == -ENOENT) {
 		if (in->e.deleted)	/* nothing to delete: remember it anyway */
-			return put_rec(db, in->path, &in->e, in->vv, in->vv_len);
+			return put_rec(db, in->path, &in->e, in->vv, in->vv_len, in->wire,
+				       in->wire_len);
 		goto take_it;
 	}
 	if (r != 0)
 		return r;
 	cur.path = (char *)in->path;
+	cur.vv = cur_vv;	/* not owned: cur is never cleared whole */
 	cur.vv_len = get_vv(db, in->path, cur.vv);
 	if (cur.vv_len == 0)
 		cur.vv_len = db_vv_set(cur.vv, 0, cur.e.origin, cur.e.hlc);
 	if (cur.e.hlc == in->e.hlc && memcmp(cur.e.origin, in->e.origin, DB_NODE_BYTES) == 0) {
+		/* Had it already; it may come signed now. */
+		r = 0;
+		if (in->wire != NULL && cur.e.seq == in->e.seq) {
+			sqlite3_stmt *w = stmt(db, S_WIRE_SET);
+
+			sqlite3_bind_text(w, 1, in->path, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(w, 2, in->e.origin, DB_NODE_BYTES, SQLITE_STATIC);
+			sqlite3_bind_int64(w, 3, (sqlite3_int64)in->e.seq);
+			sqlite3_bind_blob(w, 4, in->wire, (int)in->wire_len, SQLITE_STATIC);
+			r = step_done(db, w);
+		}
 		db_entry_clear(&cur.e);
-		return 0;	/* had it already */
+		return r;
 	}
 	in_covers = db_vv_covers(in->vv, in->vv_len, cur.vv, cur.vv_len);
 	cur_covers = db_vv_covers(cur.vv, cur.vv_len, in->vv, in->vv_len);
@@ -1854,7 +1980,7 @@ take_it:
 		if (r != 0 && (r = revive_dir(db, parent, NULL, 0, cl)) != 0)
 			return r;
 	}
-	if ((r = put_rec(db, in->path, &in->e, in->vv, in->vv_len)) != 0)
+	if ((r = put_rec(db, in->path, &in->e, in->vv, in->vv_len, in->wire, in->wire_len)) != 0)
 		return r;
 	note_changed(cl, in->path);
 	if (strcmp(in->path, "/") != 0)
@@ -1866,6 +1992,7 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 	     size_t nranges, db_changed_cb changed, void *ctx)
 {
 	struct changed_list cl = { 0 };
+	struct db_rec in;
 	uint64_t seq;
 	int r;
 
@@ -1883,10 +2010,16 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 			sqlite3_bind_int64(h, 3, now_ns());
 			sqlite3_bind_int64(h, 4, (sqlite3_int64)recs[i].e.seq);
 			sqlite3_bind_int(h, 5, recs[i].e.deleted != 0);
+			if (recs[i].wire != NULL)
+				sqlite3_bind_blob(h, 6, recs[i].wire, (int)recs[i].wire_len, SQLITE_STATIC);
 			r = step_done(db, h);
 			continue;
 		}
-		if ((r = apply_one(db, &recs[i], &cl, 0)) != 0) {
+		/* A member's version never makes a file set-user-ID or
+		   set-group-ID here (its signed form keeps what it said). */
+		in = recs[i];
+		in.e.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+		if ((r = apply_one(db, &in, &cl, 0)) != 0) {
 			log_error("db: cannot apply the version of %s from a peer: %s", recs[i].path,
 				  strerror(-r));
 			/* One that can never apply is skipped (else the same
@@ -1904,6 +2037,7 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 		s = stmt(db, S_SEEN_SET);
 		sqlite3_bind_blob(s, 1, ranges[i].origin, DB_NODE_BYTES, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)ranges[i].upto);
+		sqlite3_bind_int64(s, 3, ranges[i].direct ? (sqlite3_int64)ranges[i].upto : 0);
 		r = step_done(db, s);
 	}
 	r = tx_end(db, r, seq);

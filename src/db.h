@@ -15,7 +15,7 @@
 
 #define DB_SHA_BYTES 32
 #define DB_NODE_BYTES 32
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_ADDR_BYTES 38		/* a Tox ID: key, nospam, checksum */
 
 struct db;
@@ -165,10 +165,16 @@ int db_errno(int rc);
 struct db_rec {
 	char *path;		/* owned */
 	struct db_entry e;	/* e.hlc, e.origin, e.seq: the version */
-	uint8_t vv[DB_VV_BYTES];
+	uint8_t *vv;		/* owned, vv_len bytes (DB_VV_BYTES when made by
+				   db_rec_vv_set) */
 	size_t vv_len;		/* a multiple of DB_VV_ENTRY */
+	uint8_t *wire;		/* owned: the version as its origin signed it
+				   (src/sync), or NULL */
+	size_t wire_len;
 };
 void db_rec_clear(struct db_rec *r);
+/* Set node's HLC in r's vector, made on first use: 0 or -ENOMEM. */
+int db_rec_vv_set(struct db_rec *r, const uint8_t node[DB_NODE_BYTES], uint64_t hlc);
 /* 1 if vector a covers b (every node of b at an HLC no newer in a). */
 int db_vv_covers(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 /* Set node's HLC in vv (kept if newer); returns the new length. */
@@ -183,11 +189,30 @@ int db_seen(struct db *db, db_seen_cb cb, void *ctx);
 typedef int (*db_rec_cb)(const struct db_rec *r, void *ctx);
 int db_changes(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
 	       size_t limit, db_rec_cb cb, void *ctx);
-/* A peer's promise: it sent every change of origin up to upto. */
+/* A peer's promise: it sent every change of origin up to upto.  direct
+   (never on the wire): the promise is the origin's own. */
 struct db_range {
 	uint8_t origin[DB_NODE_BYTES];
 	uint64_t upto;
+	int direct;
 };
+/* The sequence number up to which origin itself said it sent all its
+   changes (0 if never): what to ask the origin for. */
+int db_seen_direct(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t *seq);
+
+/* An origin's signing key (src/sync checks and relays it). */
+#define DB_SIGN_PK_BYTES 32
+#define DB_SIG_BYTES 64
+enum db_key_how { DB_KEY_TOLD = 0, DB_KEY_DIRECT = 1, DB_KEY_DERIVED = 2 };
+struct db_key {
+	uint8_t origin[DB_NODE_BYTES];
+	uint8_t pk[DB_SIGN_PK_BYTES];
+	uint8_t sig[DB_SIG_BYTES];	/* pk's signature binding it to origin */
+	int how;			/* enum db_key_how */
+};
+/* 0, -ENOENT (none known) or -errno. */
+int db_key_get(struct db *db, const uint8_t origin[DB_NODE_BYTES], struct db_key *k);
+int db_key_put(struct db *db, const struct db_key *k);
 /* Tells which paths changed (called after the commit, once per path). */
 typedef void (*db_changed_cb)(const char *path, void *ctx);
 /*
@@ -198,7 +223,9 @@ typedef void (*db_changed_cb)(const char *path, void *ctx);
  * "NAME.conflict-NODE-TIME".  A folder with live entries is never deleted
  * (it is made again here), and a live entry brings back its folders.
  * Records must be valid (src/sync checks them).  Returns how many paths
- * changed, or -errno (nothing applied).
+ * changed, or -errno (nothing applied).  Versions from peers never set
+ * S_ISUID or S_ISGID here.  Each record's wire (its signed form) is kept
+ * and relayed as it is.
  */
 int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db_range *ranges,
 	     size_t nranges, db_changed_cb changed, void *ctx);

@@ -340,6 +340,11 @@ static int member_removed(struct net *n, const uint8_t *pk)
 	return r;
 }
 
+int net_removed(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+{
+	return member_removed(n, pk);
+}
+
 /* Is pk unknown, removed or offline in the node list? */
 static int member_offline(struct net *n, const uint8_t *pk)
 {

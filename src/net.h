@@ -117,6 +117,8 @@ size_t net_linked(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);
 /* The other members the node list has online now (linked or heard of
    through others): up to max keys into pks; returns how many there are. */
 size_t net_online(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);
+/* 1 if pk was removed from the cluster, else 0. */
+int net_removed(struct net *n, const uint8_t pk[IDENT_KEY_BYTES]);
 /* The name the node list gives pk (into out): 0 or -ENOENT. */
 int net_name_of(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], char *out, size_t len);
 /* 1 if this host can open IPv6 sockets, else 0. */

@@ -43,7 +43,7 @@ struct node {
 	char *data_dir;
 	char *mount_point;
 	int lock_fd;
-	struct ident ident;		/* node.key: secret, public key, nospam */
+	struct ident ident;		/* node.key, sign.key: keys, nospam */
 	uint8_t id[NODE_ID_BYTES];	/* = ident.public_key */
 	uint8_t empty_sha[STORE_SHA_BYTES];
 	struct clock *clock;
@@ -447,7 +447,7 @@ int node_start(struct node *n)
 	}
 	/* The namespace follows the members'. */
 	if (n->net != NULL) {
-		if ((r = sync_start(n->db, n->net, remote_changed, n, &n->sync)) != 0) {
+		if ((r = sync_start(n->db, n->net, &n->ident, remote_changed, n, &n->sync)) != 0) {
 			log_error("cannot start replication: %s", strerror(-r));
 			return r;
 		}

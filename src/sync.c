@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -141,6 +142,12 @@ int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, siz
 	return 0;
 }
 
+/* The signed form of a version: its encoding (put_rec), then SIG_BYTES
+   of Ed25519 signature by its origin's signing key over SIG_LABEL and the
+   encoding (libsodium's multi-part crypto_sign, Ed25519ph). */
+#define SIG_BYTES 64
+static const char sig_label[] = "oand version 1";
+
 static void put_rec(struct buf *b, const struct db_rec *r)
 {
 	const struct db_entry *e = &r->e;
@@ -247,8 +254,11 @@ static int get_rec(struct rd *r, struct db_rec *out)
 	for (size_t i = DB_VV_ENTRY; i < vlen; i += DB_VV_ENTRY)
 		if (memcmp(v + i - DB_VV_ENTRY, v + i, DB_NODE_BYTES) >= 0)
 			goto bad;
-	if (vlen > 0)
+	if (vlen > 0) {
+		if ((out->vv = malloc(vlen)) == NULL)
+			goto bad;
 		memcpy(out->vv, v, vlen);
+	}
 	out->vv_len = vlen;
 	{
 		uint8_t self[DB_VV_ENTRY];
@@ -271,30 +281,42 @@ void sync_batch_clear(struct sync_batch *b)
 		db_rec_clear(&b->recs[i]);
 	free(b->recs);
 	free(b->ranges);
+	free(b->keys);
 	memset(b, 0, sizeof(*b));
 }
+
+#define KEY_BYTES (DB_NODE_BYTES + DB_SIGN_PK_BYTES + DB_SIG_BYTES)
 
 int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b)
 {
 	struct rd r = { buf, len, 0 };
-	size_t nranges, nrecs;
+	size_t nkeys, nranges, nrecs, cap = 0;
 	int more, e = 0;
 
 	memset(b, 0, sizeof(*b));
 	if (get_u(&r, 1) != SYNC_VERSION)
 		return -EPROTO;
 	more = (int)get_u(&r, 1);
+	nkeys = (size_t)get_u(&r, 2);
 	nranges = (size_t)get_u(&r, 2);
 	nrecs = (size_t)get_u(&r, 4);
-	if (r.bad || more > 1 || nranges > SYNC_ORIGINS_MAX || nrecs > SYNC_RECS_MAX ||
-	    r.left < nranges * (DB_NODE_BYTES + 8) + nrecs * REC_MIN_BYTES)
+	if (r.bad || more > 1 || nkeys > SYNC_ORIGINS_MAX || nranges > SYNC_ORIGINS_MAX ||
+	    nrecs > SYNC_RECS_MAX ||
+	    r.left < nkeys * KEY_BYTES + nranges * (DB_NODE_BYTES + 8) +
+			     nrecs * (REC_MIN_BYTES + SIG_BYTES))
 		return -EBADMSG;
 	b->more = more;
-	if ((nranges > 0 && (b->ranges = calloc(nranges, sizeof(*b->ranges))) == NULL) ||
-	    (nrecs > 0 && (b->recs = calloc(nrecs, sizeof(*b->recs))) == NULL)) {
+	if ((nkeys > 0 && (b->keys = calloc(nkeys, sizeof(*b->keys))) == NULL) ||
+	    (nranges > 0 && (b->ranges = calloc(nranges, sizeof(*b->ranges))) == NULL)) {
 		sync_batch_clear(b);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < nkeys; i++) {
+		memcpy(b->keys[i].origin, get_bytes(&r, DB_NODE_BYTES), DB_NODE_BYTES);
+		memcpy(b->keys[i].pk, get_bytes(&r, DB_SIGN_PK_BYTES), DB_SIGN_PK_BYTES);
+		memcpy(b->keys[i].sig, get_bytes(&r, DB_SIG_BYTES), DB_SIG_BYTES);
+	}
+	b->nkeys = nkeys;
 	for (size_t i = 0; i < nranges; i++) {
 		memcpy(b->ranges[i].origin, get_bytes(&r, DB_NODE_BYTES), DB_NODE_BYTES);
 		b->ranges[i].upto = get_u(&r, 8);
@@ -302,9 +324,37 @@ int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b)
 			e = -EBADMSG;
 	}
 	b->nranges = nranges;
+	/* Records: memory grows with what arrived, not with the count the
+	   head claims. */
 	for (size_t i = 0; i < nrecs && e == 0; i++) {
-		if ((e = get_rec(&r, &b->recs[i])) == 0)
-			b->n++;
+		const uint8_t *at = r.p;
+		struct db_rec *rec;
+
+		if (b->n == cap) {
+			size_t c = cap ? 2 * cap : 64;
+			struct db_rec *v;
+
+			if (c > nrecs)
+				c = nrecs;
+			if ((v = realloc(b->recs, c * sizeof(*v))) == NULL) {
+				e = -ENOMEM;
+				break;
+			}
+			b->recs = v;
+			cap = c;
+		}
+		rec = &b->recs[b->n];
+		if ((e = get_rec(&r, rec)) != 0)
+			break;
+		if (get_bytes(&r, SIG_BYTES) == NULL ||
+		    (rec->wire = malloc((size_t)(r.p - at))) == NULL) {
+			e = r.bad ? -EBADMSG : -ENOMEM;
+			db_rec_clear(rec);
+			break;
+		}
+		rec->wire_len = (size_t)(r.p - at);
+		memcpy(rec->wire, at, rec->wire_len);
+		b->n++;
 	}
 	if (e == 0 && (r.bad || r.left != 0))
 		e = -EBADMSG;
@@ -313,9 +363,113 @@ int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b)
 	return e;
 }
 
+/* ---- signatures ---- */
+
+static void sig_start(crypto_sign_state *st, const uint8_t *rec, size_t len)
+{
+	crypto_sign_init(st);
+	crypto_sign_update(st, (const uint8_t *)sig_label, sizeof(sig_label));
+	crypto_sign_update(st, rec, len);
+}
+
+int sync_sign_rec(const struct ident *id, struct db_rec *r)
+{
+	struct buf b = { 0 };
+	crypto_sign_state st;
+
+	if (memcmp(r->e.origin, id->public_key, DB_NODE_BYTES) != 0)
+		return -EINVAL;
+	put_rec(&b, r);
+	put(&b, (const uint8_t[SIG_BYTES]){ 0 }, SIG_BYTES);
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	sig_start(&st, b.p, b.len - SIG_BYTES);
+	crypto_sign_final_create(&st, b.p + b.len - SIG_BYTES, NULL, id->sign_sk);
+	free(r->wire);
+	r->wire = b.p;
+	r->wire_len = b.len;
+	return 0;
+}
+
+/* 0 if r's signed form is good under pk, else -EBADMSG. */
+static int sig_check(const struct db_rec *r, const uint8_t pk[DB_SIGN_PK_BYTES])
+{
+	crypto_sign_state st;
+
+	if (r->wire == NULL || r->wire_len <= SIG_BYTES)
+		return -EBADMSG;
+	sig_start(&st, r->wire, r->wire_len - SIG_BYTES);
+	return crypto_sign_final_verify(&st, r->wire + r->wire_len - SIG_BYTES, pk) == 0 ? 0
+											  : -EBADMSG;
+}
+
 /* ---- answering ---- */
 
+static void put_key(struct buf *b, const struct db_key *k)
+{
+	put(b, k->origin, DB_NODE_BYTES);
+	put(b, k->pk, DB_SIGN_PK_BYTES);
+	put(b, k->sig, DB_SIG_BYTES);
+}
+
+/* An answer's head, then its parts as they were built. */
+static int put_answer(int more, size_t nkeys, const struct buf *keys, size_t nranges,
+		      const struct buf *ranges, size_t nrecs, const struct buf *recs, uint8_t **out,
+		      size_t *len)
+{
+	struct buf b = { 0 };
+
+	put_u(&b, SYNC_VERSION, 1);
+	put_u(&b, more != 0, 1);
+	put_u(&b, nkeys, 2);
+	put_u(&b, nranges, 2);
+	put_u(&b, nrecs, 4);
+	put(&b, keys->p, keys->len);
+	put(&b, ranges->p, ranges->len);
+	put(&b, recs->p, recs->len);
+	if (b.err | keys->err | ranges->err | recs->err) {
+		free(b.p);
+		return b.err ? b.err : -ENOMEM;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+int sync_encode_reply(const struct db_key *keys, size_t nkeys, const struct db_range *ranges,
+		      size_t nranges, const struct db_rec *recs, size_t nrecs, int more,
+		      uint8_t **out, size_t *len)
+{
+	struct buf k = { 0 }, g = { 0 }, v = { 0 };
+	int r = -EINVAL;
+
+	*out = NULL;
+	*len = 0;
+	if (nkeys > SYNC_ORIGINS_MAX || nranges > SYNC_ORIGINS_MAX || nrecs > SYNC_RECS_MAX)
+		goto out;
+	for (size_t i = 0; i < nkeys; i++)
+		put_key(&k, &keys[i]);
+	for (size_t i = 0; i < nranges; i++) {
+		put(&g, ranges[i].origin, DB_NODE_BYTES);
+		put_u(&g, ranges[i].upto, 8);
+	}
+	for (size_t i = 0; i < nrecs; i++) {
+		if (recs[i].wire == NULL)
+			goto out;
+		put(&v, recs[i].wire, recs[i].wire_len);
+	}
+	r = put_answer(more, nkeys, &k, nranges, &g, nrecs, &v, out, len);
+out:
+	free(k.p);
+	free(g.p);
+	free(v.p);
+	return r;
+}
+
 struct answer {
+	const struct ident *id;
 	struct buf b;
 	size_t recs;
 	uint64_t last;	/* seq of the last version put in */
@@ -326,7 +480,21 @@ static int answer_rec(const struct db_rec *r, void *ctx)
 {
 	struct answer *a = ctx;
 
-	put_rec(&a->b, r);
+	if (r->wire != NULL) {
+		put(&a->b, r->wire, r->wire_len);	/* as its origin signed it */
+	} else if (memcmp(r->e.origin, a->id->public_key, DB_NODE_BYTES) == 0) {
+		struct db_rec mine = *r;
+		int e;
+
+		/* This node's own: signed now (the copy owns only wire). */
+		mine.wire = NULL;
+		if ((e = sync_sign_rec(a->id, &mine)) != 0)
+			return e;
+		put(&a->b, mine.wire, mine.wire_len);
+		free(mine.wire);
+	} else {
+		return 0;	/* taken in unsigned, before signing: not relayed */
+	}
 	a->recs++;
 	a->last = r->e.seq;
 	if (a->b.err)
@@ -356,18 +524,20 @@ static int seen_add(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx
 		l->v = v;
 		l->cap = cap;
 	}
+	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
 	memcpy(l->v[l->n].origin, origin, DB_NODE_BYTES);
 	l->v[l->n++].upto = seq;
 	return 0;
 }
 
-int sync_answer(struct db *db, const uint8_t *question, size_t qlen, uint8_t **out, size_t *len)
+int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
+		uint8_t **out, size_t *len)
 {
 	struct db_range *have = NULL;
 	struct seen_list mine = { 0 };
-	struct buf ranges = { 0 };
-	struct answer a = { 0 };
-	size_t nhave = 0, nranges = 0;
+	struct buf ranges = { 0 }, keys = { 0 };
+	struct answer a = { .id = id };
+	size_t nhave = 0, nranges = 0, nkeys = 0;
 	int r;
 
 	*out = NULL;
@@ -377,42 +547,153 @@ int sync_answer(struct db *db, const uint8_t *question, size_t qlen, uint8_t **o
 	if ((r = db_seen(db, seen_add, &mine)) != 0)
 		goto out;
 	for (size_t i = 0; i < mine.n && !a.full && nranges < SYNC_ORIGINS_MAX; i++) {
+		const uint8_t *o = mine.v[i].origin;
 		uint64_t theirs = 0;
+		size_t before = a.recs;
+		struct db_key k;
 
 		for (size_t j = 0; j < nhave; j++)
-			if (memcmp(have[j].origin, mine.v[i].origin, DB_NODE_BYTES) == 0)
+			if (memcmp(have[j].origin, o, DB_NODE_BYTES) == 0)
 				theirs = have[j].upto;
 		if (mine.v[i].upto <= theirs)
 			continue;
+		if (memcmp(o, id->public_key, DB_NODE_BYTES) == 0) {
+			memcpy(k.origin, o, DB_NODE_BYTES);
+			memcpy(k.pk, id->sign_pk, DB_SIGN_PK_BYTES);
+			memcpy(k.sig, id->bind_sig, DB_SIG_BYTES);
+		} else if (db_key_get(db, o, &k) != 0) {
+			continue;	/* nothing of it signed here to relay */
+		}
 		a.last = 0;
-		if ((r = db_changes(db, mine.v[i].origin, theirs, mine.v[i].upto,
-				    SYNC_RECS_MAX - a.recs, answer_rec, &a)) != 0 || a.b.err)
+		if ((r = db_changes(db, o, theirs, mine.v[i].upto, SYNC_RECS_MAX - a.recs, answer_rec,
+				    &a)) != 0 || a.b.err)
 			goto out;
-		put(&ranges, mine.v[i].origin, DB_NODE_BYTES);
+		if (a.recs > before) {
+			put_key(&keys, &k);
+			nkeys++;
+		}
+		put(&ranges, o, DB_NODE_BYTES);
 		put_u(&ranges, a.full ? a.last : mine.v[i].upto, 8);
 		nranges++;
 	}
-	{
-		struct buf b = { 0 };
-
-		put_u(&b, SYNC_VERSION, 1);
-		put_u(&b, a.full || nranges == SYNC_ORIGINS_MAX, 1);
-		put_u(&b, nranges, 2);
-		put_u(&b, a.recs, 4);
-		put(&b, ranges.p, ranges.len);
-		put(&b, a.b.p, a.b.len);
-		if ((r = b.err | ranges.err) != 0) {
-			free(b.p);
-			goto out;
-		}
-		*out = b.p;
-		*len = b.len;
-	}
+	r = put_answer(a.full || nranges == SYNC_ORIGINS_MAX, nkeys, &keys, nranges, &ranges, a.recs,
+		       &a.b, out, len);
 out:
 	free(have);
 	free(mine.v);
 	free(ranges.p);
+	free(keys.p);
 	free(a.b.p);
+	return r;
+}
+
+/*
+ * Which of an answer's claims hold.  A key binds to its origin when it is
+ * derived (ident_derived_from) or comes from the origin itself; a key a
+ * member tells of another, not derived, proves nothing and is not kept.
+ * A version verifies under its origin's key or it is not taken in: one
+ * whose key is not known yet waits (it comes again), one whose signature
+ * fails condemns the whole answer.  A member's claim of progress counts
+ * for its own versions; for another origin's, only up to the newest of
+ * them it sent here.
+ */
+int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
+		     struct sync_batch *b, sync_removed_fn removed, void *ctx)
+{
+	struct {
+		uint8_t origin[DB_NODE_BYTES];
+		int known;
+		struct db_key k;
+		uint64_t top;	/* newest seq taken in */
+	} *o = NULL;
+	size_t no = 0, keep = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < b->nkeys; i++) {
+		struct db_key *k = &b->keys[i], have;
+		int how;
+
+		if (ident_bind_check(k->origin, k->pk, k->sig) != 0)
+			return -EBADMSG;
+		if (memcmp(k->origin, self, DB_NODE_BYTES) == 0)
+			continue;
+		if (ident_derived_from(k->origin, k->pk))
+			how = DB_KEY_DERIVED;
+		else if (memcmp(k->origin, from, DB_NODE_BYTES) == 0)
+			how = DB_KEY_DIRECT;
+		else
+			continue;
+		r = db_key_get(db, k->origin, &have);
+		if (r != 0 && r != -ENOENT)
+			return r;
+		if (r == 0 && memcmp(have.pk, k->pk, DB_SIGN_PK_BYTES) == 0 && have.how >= how)
+			continue;
+		if (r == 0 && have.how == DB_KEY_DERIVED && how != DB_KEY_DERIVED)
+			continue;	/* a derived key stays */
+		k->how = how;
+		if ((r = db_key_put(db, k)) != 0)
+			return r;
+	}
+	if (b->n > 0 && (o = calloc(b->n, sizeof(*o))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		struct db_rec *rec = &b->recs[i];
+		size_t j;
+		int take = 1;
+
+		for (j = 0; j < no; j++)
+			if (memcmp(o[j].origin, rec->e.origin, DB_NODE_BYTES) == 0)
+				break;
+		if (j == no) {
+			memcpy(o[no].origin, rec->e.origin, DB_NODE_BYTES);
+			r = db_key_get(db, rec->e.origin, &o[no].k);
+			if (r != 0 && r != -ENOENT)
+				goto out;
+			o[no++].known = r == 0;
+			r = 0;
+		}
+		if (memcmp(rec->e.origin, self, DB_NODE_BYTES) == 0 ||
+		    (removed != NULL && removed(rec->e.origin, ctx)) || !o[j].known) {
+			take = 0;
+		} else if (sig_check(rec, o[j].k.pk) != 0) {
+			r = -EBADMSG;
+			goto out;
+		}
+		if (take) {
+			if (rec->e.seq > o[j].top)
+				o[j].top = rec->e.seq;
+			if (keep != i) {
+				b->recs[keep] = *rec;
+				memset(rec, 0, sizeof(*rec));
+			}
+			keep++;
+		} else {
+			db_rec_clear(rec);
+		}
+	}
+	b->n = keep;
+	keep = 0;
+	for (size_t i = 0; i < b->nranges; i++) {
+		struct db_range *g = &b->ranges[i];
+		uint64_t top = 0;
+
+		if (removed != NULL && removed(g->origin, ctx))
+			continue;
+		g->direct = memcmp(g->origin, from, DB_NODE_BYTES) == 0;
+		if (!g->direct) {
+			for (size_t j = 0; j < no; j++)
+				if (memcmp(o[j].origin, g->origin, DB_NODE_BYTES) == 0)
+					top = o[j].top;
+			if (top == 0)
+				continue;
+			if (g->upto > top)
+				g->upto = top;
+		}
+		b->ranges[keep++] = *g;
+	}
+	b->nranges = keep;
+out:
+	free(o);
 	return r;
 }
 
@@ -429,6 +710,7 @@ struct speer {
 struct sync {
 	struct db *db;
 	struct net *net;
+	const struct ident *id;	/* the node's, outlives the sync */
 	sync_changed_fn changed;
 	void *ctx;
 	pthread_t thread;
@@ -479,11 +761,19 @@ int sync_service(void *ctx, const uint8_t from[32], uint16_t method, int notice,
 	}
 	if (method != NET_SYNC_PULL || notice)
 		return -ENOSYS;
-	r = sync_answer(s->db, body, len, reply, reply_len);
+	r = sync_answer(s->db, s->id, body, len, reply, reply_len);
 	pthread_mutex_lock(&s->lock);
 	s->st.served += r == 0;
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+/* Versions and claims of a member removed from the cluster are refused. */
+static int is_removed(const uint8_t pk[DB_NODE_BYTES], void *ctx)
+{
+	struct sync *s = ctx;
+
+	return net_removed(s->net, pk);
 }
 
 static void on_changed(const char *path, void *ctx)
@@ -509,7 +799,15 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		size_t qlen = 0, rlen = 0;
 		int r, applied, more;
 
-		if ((r = db_seen(s->db, seen_add, &mine)) == 0)
+		if ((r = db_seen(s->db, seen_add, &mine)) == 0) {
+			/* Of its own versions, ask the member for all it has not
+			   itself said it sent: what others relayed may have left
+			   gaps. */
+			for (size_t i = 0; i < mine.n && r == 0; i++)
+				if (memcmp(mine.v[i].origin, pk, 32) == 0)
+					r = db_seen_direct(s->db, pk, &mine.v[i].upto);
+		}
+		if (r == 0)
 			r = sync_encode_pull(mine.v, mine.n, &q, &qlen);
 		free(mine.v);
 		if (r == 0)
@@ -526,6 +824,8 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		}
 		r = sync_decode_reply(reply, rlen, &b);
 		free(reply);
+		if (r == 0 && (r = sync_check_reply(s->db, s->id->public_key, pk, &b, is_removed, s)) != 0)
+			sync_batch_clear(&b);
 		if (r != 0) {
 			log_warn("sync: a malformed answer from %s was dropped: %s", hex, strerror(-r));
 			pthread_mutex_lock(&s->lock);
@@ -661,8 +961,8 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-int sync_start(struct db *db, struct net *net, sync_changed_fn changed, void *ctx,
-	       struct sync **out)
+int sync_start(struct db *db, struct net *net, const struct ident *id, sync_changed_fn changed,
+	       void *ctx, struct sync **out)
 {
 	struct sync *s = calloc(1, sizeof(*s));
 	sigset_t all, old;
@@ -673,6 +973,7 @@ int sync_start(struct db *db, struct net *net, sync_changed_fn changed, void *ct
 		return -ENOMEM;
 	s->db = db;
 	s->net = net;
+	s->id = id;
 	s->changed = changed;
 	s->ctx = ctx;
 	pthread_mutex_init(&s->lock, NULL);

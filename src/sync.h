@@ -8,6 +8,14 @@
  * answers with the versions it has there, at most SYNC_REPLY_BUDGET bytes
  * at a time, and for each origin the number up to which the answer is
  * complete.  Versions superseded since are not sent (the newer one is).
+ *
+ * Every version is signed by its origin (Ed25519, src/ident's signing
+ * key) and travels, relayed or not, exactly as signed; the answer carries
+ * each origin's key with its binding (sync_check_reply() says which keys
+ * and claims count).  A member can neither forge another's versions nor,
+ * by claiming another origin's progress, stop a node from asking for
+ * them: such a claim counts only up to the versions it brought, and each
+ * origin is asked for everything it has not itself said it sent.
  * A node pulls from a member when their link comes up, when the member
  * sends news (NET_SYNC_NEWS, after any change it made or took in), and
  * every SYNC_PERIOD_MS.  db_apply() decides each path (conflict rules
@@ -21,8 +29,9 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "ident.h"
 
-#define SYNC_VERSION 1
+#define SYNC_VERSION 2	/* 2: signed versions and keys */
 #define SYNC_REPLY_BUDGET (1u << 20)	/* bytes of versions per answer */
 #define SYNC_RECS_MAX 65536		/* versions in one answer */
 #define SYNC_ORIGINS_MAX 4096		/* origins in a question or answer */
@@ -37,8 +46,8 @@ typedef void (*sync_changed_fn)(const char *path, void *ctx);
 
 /* Start replicating db with the members of net; the thread starts at once.
    changed may be NULL. */
-int sync_start(struct db *db, struct net *net, sync_changed_fn changed, void *ctx,
-	       struct sync **out);
+int sync_start(struct db *db, struct net *net, const struct ident *id, sync_changed_fn changed,
+	       void *ctx, struct sync **out);
 /* Stop the thread (before net_shutdown) and free. */
 void sync_stop(struct sync *s);
 /* A change was committed here: tell the members (coalesced). */
@@ -63,16 +72,39 @@ int sync_encode_pull(const struct db_range *have, size_t n, uint8_t **out, size_
 int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n);
 
 struct sync_batch {
-	struct db_rec *recs;
+	struct db_rec *recs;	/* each with its signed form (wire) */
 	size_t n;
 	struct db_range *ranges;
 	size_t nranges;
+	struct db_key *keys;	/* the signing keys of the origins sent */
+	size_t nkeys;
 	int more;		/* the member has more to send */
 };
 void sync_batch_clear(struct sync_batch *b);
-/* Decode and check an answer: 0, or -EBADMSG / -EPROTO / -ENOMEM. */
+/* Decode and check the form of an answer: 0, or -EBADMSG / -EPROTO /
+   -ENOMEM.  Signatures are not checked here (sync_check_reply()). */
 int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b);
-/* Answer a question from db's contents. */
-int sync_answer(struct db *db, const uint8_t *question, size_t qlen, uint8_t **out, size_t *len);
+/*
+ * Check a decoded answer from member from, against what db knows: keep
+ * the keys that bind (derived, or the member's own), drop versions of
+ * self, of removed origins (removed(pk, ctx) non-zero; removed may be
+ * NULL) and of origins whose key is not known, and bound each claim of
+ * another origin's progress by the newest of its versions sent.  0, or
+ * -EBADMSG when a key's binding or a version's signature is false (the
+ * whole answer is then to be dropped), or -errno.
+ */
+typedef int (*sync_removed_fn)(const uint8_t pk[DB_NODE_BYTES], void *ctx);
+int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
+		     struct sync_batch *b, sync_removed_fn removed, void *ctx);
+/* Answer a question from db's contents, as node id. */
+int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
+		uint8_t **out, size_t *len);
+/* Sign r, a version of id's own, into r->wire: 0 or -errno. */
+int sync_sign_rec(const struct ident *id, struct db_rec *r);
+/* An answer made of given parts (tests and tools; every record must carry
+   its wire). */
+int sync_encode_reply(const struct db_key *keys, size_t nkeys, const struct db_range *ranges,
+		      size_t nranges, const struct db_rec *recs, size_t nrecs, int more,
+		      uint8_t **out, size_t *len);
 
 #endif

@@ -1390,7 +1390,7 @@ static void rec_make(struct db_rec *r, const char *path, int kind, uint8_t key, 
 		ck_assert_ptr_nonnull(r->e.target);
 		r->e.size = strlen(target);
 	}
-	r->vv_len = db_vv_set(r->vv, 0, r->e.origin, hlc);
+	ck_assert_int_eq(db_rec_vv_set(r, r->e.origin, hlc), 0);
 }
 
 /* A deletion of path (as a tombstone travels: no content). */
@@ -1408,7 +1408,7 @@ static void rec_saw(struct db_rec *r, uint8_t key, uint64_t hlc)
 	uint8_t node[DB_NODE_BYTES];
 
 	memset(node, key, sizeof(node));
-	r->vv_len = db_vv_set(r->vv, r->vv_len, node, hlc);
+	ck_assert_int_eq(db_rec_vv_set(r, node, hlc), 0);
 }
 
 static void recs_clear(struct db_rec *r, size_t n)

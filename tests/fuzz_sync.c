@@ -3,7 +3,8 @@
  * an answer (sync_decode_reply) and as a question (sync_decode_pull).
  * What the answer decoder accepts must hold to its promises (valid tree
  * paths, known kinds, versions whose vector covers them, holdings with a
- * hash and a sequence number only), and a question it accepts must
+ * hash and a sequence number only, each with its signed form), and a
+ * question it accepts must
  * encode back to the same bytes.  Everything decoded is freed, so a leak
  * shows up under the fuzzer's LeakSanitizer.
  *
@@ -27,15 +28,21 @@ static void check_reply(const uint8_t *data, size_t size)
 	struct sync_batch b;
 
 	if (sync_decode_reply(data, size, &b) != 0) {
-		if (b.recs != NULL || b.n != 0 || b.ranges != NULL || b.nranges != 0)
+		if (b.recs != NULL || b.n != 0 || b.ranges != NULL || b.nranges != 0 ||
+		    b.keys != NULL || b.nkeys != 0)
 			abort();
 		return;
 	}
-	if (b.n > SYNC_RECS_MAX || b.nranges > SYNC_ORIGINS_MAX || b.more > 1)
+	if (b.n > SYNC_RECS_MAX || b.nranges > SYNC_ORIGINS_MAX || b.nkeys > SYNC_ORIGINS_MAX ||
+	    b.more > 1)
 		abort();
 	for (size_t i = 0; i < b.n; i++) {
 		const struct db_rec *r = &b.recs[i];
 		uint8_t self[DB_VV_ENTRY];
+
+		/* every version keeps its signed form: its bytes and 64 more */
+		if (r->wire == NULL || r->wire_len <= 64)
+			abort();
 
 		if (r->e.kind == DB_HOLDER) {
 			/* a holding: a hash and a sequence number, nothing else */

@@ -50,3 +50,10 @@ void net_set_service(struct net *n, net_service_fn fn, void *ctx)
 	(void)fn;
 	(void)ctx;
 }
+
+int net_removed(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+{
+	(void)n;
+	(void)pk;
+	return 0;
+}
