@@ -97,6 +97,9 @@ unit: $(UNIT_BIN)
 TOOLS = $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 $(B)/tests/tools/%: $(B)/tests/tools/%.o
 	$(CC) $(LDFLAGS) -o $@ $^
+# A hostile member: a real node whose answers are made to harm.
+$(B)/tests/tools/evilpeer: $(B)/tests/tools/evilpeer.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ifeq ($(SAN),1)
 # A daemon's stderr is /dev/null: sanitizer reports go to files, and any
