@@ -10,6 +10,7 @@
 
 #include "../src/log.h"
 #include "../src/node.h"
+#include "../src/path.h"
 
 #define XATTR_PREFIX "user.oand."
 
@@ -180,16 +181,29 @@ static int op_readlink(const char *path, char *buf, size_t len)
 	return node_readlink(node(), path, buf, len);
 }
 
+/* The path of a call that may come with a handle only (nullpath_ok), as
+   the kernel's mode change for an ftruncate does. */
+static const char *path_of(const char *path, struct fuse_file_info *fi, char *buf, size_t len)
+{
+	if (path == NULL && handle(fi) != NULL && node_file_path(handle(fi), buf, len) == 0)
+		path = buf;
+	return path;
+}
+
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)fi;
-	return path ? node_chmod(node(), path, mode) : -ENOENT;
+	char buf[PATH_TREE_MAX];
+
+	path = path_of(path, fi, buf, sizeof(buf));
+	return path ? node_chmod(node(), path, mode) : -ESTALE;
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	(void)fi;
-	return path ? node_chown(node(), path, uid, gid) : -ENOENT;
+	char buf[PATH_TREE_MAX];
+
+	path = path_of(path, fi, buf, sizeof(buf));
+	return path ? node_chown(node(), path, uid, gid) : -ESTALE;
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)

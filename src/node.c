@@ -1343,6 +1343,17 @@ out:
 	return r;
 }
 
+int node_file_path(struct node_file *f, char *buf, size_t len)
+{
+	int r = -ESTALE;
+
+	pthread_mutex_lock(&f->node->hlock);
+	if (f->path != NULL)
+		r = snprintf(buf, len, "%s", f->path) < (int)len ? 0 : -ENAMETOOLONG;
+	pthread_mutex_unlock(&f->node->hlock);
+	return r;
+}
+
 int node_file_getattr(struct node_file *f, struct stat *st)
 {
 	struct node *n = f->node;

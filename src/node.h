@@ -90,6 +90,8 @@ ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off);
 ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t off);
 int node_file_truncate(struct node_file *f, uint64_t size);
 int node_file_getattr(struct node_file *f, struct stat *st);
+/* The path of f's file now: 0, or -ESTALE once it was removed. */
+int node_file_path(struct node_file *f, char *buf, size_t len);
 int node_file_flush(struct node_file *f);
 int node_file_fsync(struct node_file *f);
 /* Publishes what is still unpublished, then frees f. */
