@@ -31,9 +31,6 @@
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
-/* The reserve: 2% of the data dir's disk, within these bounds. */
-#define RESERVE_MIN (1u << 20)
-#define RESERVE_MAX (64u << 20)
 #define XATTR_HOLDERS "user.oand.holders"
 #define XATTR_STATE "user.oand.state"
 #define XATTR_REPLICAS "user.oand.replicas"
@@ -61,9 +58,6 @@ struct node {
 	void (*inval)(const char *path, void *ctx);
 	void *inval_ctx;
 	int64_t started;
-	/* Space kept free on the data dir's disk for the database, so a full
-	   disk can still record deletes and the node can still start. */
-	uint64_t reserve;
 	/* Set-ID bits: attr_lock makes reading a mode and taking bits away
 	   one step against chmod and chown made here; attr_gen (atomic,
 	   from 1) counts the changes of modes and owners, so an open file
@@ -357,18 +351,6 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 		log_error("cannot write to the store: %s", strerror(-r));
 		goto out;
 	}
-	{
-		struct statvfs sv;
-		uint64_t total = 0;
-
-		if (statvfs(n->data_dir, &sv) == 0)
-			total = (uint64_t)sv.f_blocks * sv.f_frsize;
-		n->reserve = total / 50;
-		if (n->reserve < RESERVE_MIN)
-			n->reserve = RESERVE_MIN;
-		if (n->reserve > RESERVE_MAX)
-			n->reserve = RESERVE_MAX;
-	}
 	removed = store_gc(n->store, gc_in_use, n);
 	if (removed > 0)
 		log_info("store: collected %ld unreferenced blob(s)", removed);
@@ -469,7 +451,7 @@ int node_start(struct node *n)
 		}
 		db_set_hook(n->db, local_changed, n);
 		if ((r = replica_start(n->db, n->xfer, n->net, n->id, (int)n->cfg->replicas,
-				       n->data_dir, n->reserve, &n->replica)) != 0) {
+				       n->data_dir, store_reserve(n->store), &n->replica)) != 0) {
 			log_error("cannot start the replica keeper: %s", strerror(-r));
 			return r;
 		}
@@ -1115,17 +1097,13 @@ static struct node_file *file_new(struct node *n, const char *path)
 /* -ENOSPC if adding bytes would eat into the database's reserve. */
 static int space_for(struct node *n, uint64_t bytes)
 {
-	struct statvfs sv;
+	int r = store_space_for(n->store, bytes);
 
-	for (int tries = 0;; tries++) {
-		if (statvfs(n->data_dir, &sv) != 0)
-			return 0;	/* cannot tell: let the write itself find out */
-		if ((uint64_t)sv.f_bavail * sv.f_frsize >= bytes + n->reserve)
-			return 0;
-		if (tries > 0)
-			return -ENOSPC;
+	if (r == -ENOSPC) {
 		gc_drain(n);	/* deleted content may be waiting to be freed */
+		r = store_space_for(n->store, bytes);
 	}
+	return r;
 }
 
 /*

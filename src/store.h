@@ -22,6 +22,13 @@ struct store;
 int store_open(const char *data_dir, struct store **out);
 void store_close(struct store *st);
 
+/* Bytes kept free on the data dir's disk (2% of it, 1 MiB to 64 MiB), so
+   the database can always record deletes and the node can always start. */
+uint64_t store_reserve(const struct store *st);
+/* 0 if bytes more fit on the data dir's disk above the reserve (or if
+   that cannot be told: the write finds out), else -ENOSPC. */
+int store_space_for(struct store *st, uint64_t bytes);
+
 void store_hex(const uint8_t sha[STORE_SHA_BYTES], char out[STORE_HEX_LEN]);
 int store_unhex(const char *hex, uint8_t sha[STORE_SHA_BYTES]);
 
