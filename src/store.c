@@ -533,6 +533,21 @@ int store_partial_open(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int
 	return 0;
 }
 
+int store_partial_size(struct store *st, const uint8_t sha[STORE_SHA_BYTES], uint64_t *have)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int r;
+
+	*have = 0;
+	if ((r = partial_path(st, sha, path, sizeof(path))) != 0)
+		return r;
+	if (stat(path, &sb) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	*have = (uint64_t)sb.st_size;
+	return 0;
+}
+
 int store_partial_done(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
 {
 	char path[PATH_MAX], hex[STORE_HEX_LEN];

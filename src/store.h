@@ -62,6 +62,8 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx);
  * and made the blob (0), or discarded (-EBADMSG: wrong content).
  */
 int store_partial_open(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd, uint64_t *have);
+/* The bytes a download holds (0 if there is none), making nothing. */
+int store_partial_size(struct store *st, const uint8_t sha[STORE_SHA_BYTES], uint64_t *have);
 int store_partial_done(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 void store_partial_drop(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 /* Forget cached verifications (tests; after external changes). */

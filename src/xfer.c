@@ -21,6 +21,7 @@
 #define WANT_BYTES (32 + 8)
 
 enum job_state {
+	J_PREP,		/* its first reader looks at the disk */
 	J_WAIT,		/* needs a holder */
 	J_ASKED,	/* a holder was asked */
 	J_RECV,		/* bytes arrive */
@@ -190,6 +191,35 @@ static int in_list(uint8_t (*v)[32], int n, const uint8_t *pk)
 	return 0;
 }
 
+/*
+ * Before a new fetch asks anyone (x->lock held; dropped meanwhile): its
+ * bytes still missing, with those of every other fetch under way, must fit
+ * on the data dir's disk above the reserve, or it fails at once with
+ * -ENOSPC and nothing is written.  So a member that names a huge size
+ * cannot fill the disk with bytes that only the final check would refuse.
+ */
+static int job_prep(struct xfer *x, struct job *j)
+{
+	uint64_t others = 0, have = 0, need;
+	char hex[17];
+	int r;
+
+	for (struct job *o = x->jobs; o != NULL; o = o->next)
+		if (o != j && o->state != J_DONE && o->state != J_FAILED && o->size > o->have)
+			others += o->size - o->have;
+	pthread_mutex_unlock(&x->lock);
+	if ((r = store_partial_size(x->store, j->sha, &have)) == 0) {
+		need = have < j->size ? j->size - have : j->size;
+		if (others > UINT64_MAX - need || (r = store_space_for(x->store, need + others)) != 0) {
+			r = -ENOSPC;
+			log_warn("xfer: %s (%llu bytes) does not fit on the data dir's disk: not fetched",
+				 short_hex(j->sha, hex), (unsigned long long)j->size);
+		}
+	}
+	pthread_mutex_lock(&x->lock);
+	return r;
+}
+
 int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 {
 	struct job *j;
@@ -217,11 +247,20 @@ int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 		}
 		j->size = size;
 		j->fd = -1;
-		j->state = J_WAIT;
+		j->state = J_PREP;
 		j->result = 0;
 		j->progress = deadline_now_ms();
 		j->ntried = 0;
-		x->net.wake(x->net.ctx);
+		j->waiters++;
+		r = job_prep(x, j);
+		j->waiters--;
+		if (j->state == J_PREP) {	/* not failed meanwhile (shutdown) */
+			j->state = r ? J_FAILED : J_WAIT;
+			j->result = r;
+			if (r == 0)
+				x->net.wake(x->net.ctx);
+			pthread_cond_broadcast(&x->cond);
+		}
 	}
 	j->waiters++;
 	for (;;) {
@@ -430,7 +469,7 @@ void xfer_net_tick(struct xfer *x, Tox *tox)
 		char hex[17], sha[17];
 
 		if (j->state == J_DONE || j->state == J_FAILED || j->state == J_CHECK ||
-		    j->state == J_CHECKING)
+		    j->state == J_CHECKING || j->state == J_PREP)
 			continue;
 		if (now - j->progress > x->timeout_ms) {
 			log_warn("xfer: no holder delivered %s in %lld s; the read fails",

@@ -2,10 +2,12 @@
  * xfer: whole-file transfers between members over Tox file transfer.
  *
  * A reader of a file whose content is not held here calls xfer_fetch():
- * it waits (sharing the transfer with other readers of the same content)
- * while the net thread asks a member that holds it (NET_XFER_WANT; a
- * member that does not answers NET_XFER_NOPE) and receives the content as
- * a Tox file transfer whose file_id is its SHA-256, into DATA/partial.  A
+ * unless the bytes missing would not fit on the disk (-ENOSPC at once,
+ * nothing written), it waits (sharing the transfer with other readers of
+ * the same content) while the net thread asks a member that holds it
+ * (NET_XFER_WANT; a member that does not answers NET_XFER_NOPE) and
+ * receives the content as a Tox file transfer whose file_id is its
+ * SHA-256, into DATA/partial.  A
  * transfer that breaks off continues from the bytes already received, with
  * the same or another holder (tox_file_seek), also after a restart.  The
  * whole file is checked against its SHA-256 before it becomes a blob; a

@@ -1,0 +1,372 @@
+/*
+ * Unit tests for src/xfer, the receiving side of content transfers, on a
+ * real store and database: the test plays the net thread and the members
+ * (a fake struct xfer_net and the few tox_file_* calls xfer makes), while
+ * a reader thread waits in xfer_fetch().  A whole download becomes a
+ * blob; a fetch that cannot fit on the disk is refused before anything
+ * is asked or written.  Every test has its own data dir below a base
+ * folder that the parent process makes and removes around the test case.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/clock.h"
+#include "../src/db.h"
+#include "../src/log.h"
+#include "../src/net.h"
+#include "../src/store.h"
+#include "../src/xfer.h"
+
+#define CHECK_TMP_NAME "check_xfer"
+#include "check_tmp.h"
+#include "check_run.h"
+
+#define HOLDERS 2
+#define NOTICES 64
+#define CHUNK 1371		/* Tox's file chunk */
+
+/* ---- what xfer calls of c-toxcore, played by the test ---- */
+
+static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t stub_file_id[32];	/* the file id of the next offer */
+static int stub_cancels;		/* TOX_FILE_CONTROL_CANCEL sent */
+static int stub_seeks;
+static uint64_t stub_seek_to;
+
+bool tox_file_get_file_id(const Tox *tox, uint32_t friend_number, uint32_t file_number,
+			  uint8_t *file_id, Tox_Err_File_Get *error)
+{
+	(void)tox;
+	(void)friend_number;
+	(void)file_number;
+	(void)error;
+	pthread_mutex_lock(&stub_lock);
+	memcpy(file_id, stub_file_id, 32);
+	pthread_mutex_unlock(&stub_lock);
+	return true;
+}
+
+bool tox_file_control(Tox *tox, uint32_t friend_number, uint32_t file_number,
+		      Tox_File_Control control, Tox_Err_File_Control *error)
+{
+	(void)tox;
+	(void)friend_number;
+	(void)file_number;
+	(void)error;
+	pthread_mutex_lock(&stub_lock);
+	stub_cancels += control == TOX_FILE_CONTROL_CANCEL;
+	pthread_mutex_unlock(&stub_lock);
+	return true;
+}
+
+bool tox_file_seek(Tox *tox, uint32_t friend_number, uint32_t file_number, uint64_t position,
+		   Tox_Err_File_Seek *error)
+{
+	(void)tox;
+	(void)friend_number;
+	(void)file_number;
+	(void)error;
+	pthread_mutex_lock(&stub_lock);
+	stub_seeks++;
+	stub_seek_to = position;
+	pthread_mutex_unlock(&stub_lock);
+	return true;
+}
+
+/* This node sends nothing in these tests. */
+uint32_t tox_file_send(Tox *tox, uint32_t friend_number, uint32_t kind, uint64_t file_size,
+		       const uint8_t *file_id, const uint8_t *filename, size_t filename_length,
+		       Tox_Err_File_Send *error)
+{
+	(void)tox;
+	(void)friend_number;
+	(void)kind;
+	(void)file_size;
+	(void)file_id;
+	(void)filename;
+	(void)filename_length;
+	(void)error;
+	return UINT32_MAX;
+}
+
+bool tox_file_send_chunk(Tox *tox, uint32_t friend_number, uint32_t file_number, uint64_t position,
+			 const uint8_t *data, size_t length, Tox_Err_File_Send_Chunk *error)
+{
+	(void)tox;
+	(void)friend_number;
+	(void)file_number;
+	(void)position;
+	(void)data;
+	(void)length;
+	(void)error;
+	return false;
+}
+
+/* ---- the members: friends 0 .. HOLDERS-1, all linked ---- */
+
+struct t {
+	char dir[128];
+	struct store *st;
+	struct clock *clock;
+	struct db *db;
+	struct xfer *x;
+	Tox *tox;		/* never dereferenced by the stubs */
+	uint8_t self[32];
+	uint8_t pks[HOLDERS][32];
+	pthread_mutex_t lock;	/* guards the notices */
+	struct notice {
+		uint32_t f;
+		uint16_t method;
+	} notices[NOTICES];
+	int nnotices, seen;
+	/* the reader */
+	pthread_t reader;
+	uint8_t sha[32];
+	uint64_t size;
+	int result, reading;
+};
+
+static uint32_t fake_friend_of(void *ctx, const uint8_t pk[32])
+{
+	struct t *t = ctx;
+
+	for (uint32_t f = 0; f < HOLDERS; f++)
+		if (memcmp(t->pks[f], pk, 32) == 0)
+			return f;
+	return UINT32_MAX;
+}
+
+static const uint8_t *fake_pk_of(void *ctx, uint32_t f)
+{
+	struct t *t = ctx;
+
+	return t->pks[f < HOLDERS ? f : 0];
+}
+
+static void fake_notice(void *ctx, uint32_t f, uint16_t method, const uint8_t *body, size_t len)
+{
+	struct t *t = ctx;
+
+	(void)body;
+	(void)len;
+	pthread_mutex_lock(&t->lock);
+	if (t->nnotices < NOTICES)
+		t->notices[t->nnotices++] = (struct notice){ f, method };
+	pthread_mutex_unlock(&t->lock);
+}
+
+static size_t fake_linked(void *ctx, uint8_t (*pks)[32], size_t max)
+{
+	struct t *t = ctx;
+	size_t n = 0;
+
+	for (; n < HOLDERS && n < max; n++)
+		memcpy(pks[n], t->pks[n], 32);
+	return n;
+}
+
+static void fake_wake(void *ctx)
+{
+	(void)ctx;
+}
+
+static void t_init(struct t *t, int64_t timeout_ms)
+{
+	char path[256];
+	struct xfer_net net = { t, fake_friend_of, fake_pk_of, fake_notice, fake_linked, fake_wake };
+
+	memset(t, 0, sizeof(*t));
+	log_init("check_xfer", LOG_LVL_WARNING);
+	ck_assert_int_ge(sodium_init(), 0);
+	snprintf(t->dir, sizeof(t->dir), "%s/t.XXXXXX", base);
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	ck_assert_int_eq(store_open(t->dir, &t->st), 0);
+	ck_assert_ptr_nonnull(t->clock = clock_new(NULL, NULL));
+	randombytes_buf(t->self, 32);
+	for (int i = 0; i < HOLDERS; i++)
+		randombytes_buf(t->pks[i], 32);
+	snprintf(path, sizeof(path), "%s/oand.db", t->dir);
+	ck_assert_int_eq(db_open(path, t->self, t->clock, &t->db), 0);
+	ck_assert_ptr_nonnull(t->x = xfer_new(t->st, t->db, t->self, timeout_ms));
+	pthread_mutex_init(&t->lock, NULL);
+	xfer_attach(t->x, &net);
+	t->tox = (Tox *)t;
+	pthread_mutex_lock(&stub_lock);
+	stub_cancels = stub_seeks = 0;
+	pthread_mutex_unlock(&stub_lock);
+}
+
+static void t_done(struct t *t)
+{
+	xfer_free(t->x);
+	db_close(t->db);
+	clock_free(t->clock);
+	store_close(t->st);
+	pthread_mutex_destroy(&t->lock);
+	ck_assert_int_eq(rm_tree(t->dir), 0);
+}
+
+static void *reader_main(void *arg)
+{
+	struct t *t = arg;
+
+	t->result = xfer_fetch(t->x, t->sha, t->size);
+	return NULL;
+}
+
+/* A reader starts fetching content data of size bytes. */
+static void read_start(struct t *t, const uint8_t *data, uint64_t size)
+{
+	crypto_hash_sha256(t->sha, data, size);
+	t->size = size;
+	pthread_mutex_lock(&stub_lock);
+	memcpy(stub_file_id, t->sha, 32);
+	pthread_mutex_unlock(&stub_lock);
+	ck_assert_int_eq(pthread_create(&t->reader, NULL, reader_main, t), 0);
+	t->reading = 1;
+}
+
+/* The reader's answer. */
+static int read_end(struct t *t)
+{
+	ck_assert(t->reading);
+	pthread_join(t->reader, NULL);
+	t->reading = 0;
+	return t->result;
+}
+
+/*
+ * The net thread ticks until xfer asks a member for the content: that
+ * member, or -1 if none was asked within ms.  Asks already seen are not
+ * counted again.
+ */
+static int next_ask(struct t *t, int ms)
+{
+	struct timespec d = { 0, 2 * 1000 * 1000 };
+
+	for (int i = 0; i <= ms / 2; i++) {
+		pthread_mutex_lock(&t->lock);
+		while (t->seen < t->nnotices) {
+			struct notice n = t->notices[t->seen++];
+
+			if (n.method == NET_XFER_WANT) {
+				pthread_mutex_unlock(&t->lock);
+				return (int)n.f;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		xfer_net_tick(t->x, t->tox);
+		nanosleep(&d, NULL);
+	}
+	return -1;
+}
+
+/* Holder f offers size bytes as its file number file. */
+static void offer(struct t *t, int f, uint32_t file, uint64_t size)
+{
+	xfer_net_recv(t->x, t->tox, (uint32_t)f, file, TOX_FILE_KIND_DATA, size);
+}
+
+/* Holder f sends data[from, to) in Tox's chunks; with end, the final
+   empty chunk too. */
+static void send_range(struct t *t, int f, uint32_t file, const uint8_t *data, uint64_t from,
+		       uint64_t to, int end)
+{
+	for (uint64_t pos = from; pos < to; pos += CHUNK)
+		xfer_net_chunk(t->x, t->tox, (uint32_t)f, file, pos, data + pos,
+			       to - pos < CHUNK ? (size_t)(to - pos) : CHUNK);
+	if (end)
+		xfer_net_chunk(t->x, t->tox, (uint32_t)f, file, to, NULL, 0);
+}
+
+static int partials(struct t *t)
+{
+	char path[256];
+	int n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/partial", t->dir);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static uint8_t *random_data(size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	ck_assert_ptr_nonnull(p);
+	randombytes_buf(p, len);
+	return p;
+}
+
+/* A holder sends it all: it becomes a blob, checked; no partial stays. */
+START_TEST(test_whole)
+{
+	struct t t;
+	size_t len = 50000;
+	uint8_t *data = random_data(len);
+
+	t_init(&t, 5000);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	offer(&t, 0, 1, len);
+	send_range(&t, 0, 1, data, 0, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	ck_assert_int_eq(partials(&t), 0);
+	t_done(&t);
+	free(data);
+}
+END_TEST
+
+/*
+ * A member names a size no disk here can take (2^50 bytes): the fetch
+ * fails at once with ENOSPC, nobody is asked and nothing is written.
+ */
+START_TEST(test_no_room)
+{
+	struct t t;
+	uint8_t data[16] = "any content";
+	uint64_t t0;
+
+	t_init(&t, 5000);
+	crypto_hash_sha256(t.sha, data, sizeof(data));
+	t0 = (uint64_t)time(NULL);
+	ck_assert_int_eq(xfer_fetch(t.x, t.sha, 1ULL << 50), -ENOSPC);
+	ck_assert_uint_le((uint64_t)time(NULL) - t0, 1);
+	ck_assert_int_eq(next_ask(&t, 50), -1);
+	ck_assert_int_eq(partials(&t), 0);
+	t_done(&t);
+}
+END_TEST
+
+static Suite *xfer_suite(void)
+{
+	Suite *s = suite_create("xfer");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_unchecked_fixture(tc, base_make, base_remove);
+	tcase_add_test(tc, test_whole);
+	tcase_add_test(tc, test_no_room);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(xfer_suite());
+}
