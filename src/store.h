@@ -58,8 +58,8 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx);
 /*
  * Downloads (DATA/partial/<hex>), kept across restarts so they resume.
  * store_partial_open: open (making it if missing) read-write; *have is the
- * bytes it holds.  store_partial_done: it is whole: checked against sha
- * and made the blob (0), or discarded (-EBADMSG: wrong content).
+ * bytes it holds.  store_partial_done: it is whole, and the caller checked
+ * it against sha as its bytes came: made the blob.
  */
 int store_partial_open(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd, uint64_t *have);
 /* The bytes a download holds (0 if there is none), making nothing. */

@@ -14,6 +14,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "net.h"
+#include "sha256.h"
 #include "store.h"
 
 #define TRIED_MAX 64
@@ -25,7 +26,7 @@ enum job_state {
 	J_WAIT,		/* needs a holder */
 	J_ASKED,	/* a holder was asked */
 	J_RECV,		/* bytes arrive */
-	J_CHECK,	/* whole: a reader checks it */
+	J_CHECK,	/* whole and checked: a reader stores it */
 	J_CHECKING,
 	J_DONE,
 	J_FAILED,
@@ -40,7 +41,8 @@ struct job {
 	uint8_t holder[32];
 	uint32_t friend, file;
 	int fd;
-	uint64_t have;
+	uint64_t have;		/* bytes in the partial, all of them hashed */
+	struct sha256 hash;	/* of those bytes */
 	/* the recent rate: bytes at rate_t */
 	uint64_t rate_bytes;
 	int64_t rate_t;
@@ -191,6 +193,40 @@ static int in_list(uint8_t (*v)[32], int n, const uint8_t *pk)
 	return 0;
 }
 
+/* Hash the first have bytes of the partial of sha into h; if they cannot
+   be read, or there are more than size, the partial goes (-EIO). */
+static int hash_partial(struct xfer *x, const uint8_t *sha, uint64_t have, uint64_t size,
+			struct sha256 *h)
+{
+	uint8_t *buf = NULL;
+	uint64_t off = 0, disk;
+	int fd = -1, r = -EIO;
+
+	if (have > size || store_partial_open(x->store, sha, &fd, &disk) != 0 || disk != have ||
+	    (buf = malloc(1 << 20)) == NULL)
+		goto out;
+	sha256_init(h);
+	while (off < have) {
+		ssize_t n = pread(fd, buf, have - off < (1 << 20) ? (size_t)(have - off) : 1 << 20,
+				  (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		sha256_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		store_partial_drop(x->store, sha);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return r;
+}
+
 /*
  * Before a new fetch asks anyone (x->lock held; dropped meanwhile): its
  * bytes still missing, with those of every other fetch under way, must fit
@@ -201,6 +237,7 @@ static int in_list(uint8_t (*v)[32], int n, const uint8_t *pk)
 static int job_prep(struct xfer *x, struct job *j)
 {
 	uint64_t others = 0, have = 0, need;
+	struct sha256 h;
 	char hex[17];
 	int r;
 
@@ -216,7 +253,17 @@ static int job_prep(struct xfer *x, struct job *j)
 				 short_hex(j->sha, hex), (unsigned long long)j->size);
 		}
 	}
+	/* Bytes kept from before are hashed now, so the check of the whole
+	   is done when the last byte arrives. */
+	if (r == 0 && have > 0 && hash_partial(x, j->sha, have, j->size, &h) != 0)
+		have = 0;
+	if (r == 0 && have == 0)
+		sha256_init(&h);
 	pthread_mutex_lock(&x->lock);
+	if (r == 0) {
+		j->hash = h;
+		j->have = have;
+	}
 	return r;
 }
 
@@ -265,29 +312,14 @@ int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 	j->waiters++;
 	for (;;) {
 		if (j->state == J_CHECK) {
-			/* This reader checks the whole download. */
+			/* Checked as it came: this reader stores it (fsync and
+			   rename, not for the net thread). */
 			j->state = J_CHECKING;
 			pthread_mutex_unlock(&x->lock);
 			r = store_partial_done(x->store, sha);
 			pthread_mutex_lock(&x->lock);
-			if (r == 0) {
-				j->state = J_DONE;
-				j->result = 0;
-			} else if (r == -EBADMSG) {
-				char hex[17];
-
-				log_error("xfer: %s sent wrong bytes; not asked for them again",
-					  short_hex(j->holder, hex));
-				if (j->nbad < BAD_MAX)
-					memcpy(j->bad[j->nbad++], j->holder, 32);
-				j->state = J_WAIT;
-				j->have = 0;
-				if (x->attached)
-					x->net.wake(x->net.ctx);
-			} else {
-				j->state = J_FAILED;
-				j->result = r;
-			}
+			j->state = r == 0 ? J_DONE : J_FAILED;
+			j->result = r;
 			pthread_cond_broadcast(&x->cond);
 			continue;
 		}
@@ -396,6 +428,73 @@ static void job_fail(struct xfer *x, Tox *tox, struct job *j, int err)
 	j->state = J_FAILED;
 	j->result = err;
 	pthread_cond_broadcast(&x->cond);
+}
+
+/* No byte received yet. */
+static void job_reset(struct job *j)
+{
+	j->have = 0;
+	sha256_init(&j->hash);
+}
+
+/* The partial goes: the next holder starts from zero. */
+static void job_restart(struct xfer *x, struct job *j)
+{
+	job_close(j);
+	store_partial_drop(x->store, j->sha);
+	job_reset(j);
+}
+
+/* A holder proved dishonest: not asked for this content again. */
+static void job_blame(struct job *j, const uint8_t *pk)
+{
+	if (j->nbad < BAD_MAX && !in_list(j->bad, j->nbad, pk))
+		memcpy(j->bad[j->nbad++], pk, 32);
+}
+
+static void job_ask(struct xfer *x, struct job *j, int64_t now);
+
+/*
+ * Every byte is here and hashed (lock held): the content is what its
+ * name says, and a reader stores it, or it is not, and the partial goes
+ * and the holder that sent it is not asked again.
+ */
+static void job_finish(struct xfer *x, struct job *j)
+{
+	struct sha256 h = j->hash;
+	uint8_t got[32];
+	char hex[17], sha[17];
+
+	job_close(j);
+	sha256_final(&h, got);
+	if (memcmp(got, j->sha, 32) == 0) {
+		j->state = J_CHECK;
+		pthread_cond_broadcast(&x->cond);
+		return;
+	}
+	log_error("xfer: %s sent wrong bytes for %s; not asked for them again",
+		  short_hex(j->holder, hex), short_hex(j->sha, sha));
+	job_blame(j, j->holder);
+	job_restart(x, j);
+	j->state = J_WAIT;
+	job_ask(x, j, deadline_now_ms());
+}
+
+/* A holder that sent or offered what no honest one does: cut off at once
+   (x->lock held), its bytes go, and it is not asked again. */
+static void job_cut_off(struct xfer *x, Tox *tox, struct job *j, const char *why)
+{
+	char hex[17], sha[17];
+
+	log_warn("xfer: %s %s for %s; cut off, not asked for it again",
+		 short_hex(j->holder, hex), why, short_hex(j->sha, sha));
+	if (tox != NULL)
+		tox_file_control(tox, j->friend, j->file, TOX_FILE_CONTROL_CANCEL, NULL);
+	job_blame(j, j->holder);
+	if (j->state == J_RECV)
+		job_restart(x, j);
+	j->state = J_WAIT;
+	job_ask(x, j, deadline_now_ms());
 }
 
 struct holders {
@@ -585,59 +684,72 @@ void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t
 {
 	uint8_t id[TOX_FILE_ID_LENGTH];
 	struct job *j = NULL;
-	uint64_t have;
-	int fd, r;
+	uint64_t disk;
+	int fd, e;
 	char hex[17];
 
 	pthread_mutex_lock(&x->lock);
 	if (x->attached && kind == TOX_FILE_KIND_DATA && tox_file_get_file_id(tox, f, file, id, NULL))
 		j = job_find(x, id);
-	if (j == NULL || j->state != J_ASKED || j->friend != f || j->size != size ||
+	if (j == NULL || j->state != J_ASKED || j->friend != f ||
 	    memcmp(j->holder, x->net.pk_of(x->net.ctx, f), 32) != 0) {
 		/* Nothing asked for: refused. */
 		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
-	if ((r = store_partial_open(x->store, j->sha, &fd, &have)) != 0) {
-		log_error("xfer: cannot keep a download: %s", strerror(-r));
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		job_fail(x, NULL, j, r);
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	if (have > size && ftruncate(fd, 0) == 0)
-		have = 0;
-	j->fd = fd;
 	j->file = file;
-	j->have = have;
-	j->progress = deadline_now_ms();
-	if (have == size) {	/* all here already (a restart at the end) */
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		job_close(j);
-		j->state = J_CHECK;
-		pthread_cond_broadcast(&x->cond);
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	if (have > 0) {
-		if (tox_file_seek(tox, f, file, have, NULL))
-			log_info("xfer: %s resumes at %llu of %llu bytes", short_hex(j->sha, hex),
-				 (unsigned long long)have, (unsigned long long)size);
-		else
-			j->have = 0;
-	}
-	if (j->have == 0 && have > 0 && ftruncate(fd, 0) != 0) {
-		int e = -errno;
+	if (size != j->size) {
+		/* An honest holder offers exactly what it was asked for. */
+		char why[64];
 
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		job_fail(x, tox, j, e);
+		snprintf(why, sizeof(why), "offered %llu bytes instead of %llu",
+			 (unsigned long long)size, (unsigned long long)j->size);
+		job_cut_off(x, tox, j, why);
 		pthread_mutex_unlock(&x->lock);
 		return;
+	}
+	if ((e = store_partial_open(x->store, j->sha, &fd, &disk)) != 0)
+		goto fail;
+	j->fd = fd;
+	/* The partial holds exactly the bytes hashed so far: more (a write
+	   that failed half-way) are cut, fewer (changed behind our back)
+	   start it afresh. */
+	if (disk != j->have) {
+		if (ftruncate(fd, (off_t)(disk > j->have ? j->have : 0)) != 0) {
+			e = -errno;
+			goto fail;
+		}
+		if (disk < j->have)
+			job_reset(j);
+	}
+	j->progress = deadline_now_ms();
+	if (j->have == size) {	/* all here already (a restart at the end) */
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		job_finish(x, j);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (j->have > 0) {
+		if (tox_file_seek(tox, f, file, j->have, NULL)) {
+			log_info("xfer: %s resumes at %llu of %llu bytes", short_hex(j->sha, hex),
+				 (unsigned long long)j->have, (unsigned long long)size);
+		} else if (ftruncate(fd, 0) == 0) {
+			job_reset(j);
+		} else {
+			e = -errno;
+			goto fail;
+		}
 	}
 	j->state = J_RECV;
 	j->rate_t = 0;
 	tox_file_control(tox, f, file, TOX_FILE_CONTROL_RESUME, NULL);
+	pthread_mutex_unlock(&x->lock);
+	return;
+fail:
+	log_error("xfer: cannot keep a download: %s", strerror(-e));
+	tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+	job_fail(x, NULL, j, e);
 	pthread_mutex_unlock(&x->lock);
 }
 
@@ -656,17 +768,16 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 		return;
 	}
 	if (len == 0) {
-		if (j->have != j->size) {
-			job_requeue(x, NULL, j, 0);
-		} else {
-			job_close(j);
-			j->state = J_CHECK;
-			pthread_cond_broadcast(&x->cond);
-		}
+		if (j->have != j->size)
+			job_requeue(x, NULL, j, 0);	/* it stopped early */
+		else
+			job_finish(x, j);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
-	if (pos != j->have || len > j->size - j->have) {
+	if (pos == j->have && len > j->size - j->have) {
+		job_cut_off(x, tox, j, "sent bytes past the size");
+	} else if (pos != j->have) {
 		char hex[17];
 
 		log_warn("xfer: %s sent bytes out of place; asking another holder",
@@ -690,6 +801,7 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 			off += (size_t)w;
 		}
 		if (j->state == J_RECV) {
+			sha256_update(&j->hash, data, len);
 			j->have += len;
 			j->progress = now;
 			update_rate(&j->rate, &j->rate_bytes, &j->rate_t, j->have, now);

@@ -7,13 +7,15 @@
  * the same content) while the net thread asks a member that holds it
  * (NET_XFER_WANT; a member that does not answers NET_XFER_NOPE) and
  * receives the content as a Tox file transfer whose file_id is its
- * SHA-256, into DATA/partial.  A
- * transfer that breaks off continues from the bytes already received, with
- * the same or another holder (tox_file_seek), also after a restart.  The
- * whole file is checked against its SHA-256 before it becomes a blob; a
- * holder that sent wrong bytes is not asked for it again.  With no holder
- * answering and no byte arriving for fetch-timeout, the fetch fails with
- * -EIO.
+ * SHA-256, into DATA/partial.  A transfer that breaks off continues from
+ * the bytes already received, with the same or another holder
+ * (tox_file_seek), also after a restart.  The bytes are hashed as they
+ * arrive (those kept from before, first), so the whole file is checked
+ * against its SHA-256 as soon as its last byte is in, before it becomes a
+ * blob; a holder that sent wrong bytes, offered another size or sent
+ * bytes past it (cut off at once) is not asked for it again.  With no
+ * holder answering and no byte arriving for fetch-timeout, the fetch
+ * fails with -EIO.
  *
  * Only the net thread calls the xfer_net_* functions (they call tox_*);
  * xfer_fetch and xfer_list may be called from any thread.

@@ -4,7 +4,9 @@
  * (a fake struct xfer_net and the few tox_file_* calls xfer makes), while
  * a reader thread waits in xfer_fetch().  A whole download becomes a
  * blob; a fetch that cannot fit on the disk is refused before anything
- * is asked or written.  Every test has its own data dir below a base
+ * is asked or written; a partial left from before resumes; wrong bytes
+ * are caught as the last one arrives, and a holder that offers another
+ * size or sends bytes past it is cut off at once; neither is asked again.  Every test has its own data dir below a base
  * folder that the parent process makes and removes around the test case.
  */
 #include <check.h>
@@ -133,7 +135,7 @@ struct t {
 	pthread_t reader;
 	uint8_t sha[32];
 	uint64_t size;
-	int result, reading;
+	int result, reading, finished;
 };
 
 static uint32_t fake_friend_of(void *ctx, const uint8_t pk[32])
@@ -221,6 +223,7 @@ static void *reader_main(void *arg)
 	struct t *t = arg;
 
 	t->result = xfer_fetch(t->x, t->sha, t->size);
+	__atomic_store_n(&t->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -232,14 +235,21 @@ static void read_start(struct t *t, const uint8_t *data, uint64_t size)
 	pthread_mutex_lock(&stub_lock);
 	memcpy(stub_file_id, t->sha, 32);
 	pthread_mutex_unlock(&stub_lock);
+	t->finished = 0;
 	ck_assert_int_eq(pthread_create(&t->reader, NULL, reader_main, t), 0);
 	t->reading = 1;
 }
 
-/* The reader's answer. */
+/* The reader's answer (the net thread ticks meanwhile: its timeouts). */
 static int read_end(struct t *t)
 {
+	struct timespec d = { 0, 2 * 1000 * 1000 };
+
 	ck_assert(t->reading);
+	while (!__atomic_load_n(&t->finished, __ATOMIC_ACQUIRE)) {
+		xfer_net_tick(t->x, t->tox);
+		nanosleep(&d, NULL);
+	}
 	pthread_join(t->reader, NULL);
 	t->reading = 0;
 	return t->result;
@@ -287,6 +297,47 @@ static void send_range(struct t *t, int f, uint32_t file, const uint8_t *data, u
 			       to - pos < CHUNK ? (size_t)(to - pos) : CHUNK);
 	if (end)
 		xfer_net_chunk(t->x, t->tox, (uint32_t)f, file, to, NULL, 0);
+}
+
+/* The member asked last, without the net thread ticking: -1 if none was
+   asked since the last look. */
+static int asked_now(struct t *t)
+{
+	int f = -1;
+
+	pthread_mutex_lock(&t->lock);
+	while (t->seen < t->nnotices && f < 0) {
+		struct notice n = t->notices[t->seen++];
+
+		if (n.method == NET_XFER_WANT)
+			f = (int)n.f;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return f;
+}
+
+static int cancels(void)
+{
+	int n;
+
+	pthread_mutex_lock(&stub_lock);
+	n = stub_cancels;
+	pthread_mutex_unlock(&stub_lock);
+	return n;
+}
+
+/* Write the first len bytes of data as the partial download of sha, as
+   an earlier run of the node left it. */
+static void leave_partial(struct t *t, const uint8_t *sha, const uint8_t *data, size_t len)
+{
+	char path[256], hex[STORE_HEX_LEN];
+	int fd;
+
+	store_hex(sha, hex);
+	snprintf(path, sizeof(path), "%s/partial/%s", t->dir, hex);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
 }
 
 static int partials(struct t *t)
@@ -354,6 +405,125 @@ START_TEST(test_no_room)
 }
 END_TEST
 
+/* A partial left from before is hashed first, then resumed where it ends. */
+START_TEST(test_resume_partial)
+{
+	struct t t;
+	size_t len = 40000;
+	uint8_t *data = random_data(len), sha[32];
+
+	t_init(&t, 5000);
+	crypto_hash_sha256(sha, data, len);
+	leave_partial(&t, sha, data, 10000);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	offer(&t, 0, 1, len);
+	pthread_mutex_lock(&stub_lock);
+	ck_assert_int_eq(stub_seeks, 1);
+	ck_assert_uint_eq(stub_seek_to, 10000);
+	pthread_mutex_unlock(&stub_lock);
+	send_range(&t, 0, 1, data, 10000, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+}
+END_TEST
+
+/*
+ * Wrong bytes are caught when the last one arrives, in the net thread:
+ * the next holder is asked before the net thread ticks again, and the
+ * one that sent them is not asked again.  Two such holders: nobody is
+ * left, and the fetch fails with EIO.
+ */
+START_TEST(test_wrong_bytes)
+{
+	struct t t;
+	size_t len = 20000;
+	uint8_t *data = random_data(len), *bad = malloc(len);
+
+	ck_assert_ptr_nonnull(bad);
+	memcpy(bad, data, len);
+	bad[len / 2] ^= 1;
+	t_init(&t, 300);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	offer(&t, 0, 1, len);
+	send_range(&t, 0, 1, bad, 0, len, 1);
+	ck_assert_int_eq(asked_now(&t), 1);
+	ck_assert_int_eq(partials(&t), 0);
+	offer(&t, 1, 2, len);
+	send_range(&t, 1, 2, bad, 0, len, 1);
+	ck_assert_int_eq(next_ask(&t, 100), -1);
+	ck_assert_int_eq(read_end(&t), -EIO);
+	ck_assert_int_eq(store_has(t.st, t.sha), 0);
+	ck_assert_int_eq(partials(&t), 0);
+	t_done(&t);
+	free(data);
+	free(bad);
+}
+END_TEST
+
+/* A holder that offers another size than the content's is cut off at
+   once and not asked again; the next one delivers. */
+START_TEST(test_wrong_size_offer)
+{
+	struct t t;
+	size_t len = 20000;
+	uint8_t *data = random_data(len);
+	int c;
+
+	t_init(&t, 5000);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	c = cancels();
+	offer(&t, 0, 1, (uint64_t)len + 1);
+	ck_assert_int_eq(cancels(), c + 1);
+	ck_assert_int_eq(asked_now(&t), 1);
+	offer(&t, 1, 2, len);
+	send_range(&t, 1, 2, data, 0, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+}
+END_TEST
+
+/*
+ * A holder that sends bytes past the size is cut off at once: what it
+ * sent goes, and the next holder starts from zero.
+ */
+START_TEST(test_past_size)
+{
+	struct t t;
+	size_t len = 20000;
+	uint8_t *data = random_data(len), *more = random_data(len + 5000);
+	int c;
+
+	t_init(&t, 5000);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	offer(&t, 0, 1, len);
+	send_range(&t, 0, 1, data, 0, 5000, 0);
+	ck_assert_int_eq(partials(&t), 1);
+	c = cancels();
+	xfer_net_chunk(t.x, t.tox, 0, 1, 5000, more, len);	/* 5000 + len > len */
+	ck_assert_int_eq(cancels(), c + 1);
+	ck_assert_int_eq(partials(&t), 0);
+	ck_assert_int_eq(asked_now(&t), 1);
+	offer(&t, 1, 2, len);
+	pthread_mutex_lock(&stub_lock);
+	ck_assert_int_eq(stub_seeks, 0);
+	pthread_mutex_unlock(&stub_lock);
+	send_range(&t, 1, 2, data, 0, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+	free(more);
+}
+END_TEST
+
 static Suite *xfer_suite(void)
 {
 	Suite *s = suite_create("xfer");
@@ -362,6 +532,10 @@ static Suite *xfer_suite(void)
 	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 	tcase_add_test(tc, test_whole);
 	tcase_add_test(tc, test_no_room);
+	tcase_add_test(tc, test_resume_partial);
+	tcase_add_test(tc, test_wrong_bytes);
+	tcase_add_test(tc, test_wrong_size_offer);
+	tcase_add_test(tc, test_past_size);
 	suite_add_tcase(s, tc);
 	return s;
 }
