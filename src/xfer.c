@@ -19,6 +19,7 @@
 
 #define TRIED_MAX 64
 #define BAD_MAX 16
+#define SPANS_MAX 16
 #define WANT_BYTES (32 + 8)
 
 enum job_state {
@@ -43,6 +44,10 @@ struct job {
 	int fd;
 	uint64_t have;		/* bytes in the partial, all of them hashed */
 	struct sha256 hash;	/* of those bytes */
+	/* Who supplied them, in order; solo: after a check failed, the
+	   partial is continued only by the holder that began it. */
+	struct xfer_span spans[SPANS_MAX];
+	int nspans, solo;
 	/* the recent rate: bytes at rate_t */
 	uint64_t rate_bytes;
 	int64_t rate_t;
@@ -263,6 +268,9 @@ static int job_prep(struct xfer *x, struct job *j)
 	if (r == 0) {
 		j->hash = h;
 		j->have = have;
+		j->nspans = 0;
+		if (have > 0)	/* from whom, this run cannot tell */
+			j->spans[j->nspans++] = (struct xfer_span){ { 0 }, 0, have };
 	}
 	return r;
 }
@@ -434,7 +442,88 @@ static void job_fail(struct xfer *x, Tox *tox, struct job *j, int err)
 static void job_reset(struct job *j)
 {
 	j->have = 0;
+	j->nspans = 0;
 	sha256_init(&j->hash);
+}
+
+/* The holder of bytes of unknown origin. */
+static const uint8_t unknown[32];
+
+int xfer_blame(const struct xfer_span *s, size_t n, uint64_t size, uint8_t who[32])
+{
+	const uint8_t *one = NULL;
+	uint64_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].from == s[i].to)	/* asked, but sent nothing */
+			continue;
+		if (s[i].from != at || s[i].to < s[i].from ||
+		    memcmp(s[i].holder, unknown, 32) == 0 ||
+		    (one != NULL && memcmp(one, s[i].holder, 32) != 0))
+			return 0;
+		one = s[i].holder;
+		at = s[i].to;
+	}
+	if (one == NULL || at != size)
+		return 0;
+	memcpy(who, one, 32);
+	return 1;
+}
+
+/* Did pk supply any byte of j's partial? */
+static int job_supplied(const struct job *j, const uint8_t *pk)
+{
+	for (int i = 0; i < j->nspans; i++)
+		if (j->spans[i].to > j->spans[i].from && memcmp(j->spans[i].holder, pk, 32) == 0)
+			return 1;
+	return 0;
+}
+
+/* Did pk alone supply every byte of j's partial? */
+static int job_alone(const struct job *j, const uint8_t *pk)
+{
+	uint8_t who[32];
+
+	return xfer_blame(j->spans, (size_t)j->nspans, j->have, who) && memcmp(who, pk, 32) == 0;
+}
+
+/* pk supplies the bytes from j->have on. */
+static void job_span_start(struct job *j, const uint8_t *pk)
+{
+	struct xfer_span *last = j->nspans > 0 ? &j->spans[j->nspans - 1] : NULL;
+
+	if (last != NULL && last->to == j->have && memcmp(last->holder, pk, 32) == 0)
+		return;		/* the same holder again */
+	if (j->nspans == SPANS_MAX) {
+		/* Too many to tell apart: the rest counts as of unknown
+		   origin, which blames no one. */
+		memcpy(last->holder, unknown, 32);
+		return;
+	}
+	j->spans[j->nspans++] = (struct xfer_span){ { 0 }, j->have, j->have };
+	memcpy(j->spans[j->nspans - 1].holder, pk, 32);
+}
+
+/* "a1b2c3d4 0-1048576, unknown 1048576-..." for the log. */
+static void spans_text(const struct job *j, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < j->nspans && used < len; i++) {
+		const struct xfer_span *s = &j->spans[i];
+		char hex[17];
+		int n;
+
+		if (s->from == s->to)
+			continue;
+		n = snprintf(out + used, len - used, "%s%s %llu-%llu", used ? ", " : "",
+			     memcmp(s->holder, unknown, 32) ? short_hex(s->holder, hex) : "unknown",
+			     (unsigned long long)s->from, (unsigned long long)s->to);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }
 
 /* The partial goes: the next holder starts from zero. */
@@ -456,14 +545,16 @@ static void job_ask(struct xfer *x, struct job *j, int64_t now);
 
 /*
  * Every byte is here and hashed (lock held): the content is what its
- * name says, and a reader stores it, or it is not, and the partial goes
- * and the holder that sent it is not asked again.
+ * name says, and a reader stores it, or it is not, and the partial goes.
+ * Then the holder that supplied all of it is not asked again; if several
+ * did (or some bytes were kept from before), the wrong ones cannot be
+ * told, so no one is blamed and one holder alone starts again from zero.
  */
 static void job_finish(struct xfer *x, struct job *j)
 {
 	struct sha256 h = j->hash;
-	uint8_t got[32];
-	char hex[17], sha[17];
+	uint8_t got[32], who[32];
+	char hex[17], sha[17], from[256];
 
 	job_close(j);
 	sha256_final(&h, got);
@@ -472,9 +563,17 @@ static void job_finish(struct xfer *x, struct job *j)
 		pthread_cond_broadcast(&x->cond);
 		return;
 	}
-	log_error("xfer: %s sent wrong bytes for %s; not asked for them again",
-		  short_hex(j->holder, hex), short_hex(j->sha, sha));
-	job_blame(j, j->holder);
+	if (xfer_blame(j->spans, (size_t)j->nspans, j->size, who)) {
+		log_error("xfer: %s sent wrong bytes for %s; not asked for them again",
+			  short_hex(who, hex), short_hex(j->sha, sha));
+		job_blame(j, who);
+	} else {
+		spans_text(j, from, sizeof(from));
+		log_warn("xfer: %s fails its check; its bytes came from %s: no one is blamed, "
+			 "it starts again from zero from one holder", short_hex(j->sha, sha), from);
+		j->solo = 1;
+		j->ntried = 0;
+	}
 	job_restart(x, j);
 	j->state = J_WAIT;
 	job_ask(x, j, deadline_now_ms());
@@ -491,7 +590,7 @@ static void job_cut_off(struct xfer *x, Tox *tox, struct job *j, const char *why
 	if (tox != NULL)
 		tox_file_control(tox, j->friend, j->file, TOX_FILE_CONTROL_CANCEL, NULL);
 	job_blame(j, j->holder);
-	if (j->state == J_RECV)
+	if (j->state == J_RECV || job_supplied(j, j->holder))
 		job_restart(x, j);
 	j->state = J_WAIT;
 	job_ask(x, j, deadline_now_ms());
@@ -723,6 +822,14 @@ void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t
 		if (disk < j->have)
 			job_reset(j);
 	}
+	/* After a failed check, one holder supplies it all. */
+	if (j->solo && j->have > 0 && !job_alone(j, j->holder)) {
+		if (ftruncate(fd, 0) != 0) {
+			e = -errno;
+			goto fail;
+		}
+		job_reset(j);
+	}
 	j->progress = deadline_now_ms();
 	if (j->have == size) {	/* all here already (a restart at the end) */
 		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
@@ -741,6 +848,7 @@ void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t
 			goto fail;
 		}
 	}
+	job_span_start(j, j->holder);
 	j->state = J_RECV;
 	j->rate_t = 0;
 	tox_file_control(tox, f, file, TOX_FILE_CONTROL_RESUME, NULL);
@@ -803,6 +911,7 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 		if (j->state == J_RECV) {
 			sha256_update(&j->hash, data, len);
 			j->have += len;
+			j->spans[j->nspans - 1].to = j->have;
 			j->progress = now;
 			update_rate(&j->rate, &j->rate_bytes, &j->rate_t, j->have, now);
 		}

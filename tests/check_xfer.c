@@ -6,7 +6,10 @@
  * blob; a fetch that cannot fit on the disk is refused before anything
  * is asked or written; a partial left from before resumes; wrong bytes
  * are caught as the last one arrives, and a holder that offers another
- * size or sends bytes past it is cut off at once; neither is asked again.  Every test has its own data dir below a base
+ * size or sends bytes past it is cut off at once; neither is asked again.
+ * A failed download blames the holder that supplied all of it, and no
+ * one when several did (or some bytes were kept from before): it starts
+ * again from zero from a single holder.  Every test has its own data dir below a base
  * folder that the parent process makes and removes around the test case.
  */
 #include <check.h>
@@ -524,6 +527,223 @@ START_TEST(test_past_size)
 }
 END_TEST
 
+/* The rule of blame, alone: only a holder that supplied every byte. */
+START_TEST(test_blame_rule)
+{
+	struct xfer_span s[4];
+	uint8_t a[32], b[32], who[32];
+
+	memset(a, 0xaa, 32);
+	memset(b, 0xbb, 32);
+	memset(s, 0, sizeof(s));
+	/* one holder, all of it: blamed */
+	memcpy(s[0].holder, a, 32);
+	s[0].from = 0;
+	s[0].to = 100;
+	ck_assert_int_eq(xfer_blame(s, 1, 100, who), 1);
+	ck_assert_mem_eq(who, a, 32);
+	/* the same holder resumed after a break: still it alone */
+	s[0].to = 60;
+	memcpy(s[1].holder, a, 32);
+	s[1].from = 60;
+	s[1].to = 100;
+	ck_assert_int_eq(xfer_blame(s, 2, 100, who), 1);
+	ck_assert_mem_eq(who, a, 32);
+	/* another holder asked in between that sent nothing does not count */
+	memcpy(s[1].holder, b, 32);
+	s[1].to = 60;
+	memcpy(s[2].holder, a, 32);
+	s[2].from = 60;
+	s[2].to = 100;
+	ck_assert_int_eq(xfer_blame(s, 3, 100, who), 1);
+	ck_assert_mem_eq(who, a, 32);
+	/* two holders: nobody, whichever came last */
+	s[1].to = 80;
+	s[2].from = 80;
+	ck_assert_int_eq(xfer_blame(s, 3, 100, who), 0);
+	memcpy(s[2].holder, b, 32);
+	ck_assert_int_eq(xfer_blame(s, 3, 100, who), 0);
+	/* bytes of unknown origin first (kept from before a restart) */
+	memset(s[0].holder, 0, 32);
+	s[0].to = 60;
+	memcpy(s[1].holder, a, 32);
+	s[1].from = 60;
+	s[1].to = 100;
+	ck_assert_int_eq(xfer_blame(s, 2, 100, who), 0);
+	/* not covering the size, or with a gap: nobody */
+	memcpy(s[0].holder, a, 32);
+	ck_assert_int_eq(xfer_blame(s, 2, 120, who), 0);
+	s[1].from = 70;
+	ck_assert_int_eq(xfer_blame(s, 2, 100, who), 0);
+	ck_assert_int_eq(xfer_blame(s, 0, 100, who), 0);
+}
+END_TEST
+
+/*
+ * A hostile holder sends the first half wrong and stops; an honest one
+ * sends the rest; the check fails.  Not the last holder is blamed (the
+ * old rule): no one is, the partial goes, and a single holder starts
+ * again from zero.  The hostile one, sending all of it wrong, is then
+ * blamed, and the honest one delivers.
+ */
+START_TEST(test_mixed_blames_no_one)
+{
+	struct t t;
+	size_t len = 30000;
+	uint8_t *data = random_data(len), *junk = random_data(len);
+
+	t_init(&t, 5000);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	offer(&t, 0, 1, len);
+	send_range(&t, 0, 1, junk, 0, len / 2, 0);
+	xfer_net_control(t.x, 0, 1, TOX_FILE_CONTROL_CANCEL);	/* it stops */
+	ck_assert_int_eq(next_ask(&t, 2000), 1);
+	offer(&t, 1, 2, len);
+	pthread_mutex_lock(&stub_lock);
+	ck_assert_uint_eq(stub_seek_to, len / 2);
+	pthread_mutex_unlock(&stub_lock);
+	send_range(&t, 1, 2, data, len / 2, len, 1);
+	/* failed: nobody blamed, from zero; the first holder asked again */
+	ck_assert_int_eq(partials(&t), 0);
+	ck_assert_int_eq(asked_now(&t), 0);
+	offer(&t, 0, 3, len);
+	send_range(&t, 0, 3, junk, 0, len, 1);
+	/* it alone sent that: blamed; the honest one is asked */
+	ck_assert_int_eq(asked_now(&t), 1);
+	offer(&t, 1, 4, len);
+	send_range(&t, 1, 4, data, 0, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+	free(junk);
+}
+END_TEST
+
+/*
+ * Wrong bytes kept from before (a restart) and right ones from a holder:
+ * the check fails, but that holder is not blamed; it is asked again, from
+ * zero, and delivers.
+ */
+START_TEST(test_unknown_prefix)
+{
+	struct t t;
+	size_t len = 30000;
+	uint8_t *data = random_data(len), *junk = random_data(len), sha[32];
+
+	t_init(&t, 5000);
+	crypto_hash_sha256(sha, data, len);
+	leave_partial(&t, sha, junk, 10000);
+	read_start(&t, data, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 0);
+	offer(&t, 0, 1, len);
+	send_range(&t, 0, 1, data, 10000, len, 1);
+	ck_assert_int_eq(partials(&t), 0);
+	ck_assert_int_eq(asked_now(&t), 0);
+	pthread_mutex_lock(&stub_lock);
+	stub_seeks = 0;
+	pthread_mutex_unlock(&stub_lock);
+	offer(&t, 0, 2, len);
+	pthread_mutex_lock(&stub_lock);
+	ck_assert_int_eq(stub_seeks, 0);
+	pthread_mutex_unlock(&stub_lock);
+	send_range(&t, 0, 2, data, 0, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+	free(junk);
+}
+END_TEST
+
+static int seeks(uint64_t *to)
+{
+	int n;
+
+	pthread_mutex_lock(&stub_lock);
+	n = stub_seeks;
+	if (to != NULL)
+		*to = stub_seek_to;
+	pthread_mutex_unlock(&stub_lock);
+	return n;
+}
+
+/* A check fails with bytes of unknown origin; then holder 0, from zero,
+   sends the first 12000 bytes of data and stops. */
+static void fail_then_stop(struct t *t, const uint8_t *data, const uint8_t *junk, size_t len)
+{
+	uint8_t sha[32];
+	int n;
+
+	crypto_hash_sha256(sha, data, len);
+	leave_partial(t, sha, junk, 10000);
+	read_start(t, data, len);
+	ck_assert_int_eq(next_ask(t, 2000), 0);
+	offer(t, 0, 1, len);
+	send_range(t, 0, 1, data, 10000, len, 1);
+	ck_assert_int_eq(asked_now(t), 0);
+	n = seeks(NULL);
+	offer(t, 0, 2, len);
+	ck_assert_int_eq(seeks(NULL), n);
+	send_range(t, 0, 2, data, 0, 12000, 0);
+	xfer_net_control(t->x, 0, 2, TOX_FILE_CONTROL_CANCEL);
+}
+
+/*
+ * After a failed check, a holder that stopped half-way is not continued
+ * by another: the next one starts from zero, so that a second failure
+ * has a single holder to blame.
+ */
+START_TEST(test_solo_other_from_zero)
+{
+	struct t t;
+	size_t len = 30000;
+	uint8_t *data = random_data(len), *junk = random_data(len);
+	int n;
+
+	t_init(&t, 5000);
+	fail_then_stop(&t, data, junk, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 1);
+	n = seeks(NULL);
+	offer(&t, 1, 3, len);
+	ck_assert_int_eq(seeks(NULL), n);
+	send_range(&t, 1, 3, data, 0, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+	free(junk);
+}
+END_TEST
+
+/* ... while the holder that supplied every byte so far goes on from them. */
+START_TEST(test_solo_same_goes_on)
+{
+	struct t t;
+	size_t len = 30000;
+	uint8_t *data = random_data(len), *junk = random_data(len);
+	uint64_t to;
+	int n;
+
+	t_init(&t, 5000);
+	fail_then_stop(&t, data, junk, len);
+	ck_assert_int_eq(next_ask(&t, 2000), 1);
+	xfer_net_notice(t.x, t.tox, 1, NET_XFER_NOPE, t.sha, 32);	/* 1 holds none */
+	ck_assert_int_eq(next_ask(&t, 3000), 0);
+	n = seeks(NULL);
+	offer(&t, 0, 3, len);
+	ck_assert_int_eq(seeks(&to), n + 1);
+	ck_assert_uint_eq(to, 12000);
+	send_range(&t, 0, 3, data, 12000, len, 1);
+	ck_assert_int_eq(read_end(&t), 0);
+	ck_assert_int_eq(store_has(t.st, t.sha), 1);
+	t_done(&t);
+	free(data);
+	free(junk);
+}
+END_TEST
+
 static Suite *xfer_suite(void)
 {
 	Suite *s = suite_create("xfer");
@@ -536,6 +756,11 @@ static Suite *xfer_suite(void)
 	tcase_add_test(tc, test_wrong_bytes);
 	tcase_add_test(tc, test_wrong_size_offer);
 	tcase_add_test(tc, test_past_size);
+	tcase_add_test(tc, test_blame_rule);
+	tcase_add_test(tc, test_mixed_blames_no_one);
+	tcase_add_test(tc, test_unknown_prefix);
+	tcase_add_test(tc, test_solo_other_from_zero);
+	tcase_add_test(tc, test_solo_same_goes_on);
 	suite_add_tcase(s, tc);
 	return s;
 }
