@@ -48,7 +48,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -85,6 +85,9 @@ $(B)/tests/check_http: $(B)/tests/check_http.o $(B)/src/httparse.o $(B)/src/http
 # check_sync and fuzz_sync link tests/net_stub.c instead of src/net.
 $(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sync.o $(B)/src/db.o \
 	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/src/ident.o
+# check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
+$(B)/tests/check_xfer: $(B)/tests/check_xfer.o $(B)/src/xfer.o $(B)/src/store.o $(B)/src/db.o \
+	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/src/sha256.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):

@@ -10,6 +10,7 @@
 
 #include "../src/log.h"
 #include "../src/node.h"
+#include "../src/path.h"
 
 #define XATTR_PREFIX "user.oand."
 
@@ -180,22 +181,96 @@ static int op_readlink(const char *path, char *buf, size_t len)
 	return node_readlink(node(), path, buf, len);
 }
 
+/* Is the caller of this request in group g (its supplementary groups)? */
+static int caller_in_group(gid_t g, void *ctx)
+{
+	gid_t few[64], *list = few;
+	int n = fuse_getgroups(64, few), in = 0;
+
+	(void)ctx;
+	if (n > 64 && (list = malloc((size_t)n * sizeof(*list))) != NULL)
+		n = fuse_getgroups(n, list);
+	for (int i = 0; list != NULL && i < n; i++)
+		in |= list[i] == g;
+	if (list != few)
+		free(list);
+	return in;
+}
+
+/* The caller of this request, for the set-ID rules.  FUSE does not pass
+   capabilities: root counts as holding CAP_FSETID. */
+static struct node_cred caller(void)
+{
+	struct fuse_context *c = fuse_get_context();
+	struct node_cred cr = { c->uid, c->gid, c->uid == 0, caller_in_group, NULL };
+
+	return cr;
+}
+
+/*
+ * libfuse asks for FUSE_CAP_HANDLE_KILLPRIV: the set-ID rules of writes,
+ * truncates and chown are ours.  The kernel applies them to truncates and
+ * chown all the same (a mode change comes first), but never to our writes,
+ * which bypass its page cache (direct_io), nor to an open with O_TRUNC,
+ * which truncates here (FUSE_CAP_ATOMIC_O_TRUNC).  Once bits went, the
+ * kernel forgets the mode it cached: it would still run the file set-ID.
+ */
+static int drop_setid(const char *path, struct fuse_file_info *fi, int change)
+{
+	struct node_cred cr = caller();
+	char buf[PATH_TREE_MAX];
+	int r;
+
+	if (handle(fi) != NULL) {
+		r = node_file_setid(handle(fi), &cr, change);
+		if (r > 0 && path == NULL && node_file_path(handle(fi), buf, sizeof(buf)) == 0)
+			path = buf;
+	} else {
+		r = path ? node_setid(node(), path, &cr, change) : -ENOENT;
+	}
+	if (r > 0 && path != NULL)
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
+	return r < 0 ? r : 0;
+}
+
+/* The path of a call that may come with a handle only (nullpath_ok), as
+   the kernel's mode change for an ftruncate does. */
+static const char *path_of(const char *path, struct fuse_file_info *fi, char *buf, size_t len)
+{
+	if (path == NULL && handle(fi) != NULL && node_file_path(handle(fi), buf, len) == 0)
+		path = buf;
+	return path;
+}
+
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)fi;
-	return path ? node_chmod(node(), path, mode) : -ENOENT;
+	char buf[PATH_TREE_MAX];
+
+	path = path_of(path, fi, buf, sizeof(buf));
+	return path ? node_chmod(node(), path, mode) : -ESTALE;
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	(void)fi;
-	return path ? node_chown(node(), path, uid, gid) : -ENOENT;
+	char buf[PATH_TREE_MAX];
+	int r;
+
+	if ((path = path_of(path, fi, buf, sizeof(buf))) == NULL)
+		return -ESTALE;
+	/* By the rules of the group it had. */
+	if ((r = drop_setid(path, NULL, NODE_SETID_CHOWN)) != 0)
+		return r;
+	return node_chown(node(), path, uid, gid);
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+	int r;
+
 	if (size < 0)
 		return -EINVAL;
+	if ((r = drop_setid(path, fi, NODE_SETID_WRITE)) != 0)
+		return r;
 	if (handle(fi) != NULL)
 		return node_file_truncate(handle(fi), (uint64_t)size);
 	return path ? node_truncate(node(), path, (uint64_t)size) : -ENOENT;
@@ -244,17 +319,30 @@ static void set_caching(const char *path, struct fuse_file_info *fi)
 		fuse_invalidate_path(fuse_get_context()->fuse, path);
 }
 
+/* An open that truncated a file that was there (FUSE_CAP_ATOMIC_O_TRUNC:
+   the kernel does not) is a truncate for the set-ID rules. */
+static int opened(const char *path, struct node_file *f, struct fuse_file_info *fi)
+{
+	int r;
+
+	fi->fh = (uintptr_t)f;
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY &&
+	    !node_file_created(f) && (r = drop_setid(path, fi, NODE_SETID_WRITE)) != 0) {
+		node_file_release(f);
+		fi->fh = 0;
+		return r;
+	}
+	set_caching(path, fi);
+	return 0;
+}
+
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_context *c = fuse_get_context();
 	struct node_file *f;
 	int r = node_create(node(), path, mode, fi->flags, c->uid, c->gid, &f);
 
-	if (r != 0)
-		return r;
-	fi->fh = (uintptr_t)f;
-	set_caching(path, fi);
-	return 0;
+	return r ? r : opened(path, f, fi);
 }
 
 static int op_open(const char *path, struct fuse_file_info *fi)
@@ -262,11 +350,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	struct node_file *f;
 	int r = node_open_file(node(), path, fi->flags, &f);
 
-	if (r != 0)
-		return r;
-	fi->fh = (uintptr_t)f;
-	set_caching(path, fi);
-	return 0;
+	return r ? r : opened(path, f, fi);
 }
 
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -278,8 +362,9 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)path;
-	return (int)node_file_write(handle(fi), buf, size, off);
+	int r = drop_setid(path, fi, NODE_SETID_WRITE);
+
+	return r ? r : (int)node_file_write(handle(fi), buf, size, off);
 }
 
 static int op_flush(const char *path, struct fuse_file_info *fi)

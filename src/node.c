@@ -31,9 +31,6 @@
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
-/* The reserve: 2% of the data dir's disk, within these bounds. */
-#define RESERVE_MIN (1u << 20)
-#define RESERVE_MAX (64u << 20)
 #define XATTR_HOLDERS "user.oand.holders"
 #define XATTR_STATE "user.oand.state"
 #define XATTR_REPLICAS "user.oand.replicas"
@@ -61,9 +58,12 @@ struct node {
 	void (*inval)(const char *path, void *ctx);
 	void *inval_ctx;
 	int64_t started;
-	/* Space kept free on the data dir's disk for the database, so a full
-	   disk can still record deletes and the node can still start. */
-	uint64_t reserve;
+	/* Set-ID bits: attr_lock makes reading a mode and taking bits away
+	   one step against chmod and chown made here; attr_gen (atomic,
+	   from 1) counts the changes of modes and owners, so an open file
+	   knows when its copy of them is stale. */
+	pthread_mutex_t attr_lock;
+	uint64_t attr_gen;
 
 	/* Blobs are collected under the write side; publishing holds the read
 	   side from storing the blob until the metadata names it. */
@@ -113,6 +113,12 @@ struct node_file {
 	struct sha256 hash;
 	uint64_t hashed;
 	int hash_ok;
+	int created;			/* made by the node_create that opened it */
+	/* The file's mode and group as read at node.attr_gen == setid_gen
+	   (0: not read), for the set-ID rules at each write. */
+	uint64_t setid_gen;
+	uint32_t setid_mode;
+	gid_t setid_gid;
 };
 
 static int64_t now_ns(void)
@@ -296,6 +302,8 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	pthread_mutex_init(&n->inval_lock, NULL);
 	pthread_mutex_init(&n->sync_lock, NULL);
 	pthread_mutex_init(&n->gc_qlock, NULL);
+	pthread_mutex_init(&n->attr_lock, NULL);
+	n->attr_gen = 1;
 	{
 		pthread_condattr_t ca;
 
@@ -342,18 +350,6 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	if ((r = ensure_empty_blob(n)) != 0) {
 		log_error("cannot write to the store: %s", strerror(-r));
 		goto out;
-	}
-	{
-		struct statvfs sv;
-		uint64_t total = 0;
-
-		if (statvfs(n->data_dir, &sv) == 0)
-			total = (uint64_t)sv.f_blocks * sv.f_frsize;
-		n->reserve = total / 50;
-		if (n->reserve < RESERVE_MIN)
-			n->reserve = RESERVE_MIN;
-		if (n->reserve > RESERVE_MAX)
-			n->reserve = RESERVE_MAX;
 	}
 	removed = store_gc(n->store, gc_in_use, n);
 	if (removed > 0)
@@ -404,6 +400,8 @@ static void remote_changed(const char *path, void *ctx)
 	pthread_mutex_lock(&n->sync_lock);
 	replica_poke(n->replica);
 	pthread_mutex_unlock(&n->sync_lock);
+	/* Its mode may have changed: open files read it again. */
+	__atomic_add_fetch(&n->attr_gen, 1, __ATOMIC_RELEASE);
 	node_invalidate(n, path);
 }
 
@@ -453,7 +451,7 @@ int node_start(struct node *n)
 		}
 		db_set_hook(n->db, local_changed, n);
 		if ((r = replica_start(n->db, n->xfer, n->net, n->id, (int)n->cfg->replicas,
-				       n->data_dir, n->reserve, &n->replica)) != 0) {
+				       n->data_dir, store_reserve(n->store), &n->replica)) != 0) {
 			log_error("cannot start the replica keeper: %s", strerror(-r));
 			return r;
 		}
@@ -527,6 +525,7 @@ void node_close(struct node *n)
 	pthread_mutex_destroy(&n->inval_lock);
 	pthread_mutex_destroy(&n->sync_lock);
 	pthread_mutex_destroy(&n->gc_qlock);
+	pthread_mutex_destroy(&n->attr_lock);
 	pthread_cond_destroy(&n->gc_cond);
 	free(n->data_dir);
 	free(n->mount_point);
@@ -745,18 +744,131 @@ int node_readlink(struct node *n, const char *path, char *buf, size_t len)
 	return r;
 }
 
-int node_chmod(struct node *n, const char *path, mode_t mode)
+/* A mode or owner change, in step with the set-ID rules (setid_apply). */
+static int setattr_ids(struct node *n, const char *path, int what, mode_t mode, uid_t uid,
+		       gid_t gid)
 {
 	int r = path_check(path);
 
-	return r ? r : db_setattr(n->db, path, DB_SET_MODE, mode, 0, 0, 0);
+	if (r != 0)
+		return r;
+	pthread_mutex_lock(&n->attr_lock);
+	r = db_setattr(n->db, path, what, mode, uid, gid, 0);
+	__atomic_add_fetch(&n->attr_gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&n->attr_lock);
+	return r;
+}
+
+int node_chmod(struct node *n, const char *path, mode_t mode)
+{
+	return setattr_ids(n, path, DB_SET_MODE, mode, 0, 0);
 }
 
 int node_chown(struct node *n, const char *path, uid_t uid, gid_t gid)
 {
+	return setattr_ids(n, path, DB_SET_OWNER, 0, uid, gid);
+}
+
+static int cred_in_group(const struct node_cred *c, gid_t g)
+{
+	return c->gid == g || (c->in_group != NULL && c->in_group(g, c->ctx) > 0);
+}
+
+mode_t node_setid_drop(mode_t mode, gid_t gid, const struct node_cred *c, int change)
+{
+	mode_t drop = 0;
+
+	/* Linux: setattr_should_drop_suidgid() for writes and truncates,
+	   chown_common() for chown. */
+	if (change == NODE_SETID_WRITE && c->fsetid)
+		return 0;
+	if (mode & S_ISUID)
+		drop |= S_ISUID;
+	/* Without group-execute the bit once meant mandatory locking, which
+	   its group may keep. */
+	if ((mode & S_ISGID) && ((mode & S_IXGRP) || (!c->fsetid && !cred_in_group(c, gid))))
+		drop |= S_ISGID;
+	return drop;
+}
+
+/*
+ * Take away from path the set-ID bits that change by c takes: 1 if some
+ * went, 0 if there were none to take, or -errno.  The mode and group the
+ * file has afterwards, and the attr_gen they go with, into the out
+ * parameters.
+ */
+static int setid_apply(struct node *n, const char *path, const struct node_cred *c, int change,
+		       uint64_t *gen, uint32_t *mode, gid_t *gid)
+{
+	struct db_entry e;
+	mode_t drop = 0;
+	int r;
+
+	pthread_mutex_lock(&n->attr_lock);
+	*gen = __atomic_load_n(&n->attr_gen, __ATOMIC_ACQUIRE);
+	if ((r = db_get(n->db, path, &e)) != 0)
+		goto out;
+	if (e.kind == DB_FILE)
+		drop = node_setid_drop(e.mode, e.gid, c, change);
+	*mode = e.mode & ~drop;
+	*gid = e.gid;
+	db_entry_clear(&e);
+	if (drop != 0) {
+		if ((r = db_setattr(n->db, path, DB_SET_MODE, *mode, 0, 0, 0)) == 0)
+			r = 1;
+		/* Open files read it again; this one's copy is right. */
+		__atomic_add_fetch(&n->attr_gen, 1, __ATOMIC_RELEASE);
+		if (r == 1 && *gen + 1 == __atomic_load_n(&n->attr_gen, __ATOMIC_ACQUIRE))
+			*gen += 1;
+	}
+out:
+	pthread_mutex_unlock(&n->attr_lock);
+	return r;
+}
+
+int node_setid(struct node *n, const char *path, const struct node_cred *c, int change)
+{
+	uint64_t gen;
+	uint32_t mode;
+	gid_t gid;
 	int r = path_check(path);
 
-	return r ? r : db_setattr(n->db, path, DB_SET_OWNER, 0, uid, gid, 0);
+	return r ? r : setid_apply(n, path, c, change, &gen, &mode, &gid);
+}
+
+int node_file_setid(struct node_file *f, const struct node_cred *c, int change)
+{
+	struct node *n = f->node;
+	char path[PATH_TREE_MAX];
+	uint64_t gen = __atomic_load_n(&n->attr_gen, __ATOMIC_ACQUIRE);
+	uint32_t mode;
+	gid_t gid;
+	int r;
+
+	if (change == NODE_SETID_WRITE && c->fsetid)
+		return 0;
+	/* At every write: what the file had the last time, if nothing
+	   changed since, answers without the database. */
+	pthread_mutex_lock(&f->lock);
+	r = f->setid_gen == gen && node_setid_drop(f->setid_mode, f->setid_gid, c, change) == 0;
+	pthread_mutex_unlock(&f->lock);
+	if (r)
+		return 0;
+	if ((r = node_file_path(f, path, sizeof(path))) != 0)
+		return r == -ESTALE ? 0 : r;	/* removed: no name to run it by */
+	if ((r = setid_apply(n, path, c, change, &gen, &mode, &gid)) < 0)
+		return r == -ENOENT ? 0 : r;
+	pthread_mutex_lock(&f->lock);
+	f->setid_gen = gen;
+	f->setid_mode = mode;
+	f->setid_gid = gid;
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int node_file_created(struct node_file *f)
+{
+	return f->created;
 }
 
 int node_utimens(struct node *n, const char *path, int64_t mtime_ns)
@@ -985,17 +1097,13 @@ static struct node_file *file_new(struct node *n, const char *path)
 /* -ENOSPC if adding bytes would eat into the database's reserve. */
 static int space_for(struct node *n, uint64_t bytes)
 {
-	struct statvfs sv;
+	int r = store_space_for(n->store, bytes);
 
-	for (int tries = 0;; tries++) {
-		if (statvfs(n->data_dir, &sv) != 0)
-			return 0;	/* cannot tell: let the write itself find out */
-		if ((uint64_t)sv.f_bavail * sv.f_frsize >= bytes + n->reserve)
-			return 0;
-		if (tries > 0)
-			return -ENOSPC;
+	if (r == -ENOSPC) {
 		gc_drain(n);	/* deleted content may be waiting to be freed */
+		r = store_space_for(n->store, bytes);
 	}
+	return r;
 }
 
 /*
@@ -1232,6 +1340,7 @@ int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t 
 		return -ENOMEM;
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	f->mtime_ns = now_ns();
+	f->created = 1;
 	/* Fresh: sequential writes are hashed as they come. */
 	stage_reset(f);
 	file_link(n, f);
@@ -1340,6 +1449,17 @@ int node_file_truncate(struct node_file *f, uint64_t size)
 	set_changed(f, size);
 out:
 	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int node_file_path(struct node_file *f, char *buf, size_t len)
+{
+	int r = -ESTALE;
+
+	pthread_mutex_lock(&f->node->hlock);
+	if (f->path != NULL)
+		r = snprintf(buf, len, "%s", f->path) < (int)len ? 0 : -ENAMETOOLONG;
+	pthread_mutex_unlock(&f->node->hlock);
 	return r;
 }
 

@@ -11,6 +11,8 @@
  *
  * Lock order: node_file.lock, then node.gc_lock (rwlock), then node.hlock
  * (the open files list and each file's path), then the db's own lock.
+ * node.attr_lock (mode changes) is taken with none of the others but the
+ * db's, which comes after it.
  * hlock never takes a node_file lock: what getattr needs of an open file
  * is read atomically.
  */
@@ -76,6 +78,33 @@ int node_statfs(struct node *n, struct statvfs *sv);
 int node_getxattr(struct node *n, const char *path, const char *name, char *buf, size_t size);
 int node_listxattr(struct node *n, const char *path, char *buf, size_t size);
 
+/*
+ * Who makes a change, for the set-ID rules of Linux (and POSIX): a write,
+ * a truncate or an open with O_TRUNC by a caller without CAP_FSETID takes
+ * the set-user-ID bit away, and the set-group-ID bit of a file that is
+ * group-executable or whose group the caller is not in; a chown by any
+ * caller takes the set-user-ID bit away, and the set-group-ID bit of a
+ * group-executable file, or else as a write does.  Folders keep theirs.
+ */
+struct node_cred {
+	uid_t uid;
+	gid_t gid;
+	int fsetid;		/* may keep set-ID bits (CAP_FSETID) */
+	/* Is the caller in group g besides gid?  NULL: no other groups. */
+	int (*in_group)(gid_t g, void *ctx);
+	void *ctx;
+};
+enum { NODE_SETID_WRITE, NODE_SETID_CHOWN };
+/* The set-ID bits that change (NODE_SETID_*) by c takes away from a file
+   of mode and group gid. */
+mode_t node_setid_drop(mode_t mode, gid_t gid, const struct node_cred *c, int change);
+/* Take them away from path (or from f's file): 1 if some went, 0 if it
+   had none to lose, or -errno.  Cheap for an open file that has none. */
+int node_setid(struct node *n, const char *path, const struct node_cred *c, int change);
+int node_file_setid(struct node_file *f, const struct node_cred *c, int change);
+/* 1 if f's file was made by the node_create that opened it. */
+int node_file_created(struct node_file *f);
+
 /* Open files.  flags are open(2) flags. */
 int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t uid, gid_t gid,
 		struct node_file **out);
@@ -90,6 +119,8 @@ ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off);
 ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t off);
 int node_file_truncate(struct node_file *f, uint64_t size);
 int node_file_getattr(struct node_file *f, struct stat *st);
+/* The path of f's file now: 0, or -ESTALE once it was removed. */
+int node_file_path(struct node_file *f, char *buf, size_t len);
 int node_file_flush(struct node_file *f);
 int node_file_fsync(struct node_file *f);
 /* Publishes what is still unpublished, then frees f. */

@@ -22,6 +22,13 @@ struct store;
 int store_open(const char *data_dir, struct store **out);
 void store_close(struct store *st);
 
+/* Bytes kept free on the data dir's disk (2% of it, 1 MiB to 64 MiB), so
+   the database can always record deletes and the node can always start. */
+uint64_t store_reserve(const struct store *st);
+/* 0 if bytes more fit on the data dir's disk above the reserve (or if
+   that cannot be told: the write finds out), else -ENOSPC. */
+int store_space_for(struct store *st, uint64_t bytes);
+
 void store_hex(const uint8_t sha[STORE_SHA_BYTES], char out[STORE_HEX_LEN]);
 int store_unhex(const char *hex, uint8_t sha[STORE_SHA_BYTES]);
 
@@ -51,10 +58,12 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx);
 /*
  * Downloads (DATA/partial/<hex>), kept across restarts so they resume.
  * store_partial_open: open (making it if missing) read-write; *have is the
- * bytes it holds.  store_partial_done: it is whole: checked against sha
- * and made the blob (0), or discarded (-EBADMSG: wrong content).
+ * bytes it holds.  store_partial_done: it is whole, and the caller checked
+ * it against sha as its bytes came: made the blob.
  */
 int store_partial_open(struct store *st, const uint8_t sha[STORE_SHA_BYTES], int *fd, uint64_t *have);
+/* The bytes a download holds (0 if there is none), making nothing. */
+int store_partial_size(struct store *st, const uint8_t sha[STORE_SHA_BYTES], uint64_t *have);
 int store_partial_done(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 void store_partial_drop(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 /* Forget cached verifications (tests; after external changes). */

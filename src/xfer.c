@@ -14,17 +14,20 @@
 #include "deadline.h"
 #include "log.h"
 #include "net.h"
+#include "sha256.h"
 #include "store.h"
 
 #define TRIED_MAX 64
 #define BAD_MAX 16
+#define SPANS_MAX 16
 #define WANT_BYTES (32 + 8)
 
 enum job_state {
+	J_PREP,		/* its first reader looks at the disk */
 	J_WAIT,		/* needs a holder */
 	J_ASKED,	/* a holder was asked */
 	J_RECV,		/* bytes arrive */
-	J_CHECK,	/* whole: a reader checks it */
+	J_CHECK,	/* whole and checked: a reader stores it */
 	J_CHECKING,
 	J_DONE,
 	J_FAILED,
@@ -39,7 +42,12 @@ struct job {
 	uint8_t holder[32];
 	uint32_t friend, file;
 	int fd;
-	uint64_t have;
+	uint64_t have;		/* bytes in the partial, all of them hashed */
+	struct sha256 hash;	/* of those bytes */
+	/* Who supplied them, in order; solo: after a check failed, the
+	   partial is continued only by the holder that began it. */
+	struct xfer_span spans[SPANS_MAX];
+	int nspans, solo;
 	/* the recent rate: bytes at rate_t */
 	uint64_t rate_bytes;
 	int64_t rate_t;
@@ -190,6 +198,83 @@ static int in_list(uint8_t (*v)[32], int n, const uint8_t *pk)
 	return 0;
 }
 
+/* Hash the first have bytes of the partial of sha into h; if they cannot
+   be read, or there are more than size, the partial goes (-EIO). */
+static int hash_partial(struct xfer *x, const uint8_t *sha, uint64_t have, uint64_t size,
+			struct sha256 *h)
+{
+	uint8_t *buf = NULL;
+	uint64_t off = 0, disk;
+	int fd = -1, r = -EIO;
+
+	if (have > size || store_partial_open(x->store, sha, &fd, &disk) != 0 || disk != have ||
+	    (buf = malloc(1 << 20)) == NULL)
+		goto out;
+	sha256_init(h);
+	while (off < have) {
+		ssize_t n = pread(fd, buf, have - off < (1 << 20) ? (size_t)(have - off) : 1 << 20,
+				  (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		sha256_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		store_partial_drop(x->store, sha);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return r;
+}
+
+/*
+ * Before a new fetch asks anyone (x->lock held; dropped meanwhile): its
+ * bytes still missing, with those of every other fetch under way, must fit
+ * on the data dir's disk above the reserve, or it fails at once with
+ * -ENOSPC and nothing is written.  So a member that names a huge size
+ * cannot fill the disk with bytes that only the final check would refuse.
+ */
+static int job_prep(struct xfer *x, struct job *j)
+{
+	uint64_t others = 0, have = 0, need;
+	struct sha256 h;
+	char hex[17];
+	int r;
+
+	for (struct job *o = x->jobs; o != NULL; o = o->next)
+		if (o != j && o->state != J_DONE && o->state != J_FAILED && o->size > o->have)
+			others += o->size - o->have;
+	pthread_mutex_unlock(&x->lock);
+	if ((r = store_partial_size(x->store, j->sha, &have)) == 0) {
+		need = have < j->size ? j->size - have : j->size;
+		if (others > UINT64_MAX - need || (r = store_space_for(x->store, need + others)) != 0) {
+			r = -ENOSPC;
+			log_warn("xfer: %s (%llu bytes) does not fit on the data dir's disk: not fetched",
+				 short_hex(j->sha, hex), (unsigned long long)j->size);
+		}
+	}
+	/* Bytes kept from before are hashed now, so the check of the whole
+	   is done when the last byte arrives. */
+	if (r == 0 && have > 0 && hash_partial(x, j->sha, have, j->size, &h) != 0)
+		have = 0;
+	if (r == 0 && have == 0)
+		sha256_init(&h);
+	pthread_mutex_lock(&x->lock);
+	if (r == 0) {
+		j->hash = h;
+		j->have = have;
+		j->nspans = 0;
+		if (have > 0)	/* from whom, this run cannot tell */
+			j->spans[j->nspans++] = (struct xfer_span){ { 0 }, 0, have };
+	}
+	return r;
+}
+
 int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 {
 	struct job *j;
@@ -217,38 +302,32 @@ int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 		}
 		j->size = size;
 		j->fd = -1;
-		j->state = J_WAIT;
+		j->state = J_PREP;
 		j->result = 0;
 		j->progress = deadline_now_ms();
 		j->ntried = 0;
-		x->net.wake(x->net.ctx);
+		j->waiters++;
+		r = job_prep(x, j);
+		j->waiters--;
+		if (j->state == J_PREP) {	/* not failed meanwhile (shutdown) */
+			j->state = r ? J_FAILED : J_WAIT;
+			j->result = r;
+			if (r == 0)
+				x->net.wake(x->net.ctx);
+			pthread_cond_broadcast(&x->cond);
+		}
 	}
 	j->waiters++;
 	for (;;) {
 		if (j->state == J_CHECK) {
-			/* This reader checks the whole download. */
+			/* Checked as it came: this reader stores it (fsync and
+			   rename, not for the net thread). */
 			j->state = J_CHECKING;
 			pthread_mutex_unlock(&x->lock);
 			r = store_partial_done(x->store, sha);
 			pthread_mutex_lock(&x->lock);
-			if (r == 0) {
-				j->state = J_DONE;
-				j->result = 0;
-			} else if (r == -EBADMSG) {
-				char hex[17];
-
-				log_error("xfer: %s sent wrong bytes; not asked for them again",
-					  short_hex(j->holder, hex));
-				if (j->nbad < BAD_MAX)
-					memcpy(j->bad[j->nbad++], j->holder, 32);
-				j->state = J_WAIT;
-				j->have = 0;
-				if (x->attached)
-					x->net.wake(x->net.ctx);
-			} else {
-				j->state = J_FAILED;
-				j->result = r;
-			}
+			j->state = r == 0 ? J_DONE : J_FAILED;
+			j->result = r;
 			pthread_cond_broadcast(&x->cond);
 			continue;
 		}
@@ -359,6 +438,164 @@ static void job_fail(struct xfer *x, Tox *tox, struct job *j, int err)
 	pthread_cond_broadcast(&x->cond);
 }
 
+/* No byte received yet. */
+static void job_reset(struct job *j)
+{
+	j->have = 0;
+	j->nspans = 0;
+	sha256_init(&j->hash);
+}
+
+/* The holder of bytes of unknown origin. */
+static const uint8_t unknown[32];
+
+int xfer_blame(const struct xfer_span *s, size_t n, uint64_t size, uint8_t who[32])
+{
+	const uint8_t *one = NULL;
+	uint64_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].from == s[i].to)	/* asked, but sent nothing */
+			continue;
+		if (s[i].from != at || s[i].to < s[i].from ||
+		    memcmp(s[i].holder, unknown, 32) == 0 ||
+		    (one != NULL && memcmp(one, s[i].holder, 32) != 0))
+			return 0;
+		one = s[i].holder;
+		at = s[i].to;
+	}
+	if (one == NULL || at != size)
+		return 0;
+	memcpy(who, one, 32);
+	return 1;
+}
+
+/* Did pk supply any byte of j's partial? */
+static int job_supplied(const struct job *j, const uint8_t *pk)
+{
+	for (int i = 0; i < j->nspans; i++)
+		if (j->spans[i].to > j->spans[i].from && memcmp(j->spans[i].holder, pk, 32) == 0)
+			return 1;
+	return 0;
+}
+
+/* Did pk alone supply every byte of j's partial? */
+static int job_alone(const struct job *j, const uint8_t *pk)
+{
+	uint8_t who[32];
+
+	return xfer_blame(j->spans, (size_t)j->nspans, j->have, who) && memcmp(who, pk, 32) == 0;
+}
+
+/* pk supplies the bytes from j->have on. */
+static void job_span_start(struct job *j, const uint8_t *pk)
+{
+	struct xfer_span *last = j->nspans > 0 ? &j->spans[j->nspans - 1] : NULL;
+
+	if (last != NULL && last->to == j->have && memcmp(last->holder, pk, 32) == 0)
+		return;		/* the same holder again */
+	if (j->nspans == SPANS_MAX) {
+		/* Too many to tell apart: the rest counts as of unknown
+		   origin, which blames no one. */
+		memcpy(last->holder, unknown, 32);
+		return;
+	}
+	j->spans[j->nspans++] = (struct xfer_span){ { 0 }, j->have, j->have };
+	memcpy(j->spans[j->nspans - 1].holder, pk, 32);
+}
+
+/* "a1b2c3d4 0-1048576, unknown 1048576-..." for the log. */
+static void spans_text(const struct job *j, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < j->nspans && used < len; i++) {
+		const struct xfer_span *s = &j->spans[i];
+		char hex[17];
+		int n;
+
+		if (s->from == s->to)
+			continue;
+		n = snprintf(out + used, len - used, "%s%s %llu-%llu", used ? ", " : "",
+			     memcmp(s->holder, unknown, 32) ? short_hex(s->holder, hex) : "unknown",
+			     (unsigned long long)s->from, (unsigned long long)s->to);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* The partial goes: the next holder starts from zero. */
+static void job_restart(struct xfer *x, struct job *j)
+{
+	job_close(j);
+	store_partial_drop(x->store, j->sha);
+	job_reset(j);
+}
+
+/* A holder proved dishonest: not asked for this content again. */
+static void job_blame(struct job *j, const uint8_t *pk)
+{
+	if (j->nbad < BAD_MAX && !in_list(j->bad, j->nbad, pk))
+		memcpy(j->bad[j->nbad++], pk, 32);
+}
+
+static void job_ask(struct xfer *x, struct job *j, int64_t now);
+
+/*
+ * Every byte is here and hashed (lock held): the content is what its
+ * name says, and a reader stores it, or it is not, and the partial goes.
+ * Then the holder that supplied all of it is not asked again; if several
+ * did (or some bytes were kept from before), the wrong ones cannot be
+ * told, so no one is blamed and one holder alone starts again from zero.
+ */
+static void job_finish(struct xfer *x, struct job *j)
+{
+	struct sha256 h = j->hash;
+	uint8_t got[32], who[32];
+	char hex[17], sha[17], from[256];
+
+	job_close(j);
+	sha256_final(&h, got);
+	if (memcmp(got, j->sha, 32) == 0) {
+		j->state = J_CHECK;
+		pthread_cond_broadcast(&x->cond);
+		return;
+	}
+	if (xfer_blame(j->spans, (size_t)j->nspans, j->size, who)) {
+		log_error("xfer: %s sent wrong bytes for %s; not asked for them again",
+			  short_hex(who, hex), short_hex(j->sha, sha));
+		job_blame(j, who);
+	} else {
+		spans_text(j, from, sizeof(from));
+		log_warn("xfer: %s fails its check; its bytes came from %s: no one is blamed, "
+			 "it starts again from zero from one holder", short_hex(j->sha, sha), from);
+		j->solo = 1;
+		j->ntried = 0;
+	}
+	job_restart(x, j);
+	j->state = J_WAIT;
+	job_ask(x, j, deadline_now_ms());
+}
+
+/* A holder that sent or offered what no honest one does: cut off at once
+   (x->lock held), its bytes go, and it is not asked again. */
+static void job_cut_off(struct xfer *x, Tox *tox, struct job *j, const char *why)
+{
+	char hex[17], sha[17];
+
+	log_warn("xfer: %s %s for %s; cut off, not asked for it again",
+		 short_hex(j->holder, hex), why, short_hex(j->sha, sha));
+	if (tox != NULL)
+		tox_file_control(tox, j->friend, j->file, TOX_FILE_CONTROL_CANCEL, NULL);
+	job_blame(j, j->holder);
+	if (j->state == J_RECV || job_supplied(j, j->holder))
+		job_restart(x, j);
+	j->state = J_WAIT;
+	job_ask(x, j, deadline_now_ms());
+}
+
 struct holders {
 	uint8_t (*v)[32];
 	size_t n, max;
@@ -430,7 +667,7 @@ void xfer_net_tick(struct xfer *x, Tox *tox)
 		char hex[17], sha[17];
 
 		if (j->state == J_DONE || j->state == J_FAILED || j->state == J_CHECK ||
-		    j->state == J_CHECKING)
+		    j->state == J_CHECKING || j->state == J_PREP)
 			continue;
 		if (now - j->progress > x->timeout_ms) {
 			log_warn("xfer: no holder delivered %s in %lld s; the read fails",
@@ -546,59 +783,81 @@ void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t
 {
 	uint8_t id[TOX_FILE_ID_LENGTH];
 	struct job *j = NULL;
-	uint64_t have;
-	int fd, r;
+	uint64_t disk;
+	int fd, e;
 	char hex[17];
 
 	pthread_mutex_lock(&x->lock);
 	if (x->attached && kind == TOX_FILE_KIND_DATA && tox_file_get_file_id(tox, f, file, id, NULL))
 		j = job_find(x, id);
-	if (j == NULL || j->state != J_ASKED || j->friend != f || j->size != size ||
+	if (j == NULL || j->state != J_ASKED || j->friend != f ||
 	    memcmp(j->holder, x->net.pk_of(x->net.ctx, f), 32) != 0) {
 		/* Nothing asked for: refused. */
 		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
-	if ((r = store_partial_open(x->store, j->sha, &fd, &have)) != 0) {
-		log_error("xfer: cannot keep a download: %s", strerror(-r));
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		job_fail(x, NULL, j, r);
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	if (have > size && ftruncate(fd, 0) == 0)
-		have = 0;
-	j->fd = fd;
 	j->file = file;
-	j->have = have;
-	j->progress = deadline_now_ms();
-	if (have == size) {	/* all here already (a restart at the end) */
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		job_close(j);
-		j->state = J_CHECK;
-		pthread_cond_broadcast(&x->cond);
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	if (have > 0) {
-		if (tox_file_seek(tox, f, file, have, NULL))
-			log_info("xfer: %s resumes at %llu of %llu bytes", short_hex(j->sha, hex),
-				 (unsigned long long)have, (unsigned long long)size);
-		else
-			j->have = 0;
-	}
-	if (j->have == 0 && have > 0 && ftruncate(fd, 0) != 0) {
-		int e = -errno;
+	if (size != j->size) {
+		/* An honest holder offers exactly what it was asked for. */
+		char why[64];
 
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		job_fail(x, tox, j, e);
+		snprintf(why, sizeof(why), "offered %llu bytes instead of %llu",
+			 (unsigned long long)size, (unsigned long long)j->size);
+		job_cut_off(x, tox, j, why);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
+	if ((e = store_partial_open(x->store, j->sha, &fd, &disk)) != 0)
+		goto fail;
+	j->fd = fd;
+	/* The partial holds exactly the bytes hashed so far: more (a write
+	   that failed half-way) are cut, fewer (changed behind our back)
+	   start it afresh. */
+	if (disk != j->have) {
+		if (ftruncate(fd, (off_t)(disk > j->have ? j->have : 0)) != 0) {
+			e = -errno;
+			goto fail;
+		}
+		if (disk < j->have)
+			job_reset(j);
+	}
+	/* After a failed check, one holder supplies it all. */
+	if (j->solo && j->have > 0 && !job_alone(j, j->holder)) {
+		if (ftruncate(fd, 0) != 0) {
+			e = -errno;
+			goto fail;
+		}
+		job_reset(j);
+	}
+	j->progress = deadline_now_ms();
+	if (j->have == size) {	/* all here already (a restart at the end) */
+		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+		job_finish(x, j);
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
+	if (j->have > 0) {
+		if (tox_file_seek(tox, f, file, j->have, NULL)) {
+			log_info("xfer: %s resumes at %llu of %llu bytes", short_hex(j->sha, hex),
+				 (unsigned long long)j->have, (unsigned long long)size);
+		} else if (ftruncate(fd, 0) == 0) {
+			job_reset(j);
+		} else {
+			e = -errno;
+			goto fail;
+		}
+	}
+	job_span_start(j, j->holder);
 	j->state = J_RECV;
 	j->rate_t = 0;
 	tox_file_control(tox, f, file, TOX_FILE_CONTROL_RESUME, NULL);
+	pthread_mutex_unlock(&x->lock);
+	return;
+fail:
+	log_error("xfer: cannot keep a download: %s", strerror(-e));
+	tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
+	job_fail(x, NULL, j, e);
 	pthread_mutex_unlock(&x->lock);
 }
 
@@ -617,17 +876,16 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 		return;
 	}
 	if (len == 0) {
-		if (j->have != j->size) {
-			job_requeue(x, NULL, j, 0);
-		} else {
-			job_close(j);
-			j->state = J_CHECK;
-			pthread_cond_broadcast(&x->cond);
-		}
+		if (j->have != j->size)
+			job_requeue(x, NULL, j, 0);	/* it stopped early */
+		else
+			job_finish(x, j);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
-	if (pos != j->have || len > j->size - j->have) {
+	if (pos == j->have && len > j->size - j->have) {
+		job_cut_off(x, tox, j, "sent bytes past the size");
+	} else if (pos != j->have) {
 		char hex[17];
 
 		log_warn("xfer: %s sent bytes out of place; asking another holder",
@@ -651,7 +909,9 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 			off += (size_t)w;
 		}
 		if (j->state == J_RECV) {
+			sha256_update(&j->hash, data, len);
 			j->have += len;
+			j->spans[j->nspans - 1].to = j->have;
 			j->progress = now;
 			update_rate(&j->rate, &j->rate_bytes, &j->rate_t, j->have, now);
 		}

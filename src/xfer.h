@@ -2,16 +2,21 @@
  * xfer: whole-file transfers between members over Tox file transfer.
  *
  * A reader of a file whose content is not held here calls xfer_fetch():
- * it waits (sharing the transfer with other readers of the same content)
- * while the net thread asks a member that holds it (NET_XFER_WANT; a
- * member that does not answers NET_XFER_NOPE) and receives the content as
- * a Tox file transfer whose file_id is its SHA-256, into DATA/partial.  A
- * transfer that breaks off continues from the bytes already received, with
- * the same or another holder (tox_file_seek), also after a restart.  The
- * whole file is checked against its SHA-256 before it becomes a blob; a
- * holder that sent wrong bytes is not asked for it again.  With no holder
- * answering and no byte arriving for fetch-timeout, the fetch fails with
- * -EIO.
+ * unless the bytes missing would not fit on the disk (-ENOSPC at once,
+ * nothing written), it waits (sharing the transfer with other readers of
+ * the same content) while the net thread asks a member that holds it
+ * (NET_XFER_WANT; a member that does not answers NET_XFER_NOPE) and
+ * receives the content as a Tox file transfer whose file_id is its
+ * SHA-256, into DATA/partial.  A transfer that breaks off continues from
+ * the bytes already received, with the same or another holder
+ * (tox_file_seek), also after a restart.  The bytes are hashed as they
+ * arrive (those kept from before, first), so the whole file is checked
+ * against its SHA-256 as soon as its last byte is in, before it becomes a
+ * blob.  A holder that offered another size or sent bytes past it is cut
+ * off at once and not asked for it again; a download that fails its
+ * check blames its holder only if that one supplied all of it (see
+ * xfer_blame).  With no holder answering and no byte arriving for
+ * fetch-timeout, the fetch fails with -EIO.
  *
  * Only the net thread calls the xfer_net_* functions (they call tox_*);
  * xfer_fetch and xfer_list may be called from any thread.
@@ -70,6 +75,21 @@ struct xfer_info {
 size_t xfer_list(struct xfer *x, struct xfer_info *out, size_t max);
 /* Percent of sha received here so far, or -1 if it is not being fetched. */
 int xfer_progress(struct xfer *x, const uint8_t sha[32], uint64_t *done);
+
+/* Bytes [from, to) of a download came from holder (all zero: not known,
+   such as bytes a partial kept from before a restart). */
+struct xfer_span {
+	uint8_t holder[32];
+	uint64_t from, to;
+};
+/*
+ * A download of size bytes, made of n spans in order, failed its check:
+ * 1, and the holder to blame in who, when that one holder alone supplied
+ * every byte; else 0 (several holders, or bytes of unknown origin): no
+ * one can be blamed, and the download starts again from zero from one
+ * holder, so that a member cannot get honest holders blamed for its bytes.
+ */
+int xfer_blame(const struct xfer_span *s, size_t n, uint64_t size, uint8_t who[32]);
 
 /* ---- the net thread (its Tox callbacks hand on to these) ---- */
 void xfer_net_recv(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint32_t kind,

@@ -2,9 +2,10 @@
  * Unit tests for src/node, the filesystem operations under FUSE, on a real
  * data dir: write/read round trips, close-to-open (a version is published
  * at flush, never before), truncate, files removed or renamed while open,
- * the sha256 xattr against an independent SHA-256, the data dir lock and
- * the status counts.  Every test has its own data dir below a base folder
- * that the parent process makes and removes around the test case.
+ * the sha256 xattr against an independent SHA-256, the data dir lock,
+ * the status counts and the set-ID bits a write or chown takes away.
+ * Every test has its own data dir below a base folder that the parent
+ * process makes and removes around the test case.
  */
 #include <check.h>
 #include <dirent.h>
@@ -734,6 +735,83 @@ START_TEST(test_status)
 }
 END_TEST
 
+static int in_group_7(gid_t g, void *ctx)
+{
+	(void)ctx;
+	return g == 7;
+}
+
+/* The set-ID bits a change takes away, as Linux does on a local disk. */
+START_TEST(test_setid_rule)
+{
+	struct node_cred user = { 1000, 1000, 0, NULL, NULL };
+	struct node_cred member = { 1000, 1000, 0, in_group_7, NULL };
+	struct node_cred root = { 0, 0, 1, NULL, NULL };
+	const int W = NODE_SETID_WRITE, C = NODE_SETID_CHOWN;
+
+	/* a write by a caller without CAP_FSETID */
+	ck_assert_uint_eq(node_setid_drop(06777, 0, &user, W), 06000);
+	ck_assert_uint_eq(node_setid_drop(04755, 0, &user, W), 04000);
+	ck_assert_uint_eq(node_setid_drop(02775, 1000, &user, W), 02000);	/* group-executable */
+	ck_assert_uint_eq(node_setid_drop(02767, 7, &user, W), 02000);	/* not in its group */
+	ck_assert_uint_eq(node_setid_drop(02767, 1000, &user, W), 0);	/* its own group */
+	ck_assert_uint_eq(node_setid_drop(02767, 7, &member, W), 0);	/* a group it is in */
+	ck_assert_uint_eq(node_setid_drop(00777, 0, &user, W), 0);
+	/* root keeps them when writing */
+	ck_assert_uint_eq(node_setid_drop(06777, 5, &root, W), 0);
+	/* chown: the set-user-ID bit goes for anyone */
+	ck_assert_uint_eq(node_setid_drop(06777, 0, &root, C), 06000);
+	ck_assert_uint_eq(node_setid_drop(06745, 5, &root, C), 04000);
+	ck_assert_uint_eq(node_setid_drop(02745, 7, &user, C), 02000);
+	ck_assert_uint_eq(node_setid_drop(02745, 7, &member, C), 0);
+}
+END_TEST
+
+static uint32_t mode_of(struct t *t, const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(node_getattr(t->n, path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/*
+ * Writes through an open file: the bits go at the first write by a user,
+ * stay for root, and go again when set again while the file is open (its
+ * copy of the mode is not trusted past a chmod).
+ */
+START_TEST(test_setid_open_file)
+{
+	struct node_cred user = { 1000, 1000, 0, NULL, NULL };
+	struct node_cred root = { 0, 0, 1, NULL, NULL };
+	struct node_file *f = NULL;
+	struct t t;
+
+	t_init(&t);
+	put_file(&t, "/s", "x", 1);
+	ck_assert_int_eq(node_chmod(t.n, "/s", 06777), 0);
+	ck_assert_int_eq(node_open_file(t.n, "/s", O_RDWR, &f), 0);
+	ck_assert_int_eq(node_file_setid(f, &root, NODE_SETID_WRITE), 0);
+	ck_assert_uint_eq(mode_of(&t, "/s"), 06777);
+	ck_assert_int_eq(node_file_setid(f, &user, NODE_SETID_WRITE), 1);
+	ck_assert_uint_eq(mode_of(&t, "/s"), 0777);
+	ck_assert_int_eq(node_file_setid(f, &user, NODE_SETID_WRITE), 0);
+	ck_assert_int_eq(node_chmod(t.n, "/s", 04755), 0);
+	ck_assert_int_eq(node_file_setid(f, &user, NODE_SETID_WRITE), 1);
+	ck_assert_uint_eq(mode_of(&t, "/s"), 0755);
+	ck_assert_int_eq(node_file_release(f), 0);
+	/* by path (truncate), and for chown; folders keep theirs */
+	ck_assert_int_eq(node_chmod(t.n, "/s", 06775), 0);
+	ck_assert_int_eq(node_setid(t.n, "/s", &root, NODE_SETID_CHOWN), 1);
+	ck_assert_uint_eq(mode_of(&t, "/s"), 0775);
+	ck_assert_int_eq(node_mkdir(t.n, "/d", 02775, 0, 0), 0);
+	ck_assert_int_eq(node_setid(t.n, "/d", &user, NODE_SETID_WRITE), 0);
+	ck_assert_uint_eq(mode_of(&t, "/d"), 02775);
+	ck_assert_int_eq(node_setid(t.n, "/nope", &user, NODE_SETID_WRITE), -ENOENT);
+	t_done(&t);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
@@ -754,6 +832,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, test_namespace_ops);
 	tcase_add_test(tc, test_persist_reopen);
 	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_setid_rule);
+	tcase_add_test(tc, test_setid_open_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

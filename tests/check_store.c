@@ -3,8 +3,9 @@
  * objects/ab/cd/<hex>; the same content is stored once; a blob is checked
  * against its name before it is served and a corrupt one is moved to
  * DATA/corrupt and refused with -EIO; opening cleans staging; gc removes
- * only what is not in use.  Every test has its own data dir below a base
- * folder that the parent process makes and removes around the test case.
+ * only what is not in use; the space kept free on the disk.  Every test
+ * has its own data dir below a base folder that the parent process makes
+ * and removes around the test case.
  */
 #include <check.h>
 #include <dirent.h>
@@ -619,6 +620,21 @@ START_TEST(test_many_blobs)
 }
 END_TEST
 
+/* The reserve is within its bounds; what exceeds the disk does not fit. */
+START_TEST(test_space_for)
+{
+	struct t t;
+
+	t_init(&t);
+	ck_assert_uint_ge(store_reserve(t.st), 1u << 20);
+	ck_assert_uint_le(store_reserve(t.st), 64u << 20);
+	ck_assert_int_eq(store_space_for(t.st, 0), 0);
+	ck_assert_int_eq(store_space_for(t.st, 1ULL << 50), -ENOSPC);
+	ck_assert_int_eq(store_space_for(t.st, UINT64_MAX), -ENOSPC);
+	t_done(&t);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -640,6 +656,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_staging_names);
 	tcase_add_test(tc, test_gc);
 	tcase_add_test(tc, test_many_blobs);
+	tcase_add_test(tc, test_space_for);
 	suite_add_tcase(s, tc);
 	return s;
 }

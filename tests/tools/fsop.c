@@ -11,6 +11,8 @@
  *   fsop open PATH r|w|rw|wc|wct|wcx      open(2), then close(2)
  *   fsop write PATH TEXT                  O_WRONLY|O_CREAT|O_TRUNC, write, close
  *   fsop truncate PATH SIZE
+ *   fsop wmode PATH TEXT                  O_WRONLY, write, then print the
+ *                                         mode fstat(2) gives (octal)
  *   fsop setxattr PATH NAME VALUE | getxattr PATH NAME | removexattr PATH NAME
  *
  * Exit status: 0 if the call succeeded, 1 if it failed, 2 on bad usage.
@@ -67,6 +69,26 @@ static int do_readdir(const char *path)
 		return -1;
 	}
 	return closedir(d);
+}
+
+/* Write into a file and print its permission bits as the writer sees
+   them at once, through the same descriptor. */
+static int do_wmode(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	struct stat st;
+	int fd = open(path, O_WRONLY), e;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, len) != (ssize_t)len || fstat(fd, &st) != 0) {
+		e = errno ? errno : EIO;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	printf("%o\n", (unsigned)(st.st_mode & 07777));
+	return close(fd);
 }
 
 static int do_write(const char *path, const char *text)
@@ -133,6 +155,10 @@ int main(int argc, char **argv)
 			r = close(r);
 	} else if (strcmp(op, "write") == 0 && argc == 4) {
 		r = do_write(argv[2], argv[3]);
+	} else if (strcmp(op, "wmode") == 0 && argc == 4) {
+		if (do_wmode(argv[2], argv[3]) == 0)
+			return 0;
+		r = -1;
 	} else if (strcmp(op, "truncate") == 0 && argc == 4) {
 		r = truncate(argv[2], strtoll(argv[3], NULL, 10));
 	} else if (strcmp(op, "setxattr") == 0 && argc == 5) {

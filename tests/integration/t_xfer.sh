@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Fetches between two mounted nodes in a network namespace of their own;
+# b's data dir is a 24 MiB tmpfs.  A 32 MiB file of a's read on b fails at
+# once with ENOSPC, and b writes nothing of it; a file that fits is read
+# whole.  Wrong bytes in a partial download that b kept (as a hostile
+# holder would have left them before a restart) do not get the honest
+# holder that sends the rest blamed: b starts again from zero and reads
+# the file.  A holder whose blob is damaged on its disk, continuing a
+# partial of right bytes, is not blamed for the mixed download either,
+# but is once it alone sent a whole wrong one; nothing wrong is read.
+. "$(dirname "$0")/lib.sh"
+t_init
+command -v jq >/dev/null || t_die "jq is needed (make deps)"
+command -v nsenter >/dev/null || t_die "nsenter (util-linux) is needed"
+NS=oxf$$
+t_netns "$NS"
+key=$("$OAND" genkey)
+common="cluster-key = \"$key\"; heartbeat-interval = 2; ipv6 = false; replicas = 1;
+  server-domain-name = \"127.0.0.1\"; bff-domain-name = \"127.0.0.1\"; bff-port = 18180;
+  fetch-timeout = 4;"
+t_conf a "tox-port = 33445; server-port = 18180;" "$common" >/dev/null
+t_conf b "tox-port = 33446; server-port = 18181;" "$common" >/dev/null
+A=$T_DIR/a.mnt B=$T_DIR/b.mnt BD=$T_DIR/b.data
+mkdir -p "$BD"
+# lib.sh's cleanup unmounts everything under T_DIR, this tmpfs included.
+mount -t tmpfs -o size=24m tmpfs "$BD" || t_die "cannot mount a tmpfs on $BD"
+for n in a b; do t_start_mounted_ns "$NS" $n || t_die "node $n did not start"; done
+linked() { "$OAND" -c "$T_DIR/b.conf" nodes --json 2>/dev/null |
+	jq -e '.nodes[] | select(.name == "a") | .direct' >/dev/null; }
+t_check "b is linked to a" t_wait 120 "b to hear a directly" linked
+sum() { sha256sum < "$1" | cut -d' ' -f1; }
+sized() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]; }
+used_kib() { df -k --output=used "$BD" | tail -1 | tr -d ' '; }
+
+# 1. Larger than b's free space: refused before a byte is written.
+head -c $((32 << 20)) /dev/urandom > "$T_DIR/big.src"
+cp "$T_DIR/big.src" "$A/big" || t_die "cannot write big on a"
+t_check "b sees big" t_wait 30 "b to see big" sized "$B/big" $((32 << 20))
+before=$(used_kib)
+t0=$(date +%s%N)
+out=$(cat "$B/big" 2>&1 >/dev/null)
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+case "$out" in
+*"No space left on device"*) t_pass ;;
+*) t_fail "reading big on b: expected ENOSPC, got '$out'" ;;
+esac
+t_check "ENOSPC came at once ($took ms)" [ "$took" -lt 2000 ]
+t_eq "$(ls "$BD/partial")" "" "b keeps no partial of big"
+t_check "b wrote nothing of big (used $(used_kib) KiB, was $before KiB)" \
+	[ "$(used_kib)" -le $((before + 64)) ]
+t_check "b logged the refusal" grep -q "does not fit on the data dir's disk" "$T_DIR/b.log"
+t_eq "$(stat -c %s "$B/big")" $((32 << 20)) "stat of big on b still works"
+rm -f "$T_DIR/big.src"
+
+# 2. A file that fits is fetched whole.
+head -c $((4 << 20)) /dev/urandom > "$T_DIR/fits.src"
+cp "$T_DIR/fits.src" "$A/fits" || t_die "cannot write fits on a"
+t_check "b sees fits" t_wait 30 "b to see fits" sized "$B/fits" $((4 << 20))
+t_eq "$(sum "$B/fits")" "$(sum "$T_DIR/fits.src")" "fits read on b"
+
+xattr() { getfattr --absolute-names --only-values -n "$1" "$2" 2>/dev/null; }
+id_a=$("$OAND" -c "$T_DIR/a.conf" id | cut -c1-16 | tr 'A-F' 'a-f')
+
+# 3. Junk kept in b's partial download, then the right rest from a: the
+#    check fails, a is not blamed, and b reads it whole from zero.
+head -c $((4 << 20)) /dev/urandom > "$T_DIR/junk.src"
+cp "$T_DIR/junk.src" "$A/junk" || t_die "cannot write junk on a"
+t_check "b sees junk" t_wait 30 "b to see junk" sized "$B/junk" $((4 << 20))
+h=$(xattr user.oand.sha256 "$B/junk")
+head -c $((1 << 20)) /dev/urandom > "$BD/partial/$h"
+t_eq "$(sum "$B/junk")" "$(sum "$T_DIR/junk.src")" "junk read on b after a wrong partial"
+t_check "b said no one is blamed" grep -q "${h:0:16} fails its check; its bytes came from unknown 0-1048576, $id_a 1048576-4194304: no one is blamed" "$T_DIR/b.log"
+t_check "b did not blame a" sh -c "! grep -q '$id_a sent wrong bytes' '$T_DIR/b.log'"
+
+# 4. Right bytes in b's partial, then a's blob damaged past them: the
+#    mixed download blames no one, the whole one from a alone blames a;
+#    the read fails and b keeps nothing of it.
+head -c $((4 << 20)) /dev/urandom > "$T_DIR/dmg.src"
+cp "$T_DIR/dmg.src" "$A/dmg" || t_die "cannot write dmg on a"
+t_check "b sees dmg" t_wait 30 "b to see dmg" sized "$B/dmg" $((4 << 20))
+h=$(xattr user.oand.sha256 "$A/dmg")
+blob=$T_DIR/a.data/objects/${h:0:2}/${h:2:2}/$h
+chmod u+w "$blob"
+printf '\x5a' | dd of="$blob" bs=1 seek=$((3 << 20)) conv=notrunc status=none
+cmp -s "$blob" "$T_DIR/dmg.src" && printf '\xa5' | dd of="$blob" bs=1 seek=$((3 << 20)) conv=notrunc status=none
+t_check "a's blob of dmg is damaged" sh -c "! cmp -s '$blob' '$T_DIR/dmg.src'"
+head -c $((1 << 20)) "$T_DIR/dmg.src" > "$BD/partial/$h"
+t_check "reading dmg on b fails" sh -c "! cat '$B/dmg' > /dev/null 2>&1"
+t_check "the mixed download blamed no one" grep -q "${h:0:16} fails its check; its bytes came from unknown 0-1048576, $id_a 1048576-4194304: no one is blamed" "$T_DIR/b.log"
+t_check "a alone sent a wrong one: blamed" grep -q "$id_a sent wrong bytes for ${h:0:16}" "$T_DIR/b.log"
+t_eq "$(xattr user.oand.state "$B/dmg")" remote "b keeps nothing of dmg"
+t_eq "$(ls "$BD/partial")" "" "b has no partial download left"
+rm -f "$T_DIR"/*.src
+t_done
