@@ -8,6 +8,8 @@
 # The data dir: made 0700 with its files 0600 even under umask 000, and
 # made so again at a restart after it was left 0755 with an oand.db of
 # 0644; U reads none of oand.db, its WAL, api.token, node.key.
+# The control socket: 0600, U cannot reach it, and with the data dir
+# opened up the node still answers U with a refusal only.
 . "$(dirname "$0")/lib.sh"
 t_init
 for t in curl jq setpriv useradd userdel ss /usr/bin/python3; do
@@ -81,5 +83,39 @@ for f in oand.db oand.db-wal api.token node.key; do
 	t_refused "U reads $f" "Permission denied" as_user cat "$D/$f"
 done
 t_refused "U lists the data dir" "Permission denied" as_user ls "$D"
+
+# ---- 2. The control socket. ----
+cat > "$T_DIR/ctl.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    sys.exit("connect: %s" % e.strerror)
+s.sendall(sys.argv[2].encode() + b"\n")
+reply = b""
+while True:
+    more = s.recv(65536)
+    if not more:
+        break
+    reply += more
+print(reply.decode().strip())
+EOF
+chmod 0644 "$T_DIR/ctl.py"
+t_eq "$(mode "$D/oand.sock")" 600 "the control socket's mode"
+t_eq "$(/usr/bin/python3 "$T_DIR/ctl.py" "$D/oand.sock" status | jq -r .name)" n "root asks the control socket"
+for req in status "nodes remove n"; do
+	t_refused "U connects to the control socket ($req)" "Permission denied" \
+		as_user /usr/bin/python3 "$T_DIR/ctl.py" "$D/oand.sock" "$req"
+done
+# Opened up by mistake: the node itself still tells U no.
+chmod 0711 "$D"
+chmod 0666 "$D/oand.sock"
+out=$(as_user /usr/bin/python3 "$T_DIR/ctl.py" "$D/oand.sock" status 2>&1)
+not_allowed() { jq -e '.error | test("not allowed")' <<<"$1" >/dev/null 2>&1; }
+t_check "the node refuses U on an open socket ($out)" not_allowed "$out"
+chmod 0700 "$D"
+chmod 0600 "$D/oand.sock"
 
 t_done
