@@ -69,7 +69,6 @@ enum access { ACC_NONE, ACC_READ, ACC_FULL };
 /* One request's state, from its first call to its completion. */
 struct req {
 	int begun;		/* begin() has seen it */
-	int trusted;		/* on loopback */
 	int limited;		/* rate limited: the headers go out */
 	int tell_dir;		/* X-Oand-Data-Dir goes out (/v1) */
 	long remaining;
@@ -107,6 +106,14 @@ static int token_path(const char *data_dir, int read_only, char path[4096])
 {
 	return snprintf(path, 4096, "%s/%s", data_dir,
 			read_only ? API_TOKEN_RO_FILE : API_TOKEN_FILE) >= 4096 ? -ENAMETOOLONG : 0;
+}
+
+int api_token_read(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1])
+{
+	char path[4096];
+	int r = token_path(data_dir, read_only, path);
+
+	return r != 0 ? r : read_token(path, out);
 }
 
 int api_token(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1])
@@ -289,32 +296,6 @@ static void client_key(const struct in6_addr *addr, struct in6_addr *key)
 	*key = *addr;
 	if (!IN6_IS_ADDR_V4MAPPED(addr))
 		memset(&key->s6_addr[8], 0, 8);
-}
-
-/* Does Host name this machine's loopback?  A browser that a hostile page
-   steers at 127.0.0.1 (DNS rebinding) sends the page's own name. */
-static int host_is_local(const char *host)
-{
-	char name[64];
-	size_t n;
-	struct in_addr v4;
-
-	if (host == NULL)
-		return 1;	/* HTTP/1.0 without Host: no browser */
-	if (host[0] == '[') {
-		n = strcspn(host, "]");
-		if (host[n] != ']' || (host[n + 1] != '\0' && host[n + 1] != ':'))
-			return 0;
-		return n == 4 && strncmp(host + 1, "::1", 3) == 0;
-	}
-	n = strcspn(host, ":");
-	if (n == 0 || n >= sizeof(name))
-		return 0;
-	memcpy(name, host, n);
-	name[n] = '\0';
-	if (strcasecmp(name, "localhost") == 0 || strcasecmp(name, "localhost.") == 0)
-		return 1;
-	return inet_pton(AF_INET, name, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 /* Take one request from addr's bucket: 1 if allowed.  Sets what is left
@@ -830,16 +811,14 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 {
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	struct in6_addr addr;
-	enum access acc = ACC_FULL;
+	enum access acc;
 	int sent, r;
 
 	client_addr(c, &addr);
-	/* Loopback is trusted, but not a browser's request (a page's form,
-	   or a page's own name resolved to 127.0.0.1): those need a token. */
-	rq->trusted = is_loopback(&addr) &&
-		      host_is_local(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) &&
-		      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN) == NULL;
-	if (!rq->trusted) {
+	/* Other hosts are rate limited.  Loopback is not: a limit that every
+	   local user shares would let one of them shut `oand status` out, and
+	   connections are kept for it. */
+	if (!is_loopback(&addr)) {
 		long retry;
 
 		rq->limited = 1;
@@ -871,17 +850,17 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 			   : not_allowed(c, a, rq, "GET, HEAD");
 	if (strcmp(url, "/v1/bootstrap") == 0)
 		return get ? get_bootstrap(c, a, rq) : not_allowed(c, a, rq, "GET, HEAD");
-	if (!rq->trusted) {
-		acc = token_access(a, c, &sent);
-		if (acc == ACC_NONE) {
-			struct MHD_Response *resp = error_response(
-				sent ? "bad token" : "a token is needed (Authorization: Bearer; oand token)");
+	/* Everything else needs the token, from every client: being on
+	   loopback says nothing of which local user asks. */
+	acc = token_access(a, c, &sent);
+	if (acc == ACC_NONE) {
+		struct MHD_Response *resp = error_response(
+			sent ? "bad token" : "a token is needed (Authorization: Bearer; oand token)");
 
-			if (resp != NULL)
-				MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-							"Bearer realm=\"oand\"");
-			return queue(c, a, rq, MHD_HTTP_UNAUTHORIZED, resp);
-		}
+		if (resp != NULL)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						"Bearer realm=\"oand\"");
+		return queue(c, a, rq, MHD_HTTP_UNAUTHORIZED, resp);
 	}
 	if (strncmp(url, "/v1/", 4) == 0 &&
 	    (strcmp(url + 4, "status") == 0 || strcmp(url + 4, "nodes") == 0 ||
@@ -1138,12 +1117,8 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	}
 	/* The read-only token is there only once `oand token --read-only`
 	   made it. */
-	{
-		char p[4096];
-
-		if (token_path(a->data_dir, 1, p) != 0 || read_token(p, a->token_ro) != 0)
-			a->token_ro[0] = '\0';
-	}
+	if (api_token_read(a->data_dir, 1, a->token_ro) != 0)
+		a->token_ro[0] = '\0';
 	if (cfg->tls_cert != NULL) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 			log_error("api: this libmicrohttpd has no TLS: HTTPS cannot be served");

@@ -99,24 +99,41 @@ static int same_node(const struct cfg *cfg, const struct httpc_reply *rep)
 	return same;
 }
 
-/* GET path from the running node's HTTP service (loopback is trusted);
-   the body, or NULL (reported).  When that fails (a node in another
-   network namespace, a port taken, every connection busy), its control
-   socket answers ctl_req. */
+/* GET path from the running node's HTTP service, with the token of its
+   data dir (readable by the node's user and root only); the body, or
+   NULL (reported).  When that fails (a node in another network
+   namespace, a port taken, by another user too, every connection busy,
+   a token refused), its control socket answers ctl_req. */
 static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_req)
 {
 	struct httpc_reply rep;
-	int r = httpc_get("localhost", cfg->server_port, cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN,
-			  path, 10000, REPLY_MAX, &rep);
+	char tok[API_TOKEN_HEX + 1];
+	struct stat st;
+	int r = api_token_read(cfg->data_dir, 0, tok);
+
+	if (r == -EACCES || r == -EPERM) {
+		fprintf(stderr, "oand: cannot read the node's token in %s: %s (the node answers root "
+			"and its own user only)\n", cfg->data_dir, strerror(-r));
+		return NULL;
+	}
+	/* The node runs as the data dir's owner (or root). */
+	if (r == 0 && stat(cfg->data_dir, &st) != 0)
+		r = -errno;
+	if (r == 0)
+		r = httpc_get_local("localhost", cfg->server_port,
+				    cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN, path, tok, st.st_uid,
+				    10000, REPLY_MAX, &rep);
+	sodium_memzero(tok, sizeof(tok));
 
 	if (r == 0 && !same_node(cfg, &rep)) {
 		/* Another node (of another network namespace's twin port). */
 		httpc_reply_free(&rep);
 		r = -ECONNREFUSED;
 	}
-	if (r == 0 && rep.status == 503) {
-		/* Every connection taken (or shutting down): the socket is
-		   the node's own way in. */
+	if (r == 0 && (rep.status == 503 || rep.status == 401 || rep.status == 403)) {
+		/* Every connection taken (or shutting down), or the token
+		   refused (another node's port): the socket is the node's own
+		   way in. */
 		httpc_reply_free(&rep);
 		r = -EBUSY;
 	}

@@ -10,6 +10,11 @@
 # 0644; U reads none of oand.db, its WAL, api.token, node.key.
 # The control socket: 0600, U cannot reach it, and with the data dir
 # opened up the node still answers U with a refusal only.
+# The HTTP API from loopback: U without the token gets 401 for GET, PUT,
+# DELETE, POST ?mkdir on /value and for /v1/*, and the tree is unchanged;
+# U's `oand status` says it cannot read the token; root's goes over HTTP
+# with the token.  `cat` of secret through the mount is refused to U too.
+# A port that U took while no node ran gets no token from root's CLI.
 . "$(dirname "$0")/lib.sh"
 t_init
 for t in curl jq setpriv useradd userdel ss /usr/bin/python3; do
@@ -118,4 +123,96 @@ t_check "the node refuses U on an open socket ($out)" not_allowed "$out"
 chmod 0700 "$D"
 chmod 0600 "$D/oand.sock"
 
+# ---- 3. The HTTP API from loopback. ----
+API=http://127.0.0.1:$PORT
+TOK=$(cat "$D/api.token")
+# uc CURL-ARGS...: curl as U; the status code, the body in $UD/body.
+uc() { as_user curl -s --max-time 10 -o "$UD/body" -w '%{http_code}' "$@"; }
+# rc CURL-ARGS...: the same as root, with the token.
+rc() { curl -s --max-time 10 -o "$T_DIR/body" -w '%{http_code}' -H "Authorization: Bearer $TOK" "$@"; }
+snap() { (cd "$M" && find . -printf '%p %y %m %u %s %T@\n' | sort); }
+printf 'from U\n' > "$UD/up"
+before=$(snap)
+t_eq "$(uc $API/)" 200 "GET / needs no token"
+t_eq "$(uc "$API/value/secret")" 401 "U: GET /value/secret"
+t_check "U got none of secret's bytes" sh -c "! grep -q 'top secret' '$UD/body'"
+is_error() { jq -e '.error | type == "string"' "$1" >/dev/null 2>&1; }
+t_check "the 401 is a JSON error" is_error "$UD/body"
+t_eq "$(uc -I "$API/value/secret")" 401 "U: HEAD /value/secret"
+t_eq "$(uc "$API/value/public")" 401 "U: GET /value/public"
+t_eq "$(uc "$API/value/")" 401 "U: GET /value/ (the listing)"
+t_eq "$(uc -T "$UD/up" "$API/value/fromu")" 401 "U: PUT /value/fromu"
+t_eq "$(uc -T "$UD/up" "$API/value/secret")" 401 "U: PUT over secret"
+t_eq "$(uc -X DELETE "$API/value/secret")" 401 "U: DELETE /value/secret"
+t_eq "$(uc -X POST "$API/value/udir?mkdir")" 401 "U: POST /value/udir?mkdir"
+for p in status nodes transfers; do
+	t_eq "$(uc "$API/v1/$p")" 401 "U: GET /v1/$p"
+done
+t_eq "$(uc -X POST "$API/v1/status")" 401 "U: POST /v1/status"
+t_eq "$(uc -H "Authorization: Bearer $(printf '%064d' 0)" "$API/value/secret")" 401 "U with a made-up token"
+# Not a browser's request, not a foreign Host: loopback alone is nothing.
+t_eq "$(uc -H 'Host: localhost' "$API/value/secret")" 401 "U with Host localhost"
+t_eq "$(uc "http://[::1]:$PORT/value/secret")" 401 "U over ::1"
+t_eq "$(snap)" "$before" "the tree after U's requests"
+t_eq "$(cat "$M/secret")" "top secret" "secret after U's requests"
+t_eq "$(rc "$API/value/secret")" 200 "root with the token: GET /value/secret"
+t_eq "$(cat "$T_DIR/body")" "top secret" "root with the token: the bytes"
+
+# The command line: U cannot read the token, and says so.
+t_refused "U's oand status" "cannot read the node's token.*Permission denied" \
+	as_user "$OAND" -c "$T_DIR/n.conf" status
+# Root's goes over HTTP with the token (the control socket moved away).
+mv "$D/oand.sock" "$D/oand.sock.away"
+t_eq "$("$OAND" -c "$T_DIR/n.conf" status --json | jq -r .name)" n "root's oand status over HTTP"
+t_eq "$("$OAND" -c "$T_DIR/n.conf" transfers --json | jq -c .)" '{"transfers":[]}' "root's oand transfers over HTTP"
+mv "$D/oand.sock.away" "$D/oand.sock"
+
+# ---- 4. The mount gives U the same answers. ----
+t_check "U sees the mount (allow_other)" sh -c "setpriv --reuid=$U --regid=$U --init-groups -- ls '$M' | grep -qx secret"
+t_eq "$(as_user cat "$M/public")" "for all" "U reads public through the mount"
+t_refused "U: cat secret through the mount" "Permission denied" as_user cat "$M/secret"
+t_refused "U: rm secret through the mount" "Permission denied" as_user rm -f "$M/secret"
+t_refused "U: a file in the root's folder" "Permission denied" as_user sh -c "echo x > '$M/fromu'"
+
+# ---- 5. A port U took while no node ran: root's CLI sends it no token. ----
+SQ=$(t_free_port)
+mkdir -p "$T_DIR/sq.mnt"
+printf 'oand = { server-name = "sq"; data-dir = "%s/sq.data"; server-port = %s; };\n' \
+	"$T_DIR" "$SQ" > "$T_DIR/sq.conf"
+"$OAND" -c "$T_DIR/sq.conf" token >/dev/null || t_fail "oand token for sq"
+cat > "$UD/squat.py" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+s.settimeout(30)
+with open(sys.argv[2], "ab") as out:
+    while True:
+        try:
+            c, _ = s.accept()
+        except OSError:
+            break
+        c.settimeout(2)
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                out.write(d)
+                out.flush()
+        except OSError:
+            pass
+        c.close()
+EOF
+: > "$UD/squat.out"
+chown "$U" "$UD/squat.out"
+# Not through as_user: $! is then the listener itself, which the cleanup ends.
+setpriv --reuid="$U" --regid="$U" --init-groups -- /usr/bin/python3 "$UD/squat.py" "$SQ" "$UD/squat.out" &
+T_PIDS+=("$!")
+listening() { ss -Hltn "( sport = :$1 )" | grep -q .; }
+t_wait 10 "U to listen on $SQ" listening "$SQ" || t_fail "U's listener did not start"
+t_refused "root's oand status with U on the port" "no node is running" "$OAND" -c "$T_DIR/sq.conf" status
+t_check "U's listener got no token" sh -c "! grep -q \"\$(cat '$T_DIR/sq.data/api.token')\" '$UD/squat.out'"
+t_check "U's listener got no request at all" test ! -s "$UD/squat.out"
 t_done
