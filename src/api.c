@@ -289,6 +289,25 @@ static void client_addr(struct MHD_Connection *c, struct in6_addr *out)
 	sockaddr_to_in6(ci ? ci->client_addr : NULL, out);
 }
 
+/* Is the client on this host: on loopback, or coming from the very
+   address it reached (the kernel takes a packet with one of its own
+   addresses as source only from itself)?  Its requests cross no
+   network. */
+static int same_host(struct MHD_Connection *c, const struct in6_addr *addr)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct in6_addr local;
+
+	if (is_loopback(addr))
+		return 1;
+	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	sockaddr_to_in6((const struct sockaddr *)&ss, &local);
+	return !IN6_IS_ADDR_UNSPECIFIED(&local) && memcmp(&local, addr, sizeof(local)) == 0;
+}
+
 /* What a client is counted as: its IPv4 address, or its IPv6 /64 (one
    host usually has a whole /64 to pick from). */
 static void client_key(const struct in6_addr *addr, struct in6_addr *key)
@@ -851,8 +870,27 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 	if (strcmp(url, "/v1/bootstrap") == 0)
 		return get ? get_bootstrap(c, a, rq) : not_allowed(c, a, rq, "GET, HEAD");
 	/* Everything else needs the token, from every client: being on
-	   loopback says nothing of which local user asks. */
+	   loopback says nothing of which local user asks.  Over plain HTTP
+	   a token would cross the network in clear, so there only clients
+	   of this host may use one. */
 	acc = token_access(a, c, &sent);
+	if (a->tls_cert == NULL && !same_host(c, &addr)) {
+		if (acc != ACC_NONE) {
+			char who[INET6_ADDRSTRLEN];
+
+			if (IN6_IS_ADDR_V4MAPPED(&addr))
+				inet_ntop(AF_INET, &addr.s6_addr[12], who, sizeof(who));
+			else
+				inet_ntop(AF_INET6, &addr, who, sizeof(who));
+			log_warn("api: %s sent this node's %stoken over plain HTTP: it crossed the "
+				 "network in clear (remove %s/%s and restart the node for a new one)",
+				 who, acc == ACC_READ ? "read-only " : "", a->data_dir,
+				 acc == ACC_READ ? API_TOKEN_RO_FILE : API_TOKEN_FILE);
+		}
+		return reply_error(c, a, rq, MHD_HTTP_FORBIDDEN,
+				   "HTTPS is needed: over plain HTTP other hosts get / and "
+				   "/v1/bootstrap only (tls-cert, tls-key)");
+	}
 	if (acc == ACC_NONE) {
 		struct MHD_Response *resp = error_response(
 			sent ? "bad token" : "a token is needed (Authorization: Bearer; oand token)");

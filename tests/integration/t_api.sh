@@ -10,12 +10,14 @@
 # back through b's mount, a file written on b downloaded from a (fetched
 # on demand), DELETE, mkdir, keep-alive.  Refusals, each with its status
 # and the tree unchanged: every method without the token on loopback too
-# (whatever its Host or Origin), traversal, a missing or bad token from C,
-# a read-only token's writes, oversize and cut uploads, too many
-# connections, the rate limit; an idle connection is closed after
-# api-timeout.  HTTPS: curl with the test's CA,
-# plain HTTP fails.  `oand status`, `oand nodes`, `oand transfers` and
-# `oand token` work (they go over HTTP, and HTTPS on b).
+# (whatever its Host or Origin), traversal, everything but / and
+# /v1/bootstrap from C over plain HTTP (403, with the token too), a
+# missing or bad token from C over HTTPS, a read-only token's writes,
+# oversize and cut uploads, too many connections, the rate limit; an idle
+# connection is closed after api-timeout.  HTTPS: curl with the test's
+# CA, plain HTTP fails, the token honoured from C.  `oand status`, `oand
+# nodes`, `oand transfers` and `oand token` work (they go over HTTP, and
+# HTTPS on b).
 . "$(dirname "$0")/lib.sh"
 t_init
 for t in jq curl openssl python3 nsenter getfattr; do
@@ -49,6 +51,7 @@ t_refused "tls-cert without tls-key" "tls-key" "$OAND" -c "$T_DIR/bad.conf" stat
 # The tokens, made before the node starts (it reads the read-only one then).
 TOK=$("$OAND" -c "$T_DIR/a.conf" token) || t_die "oand token"
 RO=$("$OAND" -c "$T_DIR/a.conf" token --read-only) || t_die "oand token --read-only"
+BRO=$("$OAND" -c "$T_DIR/b.conf" token --read-only) || t_die "oand token --read-only for b"
 t_check "the token is 64 hex digits" grep -Eqx '[0-9a-f]{64}' <<<"$TOK"
 t_eq "$(cat "$T_DIR/a.data/api.token")" "$TOK" "oand token prints api.token"
 t_eq "$(stat -c %a "$T_DIR/a.data/api.token")" 600 "api.token's mode"
@@ -346,7 +349,8 @@ for p in /value/../etc/passwd /value/docs/../docs/hello.txt /value/%2e%2e/x /val
 done
 t_eq "$(snap a)" "$before" "a's tree after traversal attempts"
 
-# ---- 4. From a non-loopback address (namespace C). ----
+# ---- 4. From a non-loopback address (namespace C), plain HTTP: a token
+# would cross the network in clear, so / and /v1/bootstrap only. ----
 before=$(snap a)
 t_eq "$(hc c $RA/)" 200 "GET / from C without a token"
 t_eq "$(hdr X-RateLimit-Limit)" 600 "X-RateLimit-Limit"
@@ -355,39 +359,29 @@ t_eq "$(hc c $RA/v1/bootstrap)" 200 "GET /v1/bootstrap from C without a token"
 t_eq "$(body_jq .name)" a "bootstrap from C"
 r2=$(hdr X-RateLimit-Remaining)
 t_check "X-RateLimit-Remaining goes down ($r1, $r2)" [ "$r2" -lt "$r1" ]
-t_eq "$(hc c $RA/value/)" 401 "GET /value/ from C without a token"
-t_check "401 is an error" is_error
-t_check "401 says how to authenticate" grep -q Bearer <<<"$(hdr WWW-Authenticate)"
-t_check "401 carries the rate limit" [ -n "$(hdr X-RateLimit-Remaining)" ]
-t_eq "$(hc c $RA/v1/status)" 401 "GET /v1/status from C without a token"
-t_eq "$(hc c -T "$T_DIR/hello" $RA/value/docs/intruder)" 401 "PUT from C without a token"
-t_eq "$(hc c -X DELETE $RA/value/docs/hello.txt)" 401 "DELETE from C without a token"
-t_eq "$(hc c -X POST "$RA/value/docs/intruder?mkdir")" 401 "POST from C without a token"
-bad=$(printf '%064d' 0)
-t_eq "$(hc c -H "Authorization: Bearer $bad" $RA/value/)" 401 "GET from C with a bad token"
-t_eq "$(hc c -H "Authorization: Bearer $bad" -T "$T_DIR/hello" $RA/value/docs/intruder)" 401 "PUT from C with a bad token"
-t_eq "$(hc c -H "Authorization: Bearer $bad" -X DELETE $RA/value/docs/hello.txt)" 401 "DELETE from C with a bad token"
-t_eq "$(hc c -H "Authorization: Bearer ${TOK:0:32}" $RA/value/)" 401 "half the token"
-t_eq "$(hc c -H "Authorization: Basic $TOK" $RA/value/)" 401 "the token, not as Bearer"
-t_eq "$(hc c -H "Authorization: Bearer $BTOK" $RA/value/)" 401 "another node's token"
-t_eq "$(hc c -H "Authorization: Bearer $RO" -T "$T_DIR/hello" $RA/value/docs/intruder)" 403 "PUT with the read-only token"
+t_eq "$(hc c $RA/value/)" 403 "GET /value/ from C over HTTP, no token"
 t_check "403 is an error" is_error
-t_eq "$(hc c -H "Authorization: Bearer $RO" -X DELETE $RA/value/docs/hello.txt)" 403 "DELETE with the read-only token"
-t_eq "$(hc c -H "Authorization: Bearer $RO" -X POST "$RA/value/docs/intruder?mkdir")" 403 "POST with the read-only token"
-t_eq "$(snap a)" "$before" "a's tree after the refusals from C"
-t_eq "$(hc c -H "Authorization: Bearer $RO" $RA/value/docs/hello.txt)" 200 "GET with the read-only token"
-t_eq "$(cat "$T_DIR/body")" "hello again" "GET with the read-only token: the bytes"
-t_eq "$(hc c -H "Authorization: Bearer $RO" -I $RA/value/docs/big)" 200 "HEAD with the read-only token"
-t_eq "$(hc c -H "Authorization: Bearer $TOK" $RA/value/docs)" 200 "GET from C with the token"
-t_eq "$(body_jq '.entries | length')" 5 "the listing from C"
-t_eq "$(hc c -H "Authorization: Bearer $TOK" $RA/v1/status)" 200 "/v1/status from C with the token"
-t_eq "$(body_jq .name)" a "/v1/status from C"
-t_eq "$(hc c -H "Authorization: Bearer $TOK" -T "$T_DIR/hello" $RA/value/docs/fromc)" 201 "PUT from C with the token"
-t_eq "$(cat "$T_DIR/a.mnt/docs/fromc")" "hello, world" "PUT from C: the content"
-t_eq "$(hc c -H "Authorization: Bearer $TOK" -X DELETE $RA/value/docs/fromc)" 204 "DELETE from C with the token"
-t_eq "$(hc c -H "Authorization: Bearer $TOK" $RA/value/docs/fromc)" 404 "GET from C after its DELETE"
+t_check "403 says HTTPS is needed ($(body_jq .error))" grep -q HTTPS <<<"$(body_jq .error)"
+t_check "403 carries the rate limit" [ -n "$(hdr X-RateLimit-Remaining)" ]
+t_eq "$(hc c $RA/v1/status)" 403 "GET /v1/status from C over HTTP, no token"
+for tok in "$TOK" "$RO"; do
+	w="with the ${tok:0:6}... token"
+	t_eq "$(hc c -H "Authorization: Bearer $tok" $RA/value/docs/hello.txt)" 403 "GET from C over HTTP $w"
+	t_check "403 gave none of the file" sh -c "! grep -q 'hello again' '$T_DIR/body'"
+	t_eq "$(hc c -H "Authorization: Bearer $tok" -I $RA/value/docs/hello.txt)" 403 "HEAD from C over HTTP $w"
+	t_eq "$(hc c -H "Authorization: Bearer $tok" $RA/v1/status)" 403 "/v1/status from C over HTTP $w"
+	t_eq "$(hc c -H "Authorization: Bearer $tok" -T "$T_DIR/hello" $RA/value/docs/intruder)" 403 \
+		"PUT from C over HTTP $w"
+	t_eq "$(hc c -H "Authorization: Bearer $tok" -X DELETE $RA/value/docs/hello.txt)" 403 \
+		"DELETE from C over HTTP $w"
+	t_eq "$(hc c -H "Authorization: Bearer $tok" -X POST "$RA/value/docs/intruder?mkdir")" 403 \
+		"POST from C over HTTP $w"
+done
+t_eq "$(snap a)" "$before" "a's tree after the requests from C over HTTP"
+t_check "a warned that its token crossed the network in clear" \
+	grep -q "sent this node's token over plain HTTP" "$T_DIR/a.log"
 
-# ---- 5. HTTPS (b). ----
+# ---- 5. HTTPS (b): the token is honoured from anywhere. ----
 t_eq "$(hb "${CA[@]}" $B/)" 200 "HTTPS GET / with the test CA"
 t_eq "$(hb "${CA[@]}" https://localhost:8182/v1/status)" 200 "HTTPS by name"
 t_eq "$(body_jq .name)" b "HTTPS /v1/status"
@@ -397,9 +391,48 @@ t_eq "$(hb "${CA[@]}" -r 10-19 $B/value/docs/big)" 206 "HTTPS Range"
 t_check "HTTPS Range: the bytes" range_is 10 10
 t_eq "$(hb http://127.0.0.1:8182/)" 000 "plain HTTP to the HTTPS port"
 t_eq "$(hb $B/)" 000 "HTTPS without the test CA"
-t_eq "$(hc c "${CA[@]}" https://$NET.1:8182/value/docs)" 401 "HTTPS from C without a token"
-t_eq "$(hc c "${CA[@]}" -H "Authorization: Bearer $BTOK" https://$NET.1:8182/value/docs)" 200 "HTTPS from C with b's token"
+t_eq "$(hc s "${CA[@]}" $B/value/docs)" 401 "HTTPS on loopback without a token"
+RB=https://$NET.1:8182	# b, as C reaches it
+hcb() { hc c "${CA[@]}" "$@"; }
+before=$(snap b)
+t_eq "$(hcb $RB/value/docs)" 401 "HTTPS from C without a token"
+t_check "401 is an error" is_error
+t_check "401 says how to authenticate" grep -q Bearer <<<"$(hdr WWW-Authenticate)"
+t_check "401 carries the rate limit" [ -n "$(hdr X-RateLimit-Remaining)" ]
+t_eq "$(hcb $RB/v1/status)" 401 "HTTPS GET /v1/status from C without a token"
+t_eq "$(hcb -T "$T_DIR/hello" $RB/value/docs/intruder)" 401 "HTTPS PUT from C without a token"
+t_eq "$(hcb -X DELETE $RB/value/docs/hello.txt)" 401 "HTTPS DELETE from C without a token"
+t_eq "$(hcb -X POST "$RB/value/docs/intruder?mkdir")" 401 "HTTPS POST from C without a token"
+bad=$(printf '%064d' 0)
+t_eq "$(hcb -H "Authorization: Bearer $bad" $RB/value/)" 401 "HTTPS GET from C with a bad token"
+t_eq "$(hcb -H "Authorization: Bearer $bad" -T "$T_DIR/hello" $RB/value/docs/intruder)" 401 \
+	"HTTPS PUT from C with a bad token"
+t_eq "$(hcb -H "Authorization: Bearer $bad" -X DELETE $RB/value/docs/hello.txt)" 401 \
+	"HTTPS DELETE from C with a bad token"
+t_eq "$(hcb -H "Authorization: Bearer ${BTOK:0:32}" $RB/value/)" 401 "half the token"
+t_eq "$(hcb -H "Authorization: Basic $BTOK" $RB/value/)" 401 "the token, not as Bearer"
+t_eq "$(hcb -H "Authorization: Bearer $TOK" $RB/value/)" 401 "another node's token"
+t_eq "$(hcb -H "Authorization: Bearer $BRO" -T "$T_DIR/hello" $RB/value/docs/intruder)" 403 \
+	"PUT with the read-only token"
+t_check "403 is an error" is_error
+t_eq "$(hcb -H "Authorization: Bearer $BRO" -X DELETE $RB/value/docs/hello.txt)" 403 \
+	"DELETE with the read-only token"
+t_eq "$(hcb -H "Authorization: Bearer $BRO" -X POST "$RB/value/docs/intruder?mkdir")" 403 \
+	"POST with the read-only token"
+t_eq "$(snap b)" "$before" "b's tree after the refusals from C"
+t_eq "$(hcb -H "Authorization: Bearer $BRO" $RB/value/docs/hello.txt)" 200 "GET with the read-only token"
+t_eq "$(cat "$T_DIR/body")" "hello again" "GET with the read-only token: the bytes"
+t_eq "$(hcb -H "Authorization: Bearer $BRO" -I $RB/value/docs/big)" 200 "HEAD with the read-only token"
+t_eq "$(hcb -H "Authorization: Bearer $BTOK" $RB/value/docs)" 200 "HTTPS GET from C with b's token"
 t_eq "$(body_jq '.entries | length')" 5 "HTTPS listing from C"
+t_eq "$(hcb -H "Authorization: Bearer $BTOK" $RB/v1/status)" 200 "HTTPS /v1/status from C with the token"
+t_eq "$(body_jq .name)" b "HTTPS /v1/status from C"
+t_eq "$(hcb -H "Authorization: Bearer $BTOK" -T "$T_DIR/hello" $RB/value/docs/fromc)" 201 \
+	"HTTPS PUT from C with the token"
+t_eq "$(cat "$T_DIR/b.mnt/docs/fromc")" "hello, world" "HTTPS PUT from C: the content"
+t_eq "$(hcb -H "Authorization: Bearer $BTOK" -X DELETE $RB/value/docs/fromc)" 204 \
+	"HTTPS DELETE from C with the token"
+t_eq "$(hcb -H "Authorization: Bearer $BTOK" $RB/value/docs/fromc)" 404 "HTTPS GET from C after its DELETE"
 
 # ---- 6. Limits (l: 2 connections, 2 s idle, 30 requests a minute, 1 MiB). ----
 LB="$T_DIR/l.mnt"
