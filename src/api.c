@@ -1114,6 +1114,35 @@ static int tls_pair_ok(const char *cert, const char *key)
 	return r == GNUTLS_E_SUCCESS;
 }
 
+/* server-address as a socket address (its family's flags added), or
+   every address (IPv6 and IPv4 where the host has IPv6). */
+static int listen_addr(const struct cfg *cfg, struct sockaddr_storage *sa, unsigned *flags)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)sa;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)sa;
+
+	memset(sa, 0, sizeof(*sa));
+	if (cfg->server_address == NULL) {
+		if (net_host_has_ipv6())
+			*flags |= MHD_USE_DUAL_STACK;
+		return 0;
+	}
+	if (inet_pton(AF_INET, cfg->server_address, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)cfg->server_port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, cfg->server_address, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)cfg->server_port);
+		/* "::" is every address, IPv4 ones too. */
+		*flags |= IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+		return 0;
+	}
+	log_error("api: server-address %s is not an IPv4 or IPv6 address", cfg->server_address);
+	return -EINVAL;
+}
+
 static void api_free(struct api *a)
 {
 	if (a->tls_key != NULL)
@@ -1132,6 +1161,7 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	struct api *a = calloc(1, sizeof(*a));
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_ERROR_LOG;
+	struct sockaddr_storage sa;
 	int r;
 
 	*out = NULL;
@@ -1178,32 +1208,46 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	}
 	if (MHD_is_feature_supported(MHD_FEATURE_POLL))
 		flags |= MHD_USE_POLL;
-	if (net_host_has_ipv6())
-		flags |= MHD_USE_DUAL_STACK;
+	if ((r = listen_addr(cfg, &sa, &flags)) != 0) {
+		api_free(a);
+		return r;
+	}
 	{
-		struct MHD_OptionItem o[] = {
-			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, a },
-			{ MHD_OPTION_CONNECTION_LIMIT,
-			  (intptr_t)(a->connections + API_SLACK + API_LOOPBACK_RESERVE), NULL },
-			{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(cfg->api_timeout_ms / 1000), NULL },
-			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)API_HEADERS_MAX, NULL },
-			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a },
-			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_event, a },
-			{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped, a },
-			{ a->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, a->tls_key },
-			{ MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert },
-			{ MHD_OPTION_END, 0, NULL },
-		};
+		struct MHD_OptionItem o[12];
+		size_t n = 0;
 
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, a };
+		o[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_CONNECTION_LIMIT,
+			(intptr_t)(a->connections + API_SLACK + API_LOOPBACK_RESERVE), NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+						  (intptr_t)(cfg->api_timeout_ms / 1000), NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						  (intptr_t)API_HEADERS_MAX, NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+						  (intptr_t)connection_event, a };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped,
+						  a };
+		if (cfg->server_address != NULL)
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &sa };
+		if (a->tls_cert != NULL) {
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key };
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert };
+		}
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 		a->d = MHD_start_daemon(flags, (uint16_t)cfg->server_port, accept_policy, a, handle, a,
 					MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
-		log_error("api: cannot listen on port %d", cfg->server_port);
+		log_error("api: cannot listen on %s port %d", cfg->server_address ? cfg->server_address
+				: "every address,", cfg->server_port);
 		api_free(a);
 		return -EADDRINUSE;
 	}
-	log_info("api: %s on port %d", a->tls_cert ? "HTTPS" : "HTTP", cfg->server_port);
+	log_info("api: %s on port %d%s%s%s", a->tls_cert ? "HTTPS" : "HTTP", cfg->server_port,
+		 cfg->server_address ? " (" : "", cfg->server_address ? cfg->server_address : "",
+		 cfg->server_address ? ")" : "");
 	*out = a;
 	return 0;
 }

@@ -1,7 +1,9 @@
 /* oand: run a node, or ask a running one (status). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sodium.h>
@@ -99,6 +101,20 @@ static int same_node(const struct cfg *cfg, const struct httpc_reply *rep)
 	return same;
 }
 
+/* Where the node's HTTP service is reached from this host: its
+   server-address, or loopback when it listens on every address. */
+static const char *api_host(const struct cfg *cfg)
+{
+	const char *a = cfg->server_address;
+	struct in6_addr v6;
+	struct in_addr v4;
+
+	if (a == NULL || (inet_pton(AF_INET, a, &v4) == 1 && v4.s_addr == htonl(INADDR_ANY)) ||
+	    (inet_pton(AF_INET6, a, &v6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&v6)))
+		return "localhost";
+	return a;
+}
+
 /* GET path from the running node's HTTP service, with the token of its
    data dir (readable by the node's user and root only); the body, or
    NULL (reported).  When that fails (a node in another network
@@ -120,7 +136,7 @@ static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_r
 	if (r == 0 && stat(cfg->data_dir, &st) != 0)
 		r = -errno;
 	if (r == 0)
-		r = httpc_get_local("localhost", cfg->server_port,
+		r = httpc_get_local(api_host(cfg), cfg->server_port,
 				    cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN, path, tok, st.st_uid,
 				    10000, REPLY_MAX, &rep);
 	sodium_memzero(tok, sizeof(tok));

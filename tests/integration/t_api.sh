@@ -17,7 +17,8 @@
 # connection is closed after api-timeout.  HTTPS: curl with the test's
 # CA, plain HTTP fails, the token honoured from C.  `oand status`, `oand
 # nodes`, `oand transfers` and `oand token` work (they go over HTTP, and
-# HTTPS on b).
+# HTTPS on b).  c's server-address keeps its API off loopback: plain HTTP
+# from its own host to that address takes the token, from C it does not.
 . "$(dirname "$0")/lib.sh"
 t_init
 for t in jq curl openssl python3 nsenter getfattr; do
@@ -41,12 +42,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-keyout "$T_DIR/key.pem" -out "$T_DIR/cert.pem" 2>/dev/null || t_die "openssl req failed"
 t_conf a "tox-port = 33445; server-port = 8181; bff-port = 8181;" "$common" >/dev/null
 t_conf b "tox-port = 33446; server-port = 8182; bff-port = 8181;" "$common" "$TLS" >/dev/null
-t_conf c "tox-port = 33447; server-port = 8183; bff-port = 8182;" "$common" >/dev/null
+# c's HTTP is on $NET.1 only, where the others reach it too.
+t_conf c "tox-port = 33447; server-port = 8183; bff-port = 8182; server-address = \"$NET.1\";" \
+	"${common/server-domain-name = \"127.0.0.1\"/server-domain-name = \"$NET.1\"}" >/dev/null
 t_conf l "server-port = 8184; api-connections = 2; api-timeout = 2; api-rate-limit = 30;" \
 	"api-max-upload = 1048576;" >/dev/null
 # One key without the other: refused when the configuration is read.
 t_conf bad "tls-cert = \"$T_DIR/cert.pem\";" >/dev/null
 t_refused "tls-cert without tls-key" "tls-key" "$OAND" -c "$T_DIR/bad.conf" status
+t_conf bad2 'server-address = "localhost";' >/dev/null
+t_refused "server-address that is a name" "server-address.*IPv4 or IPv6" \
+	"$OAND" -c "$T_DIR/bad2.conf" status
 
 # The tokens, made before the node starts (it reads the read-only one then).
 TOK=$("$OAND" -c "$T_DIR/a.conf" token) || t_die "oand token"
@@ -433,6 +439,23 @@ t_eq "$(cat "$T_DIR/b.mnt/docs/fromc")" "hello, world" "HTTPS PUT from C: the co
 t_eq "$(hcb -H "Authorization: Bearer $BTOK" -X DELETE $RB/value/docs/fromc)" 204 \
 	"HTTPS DELETE from C with the token"
 t_eq "$(hcb -H "Authorization: Bearer $BTOK" $RB/value/docs/fromc)" 404 "HTTPS GET from C after its DELETE"
+
+# ---- 5b. server-address: c listens on $NET.1 only. ----
+CTOK=$("$OAND" -c "$T_DIR/c.conf" token)
+t_check "c logged its address" grep -q "api: HTTP on port 8183 ($NET.1)" "$T_DIR/c.log"
+t_eq "$(ins ss -Hltn '( sport = :8183 )' | awk '{print $4}')" "$NET.1:8183" "c's only listening socket"
+t_eq "$(hc s -H "Authorization: Bearer $CTOK" http://127.0.0.1:8183/v1/status)" 000 "c not on loopback"
+t_eq "$(hc c http://$NET.1:8183/)" 200 "c's GET / from C"
+t_eq "$(hc c -H "Authorization: Bearer $CTOK" http://$NET.1:8183/v1/status)" 403 \
+	"c's /v1/status from C over HTTP, with the token"
+# From c's own host, to its own address: no network crossed, plain HTTP will do.
+t_eq "$(hc s -H "Authorization: Bearer $CTOK" http://$NET.1:8183/v1/status)" 200 \
+	"c's /v1/status from its host, to $NET.1"
+t_eq "$(body_jq .name)" c "c's /v1/status from its host"
+t_eq "$(hc s http://$NET.1:8183/v1/status)" 401 "c's /v1/status from its host without the token"
+mv "$T_DIR/c.data/oand.sock" "$T_DIR/c.data/oand.sock.away" || t_fail "hide c's socket"
+t_eq "$(oand_in c status --json | jq -r .name)" c "oand status on c, over HTTP to $NET.1"
+mv "$T_DIR/c.data/oand.sock.away" "$T_DIR/c.data/oand.sock"
 
 # ---- 6. Limits (l: 2 connections, 2 s idle, 30 requests a minute, 1 MiB). ----
 LB="$T_DIR/l.mnt"
