@@ -26,7 +26,7 @@ PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
 	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev check sqlite3 attr psmisc \
-	procps iproute2 curl jq openssl python3 clang libclang-rt-14-dev
+	procps iproute2 curl jq openssl python3 clang libclang-rt-14-dev dpkg-dev
 
 ifeq ($(SAN),1)
 B := build/san
@@ -38,11 +38,28 @@ SANFLAGS :=
 BIN := .
 endif
 
-CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+# Debian's hardened build flags (stack protector, _FORTIFY_SOURCE, relro,
+# now; hardening=+all) where dpkg-buildflags is, the same by hand
+# elsewhere; CFLAGS, CPPFLAGS and LDFLAGS from the environment or the
+# command line come after them, so they add to them instead of replacing
+# them.  ASan and _FORTIFY_SOURCE get in each other's way (the checked
+# __*_chk copies are not intercepted): SAN=1 builds go without it.
+ifneq ($(shell command -v dpkg-buildflags 2>/dev/null),)
+BUILDFLAGS = $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+HARDEN_CFLAGS := $(call BUILDFLAGS,CPPFLAGS) $(call BUILDFLAGS,CFLAGS)
+HARDEN_LDFLAGS := $(call BUILDFLAGS,LDFLAGS)
+else
+HARDEN_CFLAGS := -D_FORTIFY_SOURCE=2 -g -O2 -fstack-protector-strong -Wformat -Werror=format-security
+HARDEN_LDFLAGS :=
+endif
+ifeq ($(SAN),1)
+HARDEN_CFLAGS := $(filter-out -D_FORTIFY_SOURCE=%,$(HARDEN_CFLAGS))
+endif
+override CFLAGS := $(HARDEN_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
-LDFLAGS += $(SANFLAGS)
+override LDFLAGS := $(HARDEN_LDFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS) $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica

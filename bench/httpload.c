@@ -1,7 +1,7 @@
 /*
  * httpload: a small HTTP/1.1 load generator for bench/http.
  *
- *   httpload [-c CONNS] [-d SECONDS] [-w SECONDS] [-C] HOST PORT PATH
+ *   httpload [-c CONNS] [-d SECONDS] [-w SECONDS] [-C] [-H HEADER] HOST PORT PATH
  *
  * CONNS threads (default 1), each with one TCP connection to HOST:PORT
  * (an IPv4 address), send "GET PATH" one request after the other (no
@@ -13,7 +13,8 @@
  * reply with "Connection: close", or an HTTP/1.0 reply without
  * "Connection: keep-alive", ends it and the next request opens a new
  * one).  -C: every request says "Connection: close" and opens its own
- * connection.  Either way a connection is closed by the server first (the
+ * connection.  -H adds the header line HEADER ("Name: value") to every
+ * request.  Either way a connection is closed by the server first (the
  * client reads on to end of file), so that TIME_WAIT stays on the
  * server's side and a long run does not use up the client's ports.
  *
@@ -276,21 +277,23 @@ static double rank(const uint32_t *v, size_t n, double p)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: httpload [-c CONNS] [-d SECONDS] [-w SECONDS] [-C] HOST PORT PATH\n");
+	fprintf(stderr, "usage: httpload [-c CONNS] [-d SECONDS] [-w SECONDS] [-C] [-H HEADER] HOST PORT PATH\n");
 	exit(1);
 }
 
 int main(int argc, char **argv)
 {
 	int conns = 1, opt;
+	const char *header = NULL;
 	double secs = 5, warm = 1;
 	struct worker *ws;
 	uint64_t ok = 0, other = 0, errors = 0, connects = 0;
 	uint32_t *all;
 	size_t n = 0;
 
-	while ((opt = getopt(argc, argv, "c:d:w:C")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:w:CH:")) != -1) {
 		switch (opt) {
+		case 'H': header = optarg; break;
 		case 'c': conns = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'w': warm = atof(optarg); break;
@@ -307,9 +310,10 @@ int main(int argc, char **argv)
 		usage();
 	g_req_len = (size_t)snprintf(g_req, sizeof(g_req),
 				     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: httpload\r\n"
-				     "Accept: */*\r\n%s\r\n",
+				     "Accept: */*\r\n%s%s%s\r\n",
 				     argv[optind + 2], argv[optind], argv[optind + 1],
-				     g_close ? "Connection: close\r\n" : "");
+				     g_close ? "Connection: close\r\n" : "", header ? header : "",
+				     header ? "\r\n" : "");
 	if (g_req_len >= sizeof(g_req))
 		usage();
 	if ((ws = calloc((size_t)conns, sizeof(*ws))) == NULL)

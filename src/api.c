@@ -69,7 +69,6 @@ enum access { ACC_NONE, ACC_READ, ACC_FULL };
 /* One request's state, from its first call to its completion. */
 struct req {
 	int begun;		/* begin() has seen it */
-	int trusted;		/* on loopback */
 	int limited;		/* rate limited: the headers go out */
 	int tell_dir;		/* X-Oand-Data-Dir goes out (/v1) */
 	long remaining;
@@ -107,6 +106,14 @@ static int token_path(const char *data_dir, int read_only, char path[4096])
 {
 	return snprintf(path, 4096, "%s/%s", data_dir,
 			read_only ? API_TOKEN_RO_FILE : API_TOKEN_FILE) >= 4096 ? -ENAMETOOLONG : 0;
+}
+
+int api_token_read(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1])
+{
+	char path[4096];
+	int r = token_path(data_dir, read_only, path);
+
+	return r != 0 ? r : read_token(path, out);
 }
 
 int api_token(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1])
@@ -282,6 +289,25 @@ static void client_addr(struct MHD_Connection *c, struct in6_addr *out)
 	sockaddr_to_in6(ci ? ci->client_addr : NULL, out);
 }
 
+/* Is the client on this host: on loopback, or coming from the very
+   address it reached (the kernel takes a packet with one of its own
+   addresses as source only from itself)?  Its requests cross no
+   network. */
+static int same_host(struct MHD_Connection *c, const struct in6_addr *addr)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct in6_addr local;
+
+	if (is_loopback(addr))
+		return 1;
+	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	sockaddr_to_in6((const struct sockaddr *)&ss, &local);
+	return !IN6_IS_ADDR_UNSPECIFIED(&local) && memcmp(&local, addr, sizeof(local)) == 0;
+}
+
 /* What a client is counted as: its IPv4 address, or its IPv6 /64 (one
    host usually has a whole /64 to pick from). */
 static void client_key(const struct in6_addr *addr, struct in6_addr *key)
@@ -289,32 +315,6 @@ static void client_key(const struct in6_addr *addr, struct in6_addr *key)
 	*key = *addr;
 	if (!IN6_IS_ADDR_V4MAPPED(addr))
 		memset(&key->s6_addr[8], 0, 8);
-}
-
-/* Does Host name this machine's loopback?  A browser that a hostile page
-   steers at 127.0.0.1 (DNS rebinding) sends the page's own name. */
-static int host_is_local(const char *host)
-{
-	char name[64];
-	size_t n;
-	struct in_addr v4;
-
-	if (host == NULL)
-		return 1;	/* HTTP/1.0 without Host: no browser */
-	if (host[0] == '[') {
-		n = strcspn(host, "]");
-		if (host[n] != ']' || (host[n + 1] != '\0' && host[n + 1] != ':'))
-			return 0;
-		return n == 4 && strncmp(host + 1, "::1", 3) == 0;
-	}
-	n = strcspn(host, ":");
-	if (n == 0 || n >= sizeof(name))
-		return 0;
-	memcpy(name, host, n);
-	name[n] = '\0';
-	if (strcasecmp(name, "localhost") == 0 || strcasecmp(name, "localhost.") == 0)
-		return 1;
-	return inet_pton(AF_INET, name, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 /* Take one request from addr's bucket: 1 if allowed.  Sets what is left
@@ -830,16 +830,14 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 {
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	struct in6_addr addr;
-	enum access acc = ACC_FULL;
+	enum access acc;
 	int sent, r;
 
 	client_addr(c, &addr);
-	/* Loopback is trusted, but not a browser's request (a page's form,
-	   or a page's own name resolved to 127.0.0.1): those need a token. */
-	rq->trusted = is_loopback(&addr) &&
-		      host_is_local(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) &&
-		      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN) == NULL;
-	if (!rq->trusted) {
+	/* Other hosts are rate limited.  Loopback is not: a limit that every
+	   local user shares would let one of them shut `oand status` out, and
+	   connections are kept for it. */
+	if (!is_loopback(&addr)) {
 		long retry;
 
 		rq->limited = 1;
@@ -871,17 +869,36 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct api *a, struct req
 			   : not_allowed(c, a, rq, "GET, HEAD");
 	if (strcmp(url, "/v1/bootstrap") == 0)
 		return get ? get_bootstrap(c, a, rq) : not_allowed(c, a, rq, "GET, HEAD");
-	if (!rq->trusted) {
-		acc = token_access(a, c, &sent);
-		if (acc == ACC_NONE) {
-			struct MHD_Response *resp = error_response(
-				sent ? "bad token" : "a token is needed (Authorization: Bearer; oand token)");
+	/* Everything else needs the token, from every client: being on
+	   loopback says nothing of which local user asks.  Over plain HTTP
+	   a token would cross the network in clear, so there only clients
+	   of this host may use one. */
+	acc = token_access(a, c, &sent);
+	if (a->tls_cert == NULL && !same_host(c, &addr)) {
+		if (acc != ACC_NONE) {
+			char who[INET6_ADDRSTRLEN];
 
-			if (resp != NULL)
-				MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-							"Bearer realm=\"oand\"");
-			return queue(c, a, rq, MHD_HTTP_UNAUTHORIZED, resp);
+			if (IN6_IS_ADDR_V4MAPPED(&addr))
+				inet_ntop(AF_INET, &addr.s6_addr[12], who, sizeof(who));
+			else
+				inet_ntop(AF_INET6, &addr, who, sizeof(who));
+			log_warn("api: %s sent this node's %stoken over plain HTTP: it crossed the "
+				 "network in clear (remove %s/%s and restart the node for a new one)",
+				 who, acc == ACC_READ ? "read-only " : "", a->data_dir,
+				 acc == ACC_READ ? API_TOKEN_RO_FILE : API_TOKEN_FILE);
 		}
+		return reply_error(c, a, rq, MHD_HTTP_FORBIDDEN,
+				   "HTTPS is needed: over plain HTTP other hosts get / and "
+				   "/v1/bootstrap only (tls-cert, tls-key)");
+	}
+	if (acc == ACC_NONE) {
+		struct MHD_Response *resp = error_response(
+			sent ? "bad token" : "a token is needed (Authorization: Bearer; oand token)");
+
+		if (resp != NULL)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						"Bearer realm=\"oand\"");
+		return queue(c, a, rq, MHD_HTTP_UNAUTHORIZED, resp);
 	}
 	if (strncmp(url, "/v1/", 4) == 0 &&
 	    (strcmp(url + 4, "status") == 0 || strcmp(url + 4, "nodes") == 0 ||
@@ -1097,6 +1114,35 @@ static int tls_pair_ok(const char *cert, const char *key)
 	return r == GNUTLS_E_SUCCESS;
 }
 
+/* server-address as a socket address (its family's flags added), or
+   every address (IPv6 and IPv4 where the host has IPv6). */
+static int listen_addr(const struct cfg *cfg, struct sockaddr_storage *sa, unsigned *flags)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)sa;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)sa;
+
+	memset(sa, 0, sizeof(*sa));
+	if (cfg->server_address == NULL) {
+		if (net_host_has_ipv6())
+			*flags |= MHD_USE_DUAL_STACK;
+		return 0;
+	}
+	if (inet_pton(AF_INET, cfg->server_address, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)cfg->server_port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, cfg->server_address, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)cfg->server_port);
+		/* "::" is every address, IPv4 ones too. */
+		*flags |= IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+		return 0;
+	}
+	log_error("api: server-address %s is not an IPv4 or IPv6 address", cfg->server_address);
+	return -EINVAL;
+}
+
 static void api_free(struct api *a)
 {
 	if (a->tls_key != NULL)
@@ -1115,6 +1161,7 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	struct api *a = calloc(1, sizeof(*a));
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_ERROR_LOG;
+	struct sockaddr_storage sa;
 	int r;
 
 	*out = NULL;
@@ -1138,12 +1185,8 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	}
 	/* The read-only token is there only once `oand token --read-only`
 	   made it. */
-	{
-		char p[4096];
-
-		if (token_path(a->data_dir, 1, p) != 0 || read_token(p, a->token_ro) != 0)
-			a->token_ro[0] = '\0';
-	}
+	if (api_token_read(a->data_dir, 1, a->token_ro) != 0)
+		a->token_ro[0] = '\0';
 	if (cfg->tls_cert != NULL) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 			log_error("api: this libmicrohttpd has no TLS: HTTPS cannot be served");
@@ -1165,32 +1208,46 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 	}
 	if (MHD_is_feature_supported(MHD_FEATURE_POLL))
 		flags |= MHD_USE_POLL;
-	if (net_host_has_ipv6())
-		flags |= MHD_USE_DUAL_STACK;
+	if ((r = listen_addr(cfg, &sa, &flags)) != 0) {
+		api_free(a);
+		return r;
+	}
 	{
-		struct MHD_OptionItem o[] = {
-			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, a },
-			{ MHD_OPTION_CONNECTION_LIMIT,
-			  (intptr_t)(a->connections + API_SLACK + API_LOOPBACK_RESERVE), NULL },
-			{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(cfg->api_timeout_ms / 1000), NULL },
-			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)API_HEADERS_MAX, NULL },
-			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a },
-			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_event, a },
-			{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped, a },
-			{ a->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, a->tls_key },
-			{ MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert },
-			{ MHD_OPTION_END, 0, NULL },
-		};
+		struct MHD_OptionItem o[12];
+		size_t n = 0;
 
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, a };
+		o[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_CONNECTION_LIMIT,
+			(intptr_t)(a->connections + API_SLACK + API_LOOPBACK_RESERVE), NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+						  (intptr_t)(cfg->api_timeout_ms / 1000), NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						  (intptr_t)API_HEADERS_MAX, NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+						  (intptr_t)connection_event, a };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped,
+						  a };
+		if (cfg->server_address != NULL)
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &sa };
+		if (a->tls_cert != NULL) {
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key };
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert };
+		}
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 		a->d = MHD_start_daemon(flags, (uint16_t)cfg->server_port, accept_policy, a, handle, a,
 					MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
-		log_error("api: cannot listen on port %d", cfg->server_port);
+		log_error("api: cannot listen on %s port %d", cfg->server_address ? cfg->server_address
+				: "every address,", cfg->server_port);
 		api_free(a);
 		return -EADDRINUSE;
 	}
-	log_info("api: %s on port %d", a->tls_cert ? "HTTPS" : "HTTP", cfg->server_port);
+	log_info("api: %s on port %d%s%s%s", a->tls_cert ? "HTTPS" : "HTTP", cfg->server_port,
+		 cfg->server_address ? " (" : "", cfg->server_address ? cfg->server_address : "",
+		 cfg->server_address ? ")" : "");
 	*out = a;
 	return 0;
 }

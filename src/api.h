@@ -16,11 +16,13 @@
  *   DELETE /value/PATH          a file, or an empty folder
  *   POST /value/PATH?mkdir      a new folder
  *
- * Access: clients on loopback are trusted.  Others reach / and
- * /v1/bootstrap only, unless they send "Authorization: Bearer TOKEN" with
- * the node's token (API_TOKEN_FILE in the data dir) or, for GET and HEAD,
- * its read-only token (API_TOKEN_RO_FILE).  They are also rate limited
- * per address (api-rate-limit a minute, X-RateLimit-* headers, 429).
+ * Access: every client reaches / and /v1/bootstrap; the rest needs
+ * "Authorization: Bearer TOKEN" with the node's token (API_TOKEN_FILE in
+ * the data dir, readable by the node's user and root only) or, for GET
+ * and HEAD, its read-only token (API_TOKEN_RO_FILE), on loopback too:
+ * nothing is granted for being local.  Clients not on loopback are rate
+ * limited per address (api-rate-limit a minute, X-RateLimit-* headers,
+ * 429).
  * Bounded: api-connections at once (503 beyond), api-timeout for idle
  * clients, headers within 64 KiB, uploads within api-max-upload (413).
  * Errors are {"error": "..."} with the status that fits.
@@ -44,5 +46,7 @@ void api_stop(struct api *a);
 /* The node's token (read_only: the read-only one) from data_dir, made
    (mode 0600) if absent.  0 or -errno. */
 int api_token(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1]);
+/* The same, never made: -ENOENT if absent, -EACCES for other users. */
+int api_token_read(const char *data_dir, int read_only, char out[API_TOKEN_HEX + 1]);
 
 #endif

@@ -1,5 +1,6 @@
 #include "cfg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -13,7 +14,7 @@
 
 /* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
 enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES,
-		K_BOOL, K_AUTOBOOL, K_NUM };
+		K_BOOL, K_AUTOBOOL, K_NUM, K_ADDR };
 
 struct key {
 	const char *group;
@@ -32,6 +33,7 @@ static const struct key keys[] = {
 	{ "oand", "server-name", K_NAME, OFF(server_name) },
 	{ "oand", "server-domain-name", K_NAME, OFF(server_domain_name) },
 	{ "oand", "server-port", K_PORT, OFF(server_port) },
+	{ "oand", "server-address", K_ADDR, OFF(server_address) },
 	{ "oand", "bff-name", K_NAME, OFF(bff_name) },
 	{ "oand", "bff-domain-name", K_NAME, OFF(bff_domain_name) },
 	{ "oand", "bff-port", K_PORT, OFF(bff_port) },
@@ -77,6 +79,7 @@ void cfg_free(struct cfg *cfg)
 		return;
 	free(cfg->server_name);
 	free(cfg->server_domain_name);
+	free(cfg->server_address);
 	free(cfg->bff_name);
 	free(cfg->bff_domain_name);
 	free(cfg->data_dir);
@@ -250,6 +253,7 @@ static const char *type_name(enum key_type t)
 	case K_NODES: return "a list of \"host:port:DHT key (64 hex digits)\" strings (at most 16)";
 	case K_LOGLEVEL: return "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
 	case K_PATH: return "an absolute path (string)";
+	case K_ADDR: return "an IPv4 or IPv6 address (string), such as \"127.0.0.1\" or \"::1\"";
 	case K_NUM: return "a number";
 	default: return "a string";
 	}
@@ -351,6 +355,13 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 		if (str[0] != '/' || strlen(str) >= PATH_MAX)
 			goto bad_value;
 		break;
+	case K_ADDR: {
+		struct in6_addr a;
+
+		if (inet_pton(AF_INET, str, &a) != 1 && inet_pton(AF_INET6, str, &a) != 1)
+			goto bad_value;
+		break;
+	}
 	case K_NAME:
 		if (str[0] == '\0' || strlen(str) > 255)
 			goto bad_value;

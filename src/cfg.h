@@ -22,6 +22,7 @@ struct cfg {
 	char *server_name;		/* this node's name; default: host name */
 	char *server_domain_name;	/* address others reach us at */
 	int server_port;		/* HTTP/bootstrap port */
+	char *server_address;		/* the API's address; NULL: every one */
 	char *bff_name;			/* optional */
 	char *bff_domain_name;		/* optional */
 	int bff_port;

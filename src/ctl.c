@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -34,6 +35,7 @@ struct ctl {
 	pthread_mutex_t lock;	/* guards active */
 	pthread_cond_t idle;
 	int active;		/* connections being answered */
+	uid_t uid;		/* the node's user: it and root may ask */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -175,6 +177,22 @@ static char *reply_to(struct ctl *c, const char *req)
 	return reply;
 }
 
+/* Is the caller root or the node's own user?  What the socket gives
+   (removing a node, the status a token guards over HTTP) is theirs
+   alone, even if the data dir's modes were opened up. */
+static int caller_allowed(const struct ctl *c, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || len != sizeof(cr))
+		return 0;
+	if (cr.uid == 0 || cr.uid == c->uid)
+		return 1;
+	log_notice("ctl: refused a request from uid %u (pid %d)", (unsigned)cr.uid, (int)cr.pid);
+	return 0;
+}
+
 static void answer(struct ctl *c, int fd)
 {
 	char req[CTL_REQ_MAX], *reply;
@@ -195,7 +213,13 @@ static void answer(struct ctl *c, int fd)
 	}
 	req[got] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
-	if ((reply = reply_to(c, req)) == NULL)
+	/* Read before the refusal: a request left unread would reset the
+	   connection, and the caller would not hear why. */
+	if (!caller_allowed(c, fd))
+		reply = strdup("{\"error\":\"not allowed: the node answers root and its own user only\"}");
+	else
+		reply = reply_to(c, req);
+	if (reply == NULL)
 		return;
 	len = strlen(reply);
 	/* The client waits as long as it chose; a reader that stops reading
@@ -297,6 +321,7 @@ int ctl_start(struct node *n, const char *data_dir, struct ctl **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	c->node = n;
+	c->uid = geteuid();
 	c->fd = c->stop_pipe[0] = c->stop_pipe[1] = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->idle, NULL);
@@ -306,7 +331,8 @@ int ctl_start(struct node *n, const char *data_dir, struct ctl **out)
 	/* The data dir is locked by this node: an old socket is stale. */
 	unlink(c->path);
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(c->fd, 16) != 0 ||
+	    bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(c->path, 0600) != 0 || listen(c->fd, 16) != 0 ||
 	    pipe2(c->stop_pipe, O_CLOEXEC) != 0) {
 		r = -errno;
 		goto fail;

@@ -5,7 +5,8 @@
  * alone; `oand status` and `oand nodes` ask the HTTP service (src/api)
  * and come here when nothing answers there (a node in another network
  * namespace).  One thread accepts and answers; it never blocks the
- * filesystem.  Clients time out.
+ * filesystem.  Clients time out.  The socket is 0600 in the 0700 data
+ * dir, and only root and the node's own user (SO_PEERCRED) are answered.
  */
 #ifndef OAND_CTL_H
 #define OAND_CTL_H

@@ -540,7 +540,7 @@ int db_open(const char *file, const uint8_t self[DB_NODE_BYTES], struct clock *c
 	    struct db **out)
 {
 	struct db *db = NULL;
-	int r = -EIO, rc;
+	int r = -EIO, rc, fd;
 
 	*out = NULL;
 	if ((db = calloc(1, sizeof(*db))) == NULL)
@@ -548,6 +548,9 @@ int db_open(const char *file, const uint8_t self[DB_NODE_BYTES], struct clock *c
 	pthread_mutex_init(&db->lock, NULL);
 	db->clock = clock;
 	memcpy(db->self, self, DB_NODE_BYTES);
+	/* sqlite would make the file 0644; its WAL takes the file's mode. */
+	if ((fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
 	rc = sqlite3_open_v2(file, &db->h,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -1,7 +1,8 @@
 /*
  * httpc: a small blocking HTTP/1.0 client for one GET, over plain TCP or
  * TLS (GnuTLS).  Used for a member's /v1/bootstrap (src/bff) and by the
- * command line for the local node's /v1/status and /v1/nodes.
+ * command line for the local node's /v1/status and /v1/nodes (with its
+ * token, to the node's own socket only).
  *
  * The server's certificate is not checked: what is fetched this way is
  * either the local node's own answer over loopback, or a bootstrap hint
@@ -13,6 +14,7 @@
 #define OAND_HTTPC_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 enum httpc_tls {
 	HTTPC_PLAIN,
@@ -33,6 +35,15 @@ struct httpc_reply {
    max bytes) or -errno. */
 int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, int timeout_ms,
 	      size_t max, struct httpc_reply *out);
+/*
+ * The same GET to a server on this host, with "Authorization: Bearer
+ * token", sent only once the socket that took the connection is known
+ * (/proc/net/tcp, tcp6) to be root's or owner's: a local user who took
+ * the port while the node was down gets nothing (-EPERM).
+ */
+int httpc_get_local(const char *host, int port, enum httpc_tls tls, const char *path,
+		    const char *token, uid_t owner, int timeout_ms, size_t max,
+		    struct httpc_reply *out);
 void httpc_reply_free(struct httpc_reply *r);
 /* The value of header name (case-insensitive) in out, or NULL. */
 const char *httpc_header(const struct httpc_reply *r, const char *name, char *out, size_t len);

@@ -1,7 +1,9 @@
 /* oand: run a node, or ask a running one (status). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sodium.h>
@@ -99,24 +101,55 @@ static int same_node(const struct cfg *cfg, const struct httpc_reply *rep)
 	return same;
 }
 
-/* GET path from the running node's HTTP service (loopback is trusted);
-   the body, or NULL (reported).  When that fails (a node in another
-   network namespace, a port taken, every connection busy), its control
-   socket answers ctl_req. */
+/* Where the node's HTTP service is reached from this host: its
+   server-address, or loopback when it listens on every address. */
+static const char *api_host(const struct cfg *cfg)
+{
+	const char *a = cfg->server_address;
+	struct in6_addr v6;
+	struct in_addr v4;
+
+	if (a == NULL || (inet_pton(AF_INET, a, &v4) == 1 && v4.s_addr == htonl(INADDR_ANY)) ||
+	    (inet_pton(AF_INET6, a, &v6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&v6)))
+		return "localhost";
+	return a;
+}
+
+/* GET path from the running node's HTTP service, with the token of its
+   data dir (readable by the node's user and root only); the body, or
+   NULL (reported).  When that fails (a node in another network
+   namespace, a port taken, by another user too, every connection busy,
+   a token refused), its control socket answers ctl_req. */
 static char *ask_http(const struct cfg *cfg, const char *path, const char *ctl_req)
 {
 	struct httpc_reply rep;
-	int r = httpc_get("localhost", cfg->server_port, cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN,
-			  path, 10000, REPLY_MAX, &rep);
+	char tok[API_TOKEN_HEX + 1];
+	struct stat st;
+	int r = api_token_read(cfg->data_dir, 0, tok);
+
+	if (r == -EACCES || r == -EPERM) {
+		fprintf(stderr, "oand: cannot read the node's token in %s: %s (the node answers root "
+			"and its own user only)\n", cfg->data_dir, strerror(-r));
+		return NULL;
+	}
+	/* The node runs as the data dir's owner (or root). */
+	if (r == 0 && stat(cfg->data_dir, &st) != 0)
+		r = -errno;
+	if (r == 0)
+		r = httpc_get_local(api_host(cfg), cfg->server_port,
+				    cfg->tls_cert ? HTTPC_TLS : HTTPC_PLAIN, path, tok, st.st_uid,
+				    10000, REPLY_MAX, &rep);
+	sodium_memzero(tok, sizeof(tok));
 
 	if (r == 0 && !same_node(cfg, &rep)) {
 		/* Another node (of another network namespace's twin port). */
 		httpc_reply_free(&rep);
 		r = -ECONNREFUSED;
 	}
-	if (r == 0 && rep.status == 503) {
-		/* Every connection taken (or shutting down): the socket is
-		   the node's own way in. */
+	if (r == 0 && (rep.status == 503 || rep.status == 401 || rep.status == 403)) {
+		/* Every connection taken (or shutting down), or the token
+		   refused (another node's port): the socket is the node's own
+		   way in. */
 		httpc_reply_free(&rep);
 		r = -EBUSY;
 	}

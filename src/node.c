@@ -156,6 +156,56 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+/*
+ * The data dir holds the node's key, its tokens and the whole namespace:
+ * it is its owner's alone, whatever modes it had before (a 0755
+ * /var/lib/oand, or an oand.db that sqlite made 0644, show every file's
+ * name, size and link target to every user).  Opened without following
+ * links: what is there and not a plain file or folder is refused.
+ */
+static int make_private(const char *dir)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;	/* 0700: a folder */
+	} items[] = {
+		{ "node.key", 0600 }, { API_TOKEN_FILE, 0600 }, { API_TOKEN_RO_FILE, 0600 },
+		{ "lock", 0600 }, { "oand.db", 0600 }, { "oand.db-wal", 0600 },
+		{ "oand.db-shm", 0600 }, { "objects", 0700 }, { "staging", 0700 },
+		{ "partial", 0700 }, { "corrupt", 0700 },
+	};
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (dfd < 0)
+		return -errno;
+	if (fchmod(dfd, 0700) != 0) {
+		r = -errno;
+		log_error("cannot make data dir %s private (mode 0700): %s", dir, strerror(-r));
+	}
+	for (size_t i = 0; r == 0 && i < sizeof(items) / sizeof(items[0]); i++) {
+		int folder = items[i].mode == 0700;
+		int fd = openat(dfd, items[i].name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+				(folder ? O_DIRECTORY : 0));
+		struct stat st;
+
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0 || fstat(fd, &st) != 0)
+			r = -errno;
+		else if (!folder && !S_ISREG(st.st_mode))
+			r = -EINVAL;
+		else if (fchmod(fd, items[i].mode) != 0)
+			r = -errno;
+		if (r != 0)
+			log_error("cannot make %s/%s private (mode %04o): %s", dir, items[i].name,
+				  (unsigned)items[i].mode, strerror(-r));
+		if (fd >= 0)
+			close(fd);
+	}
+	close(dfd);
+	return r;
+}
+
 /* Make sure the blob of empty content exists: new files point at it. */
 static int ensure_empty_blob(struct node *n)
 {
@@ -331,6 +381,8 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 		log_error("another oand is already running on %s", n->data_dir);
 		goto out;
 	}
+	if ((r = make_private(n->data_dir)) != 0)
+		goto out;
 	if ((r = ident_load(n->data_dir, 1, &n->ident)) != 0) {
 		log_error("cannot load node identity: %s", strerror(-r));
 		goto out;

@@ -334,6 +334,13 @@ static const struct bad_case bad_cases[] = {
 	{ "oand: { api-rate-limit = 0; };", "oand.api-rate-limit", NULL },
 	{ "oand: { api-max-upload = -1; };", "oand.api-max-upload", NULL },
 	{ "oand: { api-max-upload = \"1G\"; };", "oand.api-max-upload", NULL },
+	{ "oand: { server-address = \"localhost\"; };", "oand.server-address", "IPv4 or IPv6" },
+	{ "oand: { server-address = \"\"; };", "oand.server-address", "invalid value" },
+	{ "oand: { server-address = \"[::1]\"; };", "oand.server-address", "invalid value" },
+	{ "oand: { server-address = \"127.0.0.1:8180\"; };", "oand.server-address", "invalid value" },
+	{ "oand: { server-address = \"10.0.0.256\"; };", "oand.server-address", "invalid value" },
+	{ "oand: { server-address = \"::1%lo\"; };", "oand.server-address", "invalid value" },
+	{ "oand: { server-address = 127; };", "oand.server-address", "wrong type" },
 	/* unknown groups and top-level keys */
 	{ "oanda: { };", "oanda", "unknown" },
 	{ "server-port = 8080;", "server-port", "unknown" },
@@ -369,6 +376,7 @@ START_TEST(test_api_keys)
 
 	ck_assert_int_eq(cfg_parse_string("oand: { data-dir = \"/d\"; };", &c, err, sizeof(err)), 0);
 	ck_assert_ptr_null(c->tls_cert);
+	ck_assert_ptr_null(c->server_address);	/* every address */
 	ck_assert_int_eq(c->api_connections, 64);
 	ck_assert_int_eq(c->api_timeout_ms, 30000);
 	ck_assert_int_eq(c->api_rate_limit, 600);
@@ -385,6 +393,15 @@ START_TEST(test_api_keys)
 	ck_assert_int_eq(c->api_rate_limit, 30);
 	ck_assert_int_eq(c->api_max_upload, 1048576);
 	cfg_free(c);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const addrs[] = { "127.0.0.1", "192.0.2.7", "::1", "2001:db8::7" };
+		char text[128];
+
+		snprintf(text, sizeof(text), "oand: { server-address = \"%s\"; };", addrs[i]);
+		ck_assert_msg(cfg_parse_string(text, &c, err, sizeof(err)) == 0, "%s: %s", addrs[i], err);
+		ck_assert_str_eq(c->server_address, addrs[i]);
+		cfg_free(c);
+	}
 }
 END_TEST
 

@@ -33,7 +33,10 @@ t_check "standalone: no UDP socket on 33999" sh -c "! ss -uln | grep -q ':33999 
 t_check "standalone: HTTP on its server-port" sh -c "ss -tln | grep -q ':$solo_port '"
 t_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$solo_port/v1/bootstrap")" 404 \
 	"standalone: no bootstrap answer"
-t_eq "$(curl -s "http://127.0.0.1:$solo_port/value/" | jq -c .entries)" "[]" "standalone: its tree over HTTP"
+t_eq "$(curl -s -H "Authorization: Bearer $(cat "$T_DIR/solo.data/api.token")" "http://127.0.0.1:$solo_port/value/" |
+	jq -c .entries)" "[]" "standalone: its tree over HTTP, with its token"
+t_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$solo_port/value/")" 401 \
+	"standalone: its tree over HTTP needs the token"
 solo_pid=$(cat "$T_DIR/solo.pid")
 kill -TERM "$solo_pid"
 t_check "standalone node stops" t_wait 20 "standalone node to stop" t_gone "$solo_pid"
@@ -68,7 +71,8 @@ boot=$(ip netns exec "$NS" curl -s --max-time 5 http://127.0.0.1:18180/v1/bootst
 t_eq "$(json_field "$boot" tox_id)" "$id" "/v1/bootstrap gives A's Tox ID"
 t_eq "$(json_field "$boot" udp_port)" 33601 "/v1/bootstrap gives A's UDP port"
 t_eq "$(ip netns exec "$NS" curl -s --max-time 5 http://127.0.0.1:18180/)" "{}" "GET / answers {}"
-t_eq "$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:18180/nope)" \
+t_eq "$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+	-H "Authorization: Bearer $(cat "$T_DIR/member.data/api.token")" http://127.0.0.1:18180/nope)" \
 	404 "an unknown path is 404"
 # B joins with nothing but the BFF's address and port (its HTTP service);
 # C is pinned to A's Tox ID and bootstraps from a DHT node line.
