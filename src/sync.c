@@ -530,6 +530,26 @@ static int seen_add(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx
 	return 0;
 }
 
+int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **q, size_t *qlen)
+{
+	struct seen_list mine = { 0 };
+	int r;
+
+	*q = NULL;
+	*qlen = 0;
+	if ((r = db_seen(db, seen_add, &mine)) == 0) {
+		/* Of its own versions, ask the member for all it has not itself
+		   said it sent: what others relayed may have left gaps. */
+		for (size_t i = 0; i < mine.n && r == 0; i++)
+			if (memcmp(mine.v[i].origin, member, DB_NODE_BYTES) == 0)
+				r = db_seen_direct(db, member, &mine.v[i].upto);
+	}
+	if (r == 0)
+		r = sync_encode_pull(mine.v, mine.n, q, qlen);
+	free(mine.v);
+	return r;
+}
+
 int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
 		uint8_t **out, size_t *len)
 {
@@ -793,23 +813,12 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", pk[i]);
 	for (int round = 0; round < PULL_ROUNDS; round++) {
-		struct seen_list mine = { 0 };
 		struct sync_batch b;
 		uint8_t *q = NULL, *reply = NULL;
 		size_t qlen = 0, rlen = 0;
 		int r, applied, more;
 
-		if ((r = db_seen(s->db, seen_add, &mine)) == 0) {
-			/* Of its own versions, ask the member for all it has not
-			   itself said it sent: what others relayed may have left
-			   gaps. */
-			for (size_t i = 0; i < mine.n && r == 0; i++)
-				if (memcmp(mine.v[i].origin, pk, 32) == 0)
-					r = db_seen_direct(s->db, pk, &mine.v[i].upto);
-		}
-		if (r == 0)
-			r = sync_encode_pull(mine.v, mine.n, &q, &qlen);
-		free(mine.v);
+		r = sync_question(s->db, pk, &q, &qlen);
 		if (r == 0)
 			r = net_call(s->net, pk, NET_SYNC_PULL, q, qlen, RPC_IDEMPOTENT,
 				     PULL_TIMEOUT_MS, &reply, &rlen);

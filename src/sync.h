@@ -96,6 +96,9 @@ int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b);
 typedef int (*sync_removed_fn)(const uint8_t pk[DB_NODE_BYTES], void *ctx);
 int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
 		     struct sync_batch *b, sync_removed_fn removed, void *ctx);
+/* The question to ask member: what db holds of each origin, and of the
+   member's own versions what the member itself said it sent. */
+int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **q, size_t *qlen);
 /* Answer a question from db's contents, as node id. */
 int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
 		uint8_t **out, size_t *len);

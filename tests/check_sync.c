@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <malloc.h>
 #include <sodium.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/allocator_interface.h>
+#endif
 
 #include "../src/clock.h"
 #include "../src/db.h"
@@ -111,7 +115,7 @@ static struct pull_result pull(struct side *to, struct side *from)
 		size_t qlen = 0, alen = 0;
 		int r;
 
-		question_of(to, &q, &qlen);
+		ck_assert_int_eq(sync_question(to->db, from->self, &q, &qlen), 0);
 		ck_assert_int_eq(sync_answer(from->db, &from->id, q, qlen, &a, &alen), 0);
 		free(q);
 		ck_assert_int_eq(sync_decode_reply(a, alen, &b), 0);
@@ -1252,6 +1256,256 @@ START_TEST(test_far_future_hlc)
 }
 END_TEST
 
+
+
+/* Bytes the process holds from malloc now (ASan's own count under ASan). */
+static size_t allocated(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* An answer of SYNC_RECS_MAX small versions (about 10 MB) takes memory in
+   proportion to what arrived, not a fixed-size vector per version (that
+   was about 15 times the answer). */
+START_TEST(test_decode_memory)
+{
+	struct enc b = { 0 };
+	struct db_rec r;
+	struct sync_batch batch;
+	size_t before, held;
+
+	rec_init(&r, "/f", DB_DIR, 0x11, HLC0);
+	enc_header(&b, 0, 0, SYNC_RECS_MAX);
+	for (size_t i = 0; i < SYNC_RECS_MAX; i++)
+		enc_rec(&b, &r, NULL);
+	db_rec_clear(&r);
+	before = allocated();
+	ck_assert_int_eq(sync_decode_reply(b.p, b.len, &batch), 0);
+	held = allocated() - before;
+	ck_assert_uint_eq(batch.n, SYNC_RECS_MAX);
+	ck_assert_msg(held < 3 * b.len, "decoding %zu bytes holds %zu", b.len, held);
+	sync_batch_clear(&batch);
+	free(b.p);
+}
+END_TEST
+
+/* ---- what a member may not do (sync_check_reply) ---- */
+
+/* The answer `from` gives `to`, decoded (not checked). */
+static void answer_to(struct side *to, struct side *from, struct sync_batch *b)
+{
+	uint8_t *q = NULL, *a = NULL;
+	size_t qlen = 0, alen = 0;
+
+	ck_assert_int_eq(sync_question(to->db, from->self, &q, &qlen), 0);
+	ck_assert_int_eq(sync_answer(from->db, &from->id, q, qlen, &a, &alen), 0);
+	ck_assert_int_eq(sync_decode_reply(a, alen, b), 0);
+	free(q);
+	free(a);
+}
+
+/* m's answer holding one version of path as if made by victim: signed
+   with m's own key, which it tells as victim's (a true signature over a
+   false binding). */
+static void forged_answer(struct side *m, struct side *victim, const char *path, struct sync_batch *b)
+{
+	static const char label[] = "oand bind 1";
+	struct ident as = m->id;
+	struct db_rec r;
+	struct db_key k;
+	struct db_range g = { 0 };
+	uint8_t msg[sizeof(label) + DB_NODE_BYTES], *a = NULL;
+	size_t alen = 0;
+
+	rec_init(&r, path, DB_FILE, 0, HLC0 + 77);
+	memcpy(r.e.origin, victim->self, DB_NODE_BYTES);
+	r.vv_len = 0;
+	ck_assert_int_eq(db_rec_vv_set(&r, victim->self, r.e.hlc), 0);
+	memcpy(as.public_key, victim->self, DB_NODE_BYTES);
+	ck_assert_int_eq(sync_sign_rec(&as, &r), 0);
+	memcpy(k.origin, victim->self, DB_NODE_BYTES);
+	memcpy(k.pk, m->id.sign_pk, DB_SIGN_PK_BYTES);
+	memcpy(msg, label, sizeof(label));
+	memcpy(msg + sizeof(label), victim->self, DB_NODE_BYTES);
+	crypto_sign_detached(k.sig, NULL, msg, sizeof(msg), m->id.sign_sk);
+	memcpy(g.origin, victim->self, DB_NODE_BYTES);
+	g.upto = INT64_MAX;
+	ck_assert_int_eq(sync_encode_reply(&k, 1, &g, 1, &r, 1, 0, &a, &alen), 0);
+	ck_assert_int_eq(sync_decode_reply(a, alen, b), 0);
+	free(a);
+	db_rec_clear(&r);
+	sodium_memzero(&as, sizeof(as));
+}
+
+/* A member cannot make versions of another: a key it tells for another
+   node proves nothing (the version waits, unapplied, and no claim of the
+   other's progress counts); once the real key is known, the forgery
+   condemns the whole answer. */
+START_TEST(test_forged_versions)
+{
+	struct side a, m, c;
+	struct sync_batch b;
+	struct db_key k;
+	uint64_t direct = 99;
+
+	side_open(&a, 0xaa);
+	side_open(&m, 0xbb);
+	side_open(&c, 0xcc);
+	forged_answer(&m, &a, "/forged", &b);
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, m.self, &b, NULL, NULL), 0);
+	ck_assert_uint_eq(b.n, 0);		/* not applied: no key binds */
+	ck_assert_uint_eq(b.nranges, 0);	/* nor the claim */
+	ck_assert_int_eq(db_key_get(c.db, a.self, &k), -ENOENT);
+	sync_batch_clear(&b);
+	/* c learns a's real key (derived from a's id), then the same
+	   forgery is refused whole */
+	ck_assert_int_eq(db_mkdir(a.db, "/real", 0755, 0, 0), 0);
+	pull(&c, &a);
+	ck_assert_int_eq(db_key_get(c.db, a.self, &k), 0);
+	ck_assert_int_eq(k.how, DB_KEY_DERIVED);
+	ck_assert_mem_eq(k.pk, a.id.sign_pk, DB_SIGN_PK_BYTES);
+	forged_answer(&m, &a, "/forged", &b);
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, m.self, &b, NULL, NULL), -EBADMSG);
+	sync_batch_clear(&b);
+	ck_assert_int_eq(db_key_get(c.db, a.self, &k), 0);
+	ck_assert_mem_eq(k.pk, a.id.sign_pk, DB_SIGN_PK_BYTES);
+	expect_absent(&c, "/forged");
+	ck_assert_int_eq(db_seen_direct(c.db, a.self, &direct), 0);
+	ck_assert_uint_gt(direct, 0);
+	side_close(&a);
+	side_close(&m);
+	side_close(&c);
+}
+END_TEST
+
+/* A version whose signed bytes were changed on the way is refused whole. */
+START_TEST(test_tampered_version)
+{
+	struct side a, c;
+	struct sync_batch b;
+
+	side_open(&a, 0xaa);
+	side_open(&c, 0xcc);
+	ck_assert_int_eq(publish(&a, "/f", 1, 10), 0);
+	answer_to(&c, &a, &b);
+	ck_assert_uint_gt(b.n, 0);
+	b.recs[b.n - 1].wire[3] ^= 1;	/* a byte of the path, as signed */
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, a.self, &b, NULL, NULL), -EBADMSG);
+	sync_batch_clear(&b);
+	answer_to(&c, &a, &b);
+	b.recs[0].wire[b.recs[0].wire_len - 1] ^= 0x80;	/* the signature */
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, a.self, &b, NULL, NULL), -EBADMSG);
+	sync_batch_clear(&b);
+	side_close(&a);
+	side_close(&c);
+}
+END_TEST
+
+/* A relay's claim of another origin's progress counts only up to the
+   versions it brought; the origin's own claim counts whole, and the
+   origin is asked for all it has not itself said it sent. */
+START_TEST(test_claims_bounded)
+{
+	struct side a, m, c;
+	struct sync_batch b;
+	struct db_range g = { 0 };
+	uint8_t *ans = NULL;
+	size_t alen = 0;
+	struct pull_result res;
+
+	side_open(&a, 0xaa);
+	side_open(&m, 0xbb);
+	side_open(&c, 0xcc);
+	ck_assert_int_eq(publish(&a, "/one", 1, 10), 0);
+	pull(&m, &a);
+	/* m claims a complete up to 2^63-1, sending nothing */
+	memcpy(g.origin, a.self, DB_NODE_BYTES);
+	g.upto = INT64_MAX;
+	ck_assert_int_eq(sync_encode_reply(NULL, 0, &g, 1, NULL, 0, 0, &ans, &alen), 0);
+	ck_assert_int_eq(sync_decode_reply(ans, alen, &b), 0);
+	free(ans);
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, m.self, &b, NULL, NULL), 0);
+	ck_assert_uint_eq(b.nranges, 0);
+	sync_batch_clear(&b);
+	/* m relays a's version honestly: the claim counts up to it */
+	answer_to(&c, &m, &b);
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, m.self, &b, NULL, NULL), 0);
+	ck_assert_uint_gt(b.n, 0);
+	{
+		uint64_t top = 0;
+
+		for (size_t i = 0; i < b.n; i++)
+			if (memcmp(b.recs[i].e.origin, a.self, DB_NODE_BYTES) == 0 && b.recs[i].e.seq > top)
+				top = b.recs[i].e.seq;
+		ck_assert_uint_gt(top, 0);
+		for (size_t i = 0; i < b.nranges; i++) {
+			if (memcmp(b.ranges[i].origin, a.self, DB_NODE_BYTES) != 0)
+				continue;
+			ck_assert_int_eq(b.ranges[i].direct, 0);
+			ck_assert_uint_le(b.ranges[i].upto, top);
+		}
+	}
+	ck_assert_int_ge(db_apply(c.db, b.recs, b.n, b.ranges, b.nranges, NULL, NULL), 0);
+	sync_batch_clear(&b);
+	/* asked directly, a sends its versions again (signed, a no-op) and
+	   its own claim counts */
+	res = pull(&c, &a);
+	ck_assert_uint_gt(res.recs, 0);
+	ck_assert_int_eq(res.applied, 0);
+	res = pull(&c, &a);
+	ck_assert_uint_eq(res.recs, 0);
+	assert_same_tree(&a, &c);
+	side_close(&a);
+	side_close(&m);
+	side_close(&c);
+}
+END_TEST
+
+static int removed_a(const uint8_t pk[DB_NODE_BYTES], void *ctx)
+{
+	return memcmp(pk, ctx, DB_NODE_BYTES) == 0;
+}
+
+/* Versions and claims of a removed member are refused, relayed or not;
+   a member's setuid/setgid bits never come through. */
+START_TEST(test_removed_and_setid)
+{
+	struct side a, m, c;
+	struct sync_batch b;
+	struct db_entry e;
+
+	side_open(&a, 0xaa);
+	side_open(&m, 0xbb);
+	side_open(&c, 0xcc);
+	ck_assert_int_eq(publish(&a, "/x", 1, 10), 0);
+	ck_assert_int_eq(db_setattr(a.db, "/x", DB_SET_MODE, 06755, 0, 0, 0), 0);
+	pull(&m, &a);
+	answer_to(&c, &m, &b);
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, m.self, &b, removed_a, a.self), 0);
+	for (size_t i = 0; i < b.n; i++)
+		ck_assert_mem_ne(b.recs[i].e.origin, a.self, DB_NODE_BYTES);
+	for (size_t i = 0; i < b.nranges; i++)
+		ck_assert_mem_ne(b.ranges[i].origin, a.self, DB_NODE_BYTES);
+	sync_batch_clear(&b);
+	pull(&c, &m);
+	ck_assert_int_eq(db_get(c.db, "/x", &e), 0);
+	ck_assert_uint_eq(e.mode, 0755);
+	db_entry_clear(&e);
+	ck_assert_int_eq(db_get(m.db, "/x", &e), 0);
+	ck_assert_uint_eq(e.mode, 0755);
+	db_entry_clear(&e);
+	side_close(&a);
+	side_close(&m);
+	side_close(&c);
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -1268,6 +1522,15 @@ static Suite *sync_suite(void)
 	tcase_add_loop_test(tc, test_reply_spoilt, 0, SP_COUNT);
 	tcase_add_test(tc, test_reply_bad_records);
 	tcase_add_test(tc, test_reply_bad_vv);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_unchecked_fixture(tc, base_make, base_remove);
+	tcase_add_test(tc, test_forged_versions);
+	tcase_add_test(tc, test_tampered_version);
+	tcase_add_test(tc, test_claims_bounded);
+	tcase_add_test(tc, test_removed_and_setid);
+	tcase_add_test(tc, test_decode_memory);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("found_bugs");
