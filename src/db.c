@@ -1454,6 +1454,37 @@ int db_seen_direct(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t 
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+int db_origin_seqs(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
+		   int signed_only, db_seq_cb cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT seq FROM entries WHERE origin=?1 AND seq>?2 AND seq<=?3 AND (?4=0 OR wire IS NOT NULL)"
+		" UNION ALL SELECT seq FROM holders WHERE node=?1 AND seq>?2 AND seq<=?3"
+		" AND (?4=0 OR wire IS NOT NULL) ORDER BY 1";
+	sqlite3_stmt *s = NULL;
+	int rc, r = 0;
+
+	if (upto > INT64_MAX)
+		upto = INT64_MAX;
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&db->lock);
+		return -EIO;
+	}
+	sqlite3_bind_blob(s, 1, origin, DB_NODE_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)(after > INT64_MAX ? INT64_MAX : after));
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)upto);
+	sqlite3_bind_int(s, 4, signed_only != 0);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((r = cb((uint64_t)sqlite3_column_int64(s, 0), ctx)) != 0)
+			break;
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_errno(rc);
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&db->lock);
+	return r < 0 ? r : 0;
+}
+
 int db_key_get(struct db *db, const uint8_t origin[DB_NODE_BYTES], struct db_key *k)
 {
 	sqlite3_stmt *s;

@@ -200,6 +200,13 @@ struct db_range {
    changes (0 if never): what to ask the origin for. */
 int db_seen_direct(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t *seq);
 
+/* The sequence numbers of origin's versions (and holdings) in (after,
+   upto] held here, in order (signed_only: those held in their signed
+   form); cb returning non-zero stops. */
+typedef int (*db_seq_cb)(uint64_t seq, void *ctx);
+int db_origin_seqs(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
+		   int signed_only, db_seq_cb cb, void *ctx);
+
 /* An origin's signing key (src/sync checks and relays it). */
 #define DB_SIGN_PK_BYTES 32
 #define DB_SIG_BYTES 64

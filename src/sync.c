@@ -97,7 +97,8 @@ static const uint8_t *get_bytes(struct rd *r, size_t n)
 	return p;
 }
 
-int sync_encode_pull(const struct db_range *have, size_t n, uint8_t **out, size_t *len)
+int sync_encode_pull(const struct db_range *have, size_t n, const struct sync_gap *gap,
+		     uint8_t **out, size_t *len)
 {
 	struct buf b = { 0 };
 
@@ -111,6 +112,17 @@ int sync_encode_pull(const struct db_range *have, size_t n, uint8_t **out, size_
 		put(&b, have[i].origin, DB_NODE_BYTES);
 		put_u(&b, have[i].upto, 8);
 	}
+	put_u(&b, gap != NULL && gap->has, 1);
+	if (gap != NULL && gap->has) {
+		if (gap->n == 0 || gap->n > SYNC_GAP_BUCKETS) {
+			free(b.p);
+			return -EINVAL;
+		}
+		put_u(&b, gap->direct, 8);
+		put_u(&b, gap->bucket, 8);
+		put_u(&b, gap->n, 2);
+		put(&b, gap->digest, gap->n * SYNC_DIGEST_BYTES);
+	}
 	if (b.err) {
 		free(b.p);
 		return b.err;
@@ -120,26 +132,111 @@ int sync_encode_pull(const struct db_range *have, size_t n, uint8_t **out, size_
 	return 0;
 }
 
-int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n)
+int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n,
+		     struct sync_gap *gap)
 {
 	struct rd r = { buf, len, 0 };
+	struct sync_gap g = { 0 };
 	size_t k;
 
 	*have = NULL;
 	*n = 0;
+	if (gap != NULL)
+		memset(gap, 0, sizeof(*gap));
 	if (get_u(&r, 1) != SYNC_VERSION)
 		return -EPROTO;
 	k = (size_t)get_u(&r, 2);
-	if (r.bad || k > SYNC_ORIGINS_MAX || r.left != k * (DB_NODE_BYTES + 8))
+	if (r.bad || k > SYNC_ORIGINS_MAX || r.left < k * (DB_NODE_BYTES + 8) + 1)
 		return -EBADMSG;
+	r.p += k * (DB_NODE_BYTES + 8);
+	r.left -= k * (DB_NODE_BYTES + 8);
+	g.has = (int)get_u(&r, 1);
+	if (g.has == 1) {
+		const uint8_t *d;
+
+		g.direct = get_u(&r, 8);
+		g.bucket = get_u(&r, 8);
+		g.n = (size_t)get_u(&r, 2);
+		if (g.n == 0 || g.n > SYNC_GAP_BUCKETS || g.bucket == 0 || g.direct > INT64_MAX ||
+		    g.bucket > INT64_MAX)
+			return -EBADMSG;
+		if ((d = get_bytes(&r, g.n * SYNC_DIGEST_BYTES)) != NULL)
+			memcpy(g.digest, d, g.n * SYNC_DIGEST_BYTES);
+	}
+	if (r.bad || g.has > 1 || r.left != 0)
+		return -EBADMSG;
+	r.p = buf + 3;
 	if (k > 0 && (*have = calloc(k, sizeof(**have))) == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < k; i++) {
-		memcpy((*have)[i].origin, get_bytes(&r, DB_NODE_BYTES), DB_NODE_BYTES);
-		(*have)[i].upto = get_u(&r, 8);
+		memcpy((*have)[i].origin, r.p, DB_NODE_BYTES);
+		r.p += DB_NODE_BYTES;
+		for (int j = 7; j >= 0; j--)
+			(*have)[i].upto = (*have)[i].upto << 8 | r.p[j];
+		r.p += 8;
 	}
 	*n = k;
+	if (gap != NULL)
+		*gap = g;
 	return 0;
+}
+
+/* Digests of buckets of sequence numbers (struct sync_gap). */
+struct digests {
+	crypto_generichash_state st;
+	uint64_t count, direct, bucket;
+	size_t cur, n;
+	uint8_t (*out)[SYNC_DIGEST_BYTES];
+};
+
+static void digest_u64(struct digests *d, uint64_t v)
+{
+	uint8_t x[8];
+
+	for (int i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	crypto_generichash_update(&d->st, x, sizeof(x));
+}
+
+/* Close buckets up to (not including) upto: each ends with its count. */
+static void digest_close(struct digests *d, size_t upto)
+{
+	while (d->cur < upto && d->cur < d->n) {
+		digest_u64(d, d->count);
+		crypto_generichash_final(&d->st, d->out[d->cur++], SYNC_DIGEST_BYTES);
+		crypto_generichash_init(&d->st, NULL, 0, SYNC_DIGEST_BYTES);
+		d->count = 0;
+	}
+}
+
+static int digest_seq(uint64_t seq, void *ctx)
+{
+	struct digests *d = ctx;
+	uint64_t i = (seq - d->direct - 1) / d->bucket;
+
+	if (i >= d->n)
+		return 1;
+	digest_close(d, (size_t)i);
+	digest_u64(d, seq);
+	d->count++;
+	return 0;
+}
+
+/* The digests of origin's versions held here in (g->direct, upto], in
+   g->n buckets of g->bucket (signed_only: those held signed), into out. */
+static int gap_digests(struct db *db, const uint8_t origin[DB_NODE_BYTES], const struct sync_gap *g,
+		       uint64_t upto, int signed_only, uint8_t (*out)[SYNC_DIGEST_BYTES])
+{
+	struct digests d = { .direct = g->direct, .bucket = g->bucket, .n = g->n, .out = out };
+	uint64_t end = g->direct + (uint64_t)g->n * g->bucket;
+	int r;
+
+	if (end < g->direct || end > upto)	/* past upto, or wrapped */
+		end = upto;
+	crypto_generichash_init(&d.st, NULL, 0, SYNC_DIGEST_BYTES);
+	r = db_origin_seqs(db, origin, g->direct, end, signed_only, digest_seq, &d);
+	digest_close(&d, d.n);
+	return r;
 }
 
 /* The signed form of a version: its encoding (put_rec), then SIG_BYTES
@@ -533,19 +630,34 @@ static int seen_add(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx
 int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **q, size_t *qlen)
 {
 	struct seen_list mine = { 0 };
+	struct sync_gap gap = { 0 };
 	int r;
 
 	*q = NULL;
 	*qlen = 0;
 	if ((r = db_seen(db, seen_add, &mine)) == 0) {
-		/* Of its own versions, ask the member for all it has not itself
-		   said it sent: what others relayed may have left gaps. */
-		for (size_t i = 0; i < mine.n && r == 0; i++)
-			if (memcmp(mine.v[i].origin, member, DB_NODE_BYTES) == 0)
-				r = db_seen_direct(db, member, &mine.v[i].upto);
+		/* Of the member's own versions, what others relayed beyond what
+		   the member itself said it sent may have gaps: the member
+		   compares its versions there with a digest of those held here,
+		   and sends them all when they differ. */
+		for (size_t i = 0; i < mine.n && r == 0; i++) {
+			if (memcmp(mine.v[i].origin, member, DB_NODE_BYTES) != 0)
+				continue;
+			if ((r = db_seen_direct(db, member, &gap.direct)) == 0 &&
+			    gap.direct < mine.v[i].upto) {
+				uint64_t span = mine.v[i].upto - gap.direct;
+
+				gap.has = 1;
+				gap.bucket = (span + SYNC_GAP_BUCKETS - 1) / SYNC_GAP_BUCKETS;
+				if (gap.bucket < SYNC_GAP_BUCKET_MIN)
+					gap.bucket = SYNC_GAP_BUCKET_MIN;
+				gap.n = (size_t)((span + gap.bucket - 1) / gap.bucket);
+				r = gap_digests(db, member, &gap, mine.v[i].upto, 1, gap.digest);
+			}
+		}
 	}
 	if (r == 0)
-		r = sync_encode_pull(mine.v, mine.n, q, qlen);
+		r = sync_encode_pull(mine.v, mine.n, &gap, q, qlen);
 	free(mine.v);
 	return r;
 }
@@ -557,12 +669,13 @@ int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, 
 	struct seen_list mine = { 0 };
 	struct buf ranges = { 0 }, keys = { 0 };
 	struct answer a = { .id = id };
+	struct sync_gap gap;
 	size_t nhave = 0, nranges = 0, nkeys = 0;
 	int r;
 
 	*out = NULL;
 	*len = 0;
-	if ((r = sync_decode_pull(question, qlen, &have, &nhave)) != 0)
+	if ((r = sync_decode_pull(question, qlen, &have, &nhave, &gap)) != 0)
 		return r;
 	if ((r = db_seen(db, seen_add, &mine)) != 0)
 		goto out;
@@ -575,7 +688,10 @@ int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, 
 		for (size_t j = 0; j < nhave; j++)
 			if (memcmp(have[j].origin, o, DB_NODE_BYTES) == 0)
 				theirs = have[j].upto;
-		if (mine.v[i].upto <= theirs)
+		int check = memcmp(o, id->public_key, DB_NODE_BYTES) == 0 && gap.has &&
+			    gap.direct < theirs;
+
+		if (mine.v[i].upto <= theirs && !check)
 			continue;
 		if (memcmp(o, id->public_key, DB_NODE_BYTES) == 0) {
 			memcpy(k.origin, o, DB_NODE_BYTES);
@@ -585,8 +701,32 @@ int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, 
 			continue;	/* nothing of it signed here to relay */
 		}
 		a.last = 0;
-		if ((r = db_changes(db, o, theirs, mine.v[i].upto, SYNC_RECS_MAX - a.recs, answer_rec,
-				    &a)) != 0 || a.b.err)
+		if (check) {
+			/* What others relayed of mine: each bucket the asker holds
+			   otherwise than I do comes again from me. */
+			uint8_t (*d)[SYNC_DIGEST_BYTES] = malloc(gap.n * SYNC_DIGEST_BYTES);
+
+			if (d == NULL) {
+				r = -ENOMEM;
+				goto out;
+			}
+			r = gap_digests(db, o, &gap, theirs, 0, d);
+			for (size_t b = 0; r == 0 && b < gap.n && !a.full; b++) {
+				uint64_t lo = gap.direct + b * gap.bucket, hi = lo + gap.bucket;
+
+				if (hi > theirs)
+					hi = theirs;
+				if (sodium_memcmp(d[b], gap.digest[b], SYNC_DIGEST_BYTES) != 0)
+					r = db_changes(db, o, lo, hi, SYNC_RECS_MAX - a.recs, answer_rec, &a);
+			}
+			free(d);
+		}
+		if (r == 0 && !a.full)
+			r = db_changes(db, o, theirs, mine.v[i].upto, SYNC_RECS_MAX - a.recs, answer_rec,
+				       &a);
+		if (r == 0)
+			r = a.b.err;
+		if (r != 0)
 			goto out;
 		if (a.recs > before) {
 			put_key(&keys, &k);

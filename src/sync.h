@@ -15,7 +15,8 @@
  * and claims count).  A member can neither forge another's versions nor,
  * by claiming another origin's progress, stop a node from asking for
  * them: such a claim counts only up to the versions it brought, and each
- * origin is asked for everything it has not itself said it sent.
+ * origin checks (struct sync_gap) that what others brought of its
+ * versions has no gap.
  * A node pulls from a member when their link comes up, when the member
  * sends news (NET_SYNC_NEWS, after any change it made or took in), and
  * every SYNC_PERIOD_MS.  db_apply() decides each path (conflict rules
@@ -67,9 +68,30 @@ void sync_get_stats(struct sync *s, struct sync_stats *st);
 
 /* ---- the codec (pure; tests and the fuzz target use it) ---- */
 
-/* A question: for each origin, the sequence number held complete. */
-int sync_encode_pull(const struct db_range *have, size_t n, uint8_t **out, size_t *len);
-int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n);
+/*
+ * A question: for each origin, the sequence number held complete; and,
+ * for the asked member's own versions, the gap check: up to direct the
+ * member itself said it sent them, and the digests (each a BLAKE2b over
+ * the sequence numbers of one bucket of them and their count) name those
+ * held in (direct, held] as others relayed them.  The member sends again
+ * the versions of each bucket whose digest differs from its own.
+ */
+#define SYNC_DIGEST_BYTES 32
+#define SYNC_GAP_BUCKETS 256	/* digests in one check at most */
+#define SYNC_GAP_BUCKET_MIN 64	/* sequence numbers a digest covers at least */
+struct sync_gap {
+	int has;
+	uint64_t direct;
+	uint64_t bucket;	/* digest i covers (direct + i*bucket, direct + (i+1)*bucket] */
+	size_t n;
+	uint8_t digest[SYNC_GAP_BUCKETS][SYNC_DIGEST_BYTES];
+};
+/* gap may be NULL (no check). */
+int sync_encode_pull(const struct db_range *have, size_t n, const struct sync_gap *gap,
+		     uint8_t **out, size_t *len);
+/* gap may be NULL (not wanted). */
+int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n,
+		     struct sync_gap *gap);
 
 struct sync_batch {
 	struct db_rec *recs;	/* each with its signed form (wire) */

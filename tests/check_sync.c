@@ -92,7 +92,7 @@ static void question_of(struct side *to, uint8_t **q, size_t *qlen)
 	struct ranges have = { 0 };
 
 	ck_assert_int_eq(db_seen(to->db, ranges_add, &have), 0);
-	ck_assert_int_eq(sync_encode_pull(have.v, have.n, q, qlen), 0);
+	ck_assert_int_eq(sync_encode_pull(have.v, have.n, NULL, q, qlen), 0);
 	free(have.v);
 }
 
@@ -493,10 +493,10 @@ START_TEST(test_pull_roundtrip)
 			have[i].origin[k] = (uint8_t)(i * 13 + (size_t)k);
 		have[i].upto = i == 1 ? INT64_MAX : (uint64_t)i * 0x0101010101ull + 1;
 	}
-	ck_assert_int_eq(sync_encode_pull(have, n, &q, &qlen), 0);
-	ck_assert_uint_eq(qlen, 3 + n * (DB_NODE_BYTES + 8));
+	ck_assert_int_eq(sync_encode_pull(have, n, NULL, &q, &qlen), 0);
+	ck_assert_uint_eq(qlen, 3 + n * (DB_NODE_BYTES + 8) + 1);	/* and no gap check */
 	ck_assert_int_eq(q[0], SYNC_VERSION);
-	ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n), 0);
+	ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, NULL), 0);
 	ck_assert_uint_eq(got_n, n);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_mem_eq(got[i].origin, have[i].origin, DB_NODE_BYTES);
@@ -506,17 +506,42 @@ START_TEST(test_pull_roundtrip)
 	/* Every truncation and a byte too many are refused, nothing kept. */
 	for (size_t cut = 0; cut < qlen && cut < 2048; cut++) {
 		got = (struct db_range *)q;	/* must come back NULL */
-		ck_assert_int_lt(sync_decode_pull(q, cut, &got, &got_n), 0);
+		ck_assert_int_lt(sync_decode_pull(q, cut, &got, &got_n, NULL), 0);
 		ck_assert_ptr_null(got);
 		ck_assert_uint_eq(got_n, 0);
 	}
 	q = realloc(q, qlen + 1);
 	ck_assert_ptr_nonnull(q);
 	q[qlen] = 0;
-	ck_assert_int_eq(sync_decode_pull(q, qlen + 1, &got, &got_n), -EBADMSG);
+	ck_assert_int_eq(sync_decode_pull(q, qlen + 1, &got, &got_n, NULL), -EBADMSG);
 	q[0] = SYNC_VERSION + 1;
-	ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n), -EPROTO);
+	ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, NULL), -EPROTO);
 	free(q);
+	/* With a gap check: it comes back whole, and every cut is refused. */
+	{
+		struct sync_gap gap = { .has = 1, .direct = 0x0102030405ull, .bucket = 64, .n = 3 }, back;
+
+		for (size_t i = 0; i < gap.n * SYNC_DIGEST_BYTES; i++)
+			gap.digest[i / SYNC_DIGEST_BYTES][i % SYNC_DIGEST_BYTES] = (uint8_t)(0xa0 + i);
+		ck_assert_int_eq(sync_encode_pull(have, n, &gap, &q, &qlen), 0);
+		ck_assert_uint_eq(qlen, 3 + n * (DB_NODE_BYTES + 8) + 1 + 8 + 8 + 2 + 3 * SYNC_DIGEST_BYTES);
+		ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, &back), 0);
+		ck_assert_uint_eq(got_n, n);
+		ck_assert_int_eq(back.has, 1);
+		ck_assert_uint_eq(back.direct, gap.direct);
+		ck_assert_uint_eq(back.bucket, 64);
+		ck_assert_uint_eq(back.n, 3);
+		ck_assert_mem_eq(back.digest, gap.digest, 3 * SYNC_DIGEST_BYTES);
+		free(got);
+		for (size_t cut = qlen > 64 ? qlen - 64 : 0; cut < qlen; cut++) {
+			got = (struct db_range *)q;
+			ck_assert_int_lt(sync_decode_pull(q, cut, &got, &got_n, &back), 0);
+			ck_assert_ptr_null(got);
+		}
+		q[3 + n * (DB_NODE_BYTES + 8)] = 2;	/* a flag neither 0 nor 1 */
+		ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, &back), -EBADMSG);
+		free(q);
+	}
 	free(have);
 }
 END_TEST
@@ -528,12 +553,12 @@ START_TEST(test_pull_limits)
 	size_t qlen = 0, got_n = 0;
 
 	ck_assert_ptr_nonnull(have);
-	ck_assert_int_eq(sync_encode_pull(have, SYNC_ORIGINS_MAX + 1, &q, &qlen), -E2BIG);
+	ck_assert_int_eq(sync_encode_pull(have, SYNC_ORIGINS_MAX + 1, NULL, &q, &qlen), -E2BIG);
 	ck_assert_ptr_null(q);
 	/* A count above the limit is refused before anything is read. */
 	small[1] = (SYNC_ORIGINS_MAX + 1) & 0xff;
 	small[2] = (SYNC_ORIGINS_MAX + 1) >> 8;
-	ck_assert_int_eq(sync_decode_pull(small, sizeof(small), &got, &got_n), -EBADMSG);
+	ck_assert_int_eq(sync_decode_pull(small, sizeof(small), &got, &got_n, NULL), -EBADMSG);
 	ck_assert_ptr_null(got);
 	/* sync_answer refuses a bad question the same way. */
 	{
@@ -702,7 +727,7 @@ START_TEST(test_answer_layout)
 	ck_assert_int_eq(db_symlink(a.db, "/d/l", "f", 1, 2), 0);
 	ck_assert_int_eq(publish(&a, "/g", 2, 20), 0);
 	ck_assert_int_eq(db_unlink(a.db, "/g", &has_old, old), 0);
-	ck_assert_int_eq(sync_encode_pull(NULL, 0, &q, &qlen), 0);
+	ck_assert_int_eq(sync_encode_pull(NULL, 0, NULL, &q, &qlen), 0);
 	ck_assert_int_eq(sync_answer(a.db, &a.id, q, qlen, &ans, &alen), 0);
 	ck_assert_int_eq(db_changes(a.db, a.self, 0, INT64_MAX, 100, capture_rec, &c), 0);
 	ck_assert_uint_eq(c.n, 6);	/* the root, four versions and a holding */
@@ -764,7 +789,7 @@ START_TEST(test_reply_truncated)
 	ck_assert_int_eq(db_symlink(a.db, "/d/l", "f", 1, 2), 0);
 	ck_assert_int_eq(publish(&a, "/g", 2, 20), 0);
 	ck_assert_int_eq(db_unlink(a.db, "/g", &has_old, old), 0);
-	ck_assert_int_eq(sync_encode_pull(NULL, 0, &q, &qlen), 0);
+	ck_assert_int_eq(sync_encode_pull(NULL, 0, NULL, &q, &qlen), 0);
 	ck_assert_int_eq(sync_answer(a.db, &a.id, q, qlen, &ans, &alen), 0);
 	expect_accepted(ans, alen, 7, "the whole answer");
 	for (size_t cut = 0; cut < alen; cut++)
@@ -1423,6 +1448,12 @@ START_TEST(test_claims_bounded)
 	side_open(&m, 0xbb);
 	side_open(&c, 0xcc);
 	ck_assert_int_eq(publish(&a, "/one", 1, 10), 0);
+	for (unsigned i = 0; i < 300; i++) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "/many%u", i);
+		ck_assert_int_eq(publish(&a, p, i + 10, 5), 0);
+	}
 	pull(&m, &a);
 	/* m claims a complete up to 2^63-1, sending nothing */
 	memcpy(g.origin, a.self, DB_NODE_BYTES);
@@ -1453,13 +1484,43 @@ START_TEST(test_claims_bounded)
 	}
 	ck_assert_int_ge(db_apply(c.db, b.recs, b.n, b.ranges, b.nranges, NULL, NULL), 0);
 	sync_batch_clear(&b);
-	/* asked directly, a sends its versions again (signed, a no-op) and
-	   its own claim counts */
+	/* asked directly, a sends again only the bucket of versions where c
+	   holds otherwise than a (the root, which c's own version won), not
+	   the hundreds c got whole from m; its own claim counts */
 	res = pull(&c, &a);
-	ck_assert_uint_gt(res.recs, 0);
+	ck_assert_uint_le(res.recs, SYNC_GAP_BUCKET_MIN);
 	ck_assert_int_eq(res.applied, 0);
+	assert_same_tree(&a, &c);
 	res = pull(&c, &a);
 	ck_assert_uint_eq(res.recs, 0);
+	/* m withholds one of a's versions and relays the rest: c's claim for
+	   a stops at the newest it got, and a, asked, sends them all again */
+	ck_assert_int_eq(publish(&a, "/two", 2, 20), 0);
+	ck_assert_int_eq(publish(&a, "/three", 3, 30), 0);
+	pull(&m, &a);
+	answer_to(&c, &m, &b);
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < b.n; i++) {
+			if (b.recs[i].path != NULL && strcmp(b.recs[i].path, "/two") == 0) {
+				db_rec_clear(&b.recs[i]);
+				continue;
+			}
+			b.recs[k++] = b.recs[i];
+		}
+		ck_assert_uint_eq(k + 1, b.n);
+		b.n = k;
+	}
+	ck_assert_int_eq(sync_check_reply(c.db, c.self, m.self, &b, NULL, NULL), 0);
+	ck_assert_int_ge(db_apply(c.db, b.recs, b.n, b.ranges, b.nranges, NULL, NULL), 0);
+	sync_batch_clear(&b);
+	expect_absent(&c, "/two");
+	res = pull(&c, &m);
+	ck_assert_uint_eq(res.recs, 0);	/* m has nothing more to say */
+	expect_absent(&c, "/two");
+	res = pull(&c, &a);
+	ck_assert_uint_gt(res.recs, 0);
 	assert_same_tree(&a, &c);
 	side_close(&a);
 	side_close(&m);

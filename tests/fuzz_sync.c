@@ -72,15 +72,16 @@ static void check_reply(const uint8_t *data, size_t size)
 static void check_pull(const uint8_t *data, size_t size)
 {
 	struct db_range *have = NULL;
+	struct sync_gap gap;
 	uint8_t *again = NULL;
 	size_t n = 0, len = 0;
 
-	if (sync_decode_pull(data, size, &have, &n) != 0) {
+	if (sync_decode_pull(data, size, &have, &n, &gap) != 0) {
 		if (have != NULL || n != 0)
 			abort();
 		return;
 	}
-	if (sync_encode_pull(have, n, &again, &len) != 0 || len != size ||
+	if (gap.has > 1 || sync_encode_pull(have, n, &gap, &again, &len) != 0 || len != size ||
 	    memcmp(again, data, size) != 0)
 		abort();
 	free(again);
