@@ -9,6 +9,7 @@
 #   make bench-cluster only the cluster ones against bare toxcore (bench/cluster)
 #   make bench-share  only the shared-tree ones between mounted nodes (bench/share)
 #   make bench-http   only the HTTP API against the mount and plain servers (bench/http)
+#   make bench-sync   only the replication path without the network (bench/syncpath.c)
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -195,11 +196,12 @@ build/bench/httpload: bench/httpload.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE $< -o $@ -lpthread
 
-bench: all build/bench/toxref build/bench/httpload
+bench: all build/bench/toxref build/bench/httpload build/bench/syncpath
 	bench/run
 	bench/cluster
 	bench/share
 	bench/http
+	build/bench/syncpath
 
 bench-cluster: all build/bench/toxref
 	bench/cluster
@@ -209,6 +211,15 @@ bench-share: all build/bench/toxref
 
 bench-http: all build/bench/httpload
 	bench/http
+
+# The replication path without the network: answers, checks, applying.
+build/bench/syncpath: bench/syncpath.c $(B)/src/sync.o $(B)/src/db.o $(B)/src/ident.o $(B)/src/clock.o \
+	$(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/tests/net_stub.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-sync: build/bench/syncpath
+	build/bench/syncpath
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -253,5 +264,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration fuzz check bench bench-cluster bench-share bench-http install uninstall deps man-check clean
+.PHONY: all unit integration fuzz check bench bench-cluster bench-share bench-http bench-sync install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)
