@@ -17,7 +17,8 @@
 #include <malloc.h>
 #include <sodium.h>
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* ASan's own count (libasan; gcc ships no header for it). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "../src/clock.h"
