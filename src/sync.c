@@ -921,7 +921,13 @@ int sync_service(void *ctx, const uint8_t from[32], uint16_t method, int notice,
 	}
 	if (method != NET_SYNC_PULL || notice)
 		return -ENOSYS;
-	r = sync_answer(s->db, s->id, body, len, reply, reply_len);
+	{
+		int64_t t0 = deadline_now_ms();
+
+		r = sync_answer(s->db, s->id, body, len, reply, reply_len);
+		log_debug("sync: answered %02x%02x%02x%02x with %zu bytes in %lld ms", from[0], from[1],
+			  from[2], from[3], r == 0 ? *reply_len : 0, (long long)(deadline_now_ms() - t0));
+	}
 	pthread_mutex_lock(&s->lock);
 	s->st.served += r == 0;
 	pthread_mutex_unlock(&s->lock);
@@ -957,6 +963,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		uint8_t *q = NULL, *reply = NULL;
 		size_t qlen = 0, rlen = 0;
 		int r, applied, more;
+		int64_t t0 = deadline_now_ms(), t1, t2;
 
 		r = sync_question(s->db, pk, &q, &qlen);
 		if (r == 0)
@@ -971,10 +978,12 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 			pthread_mutex_unlock(&s->lock);
 			return r;
 		}
+		t1 = deadline_now_ms();
 		r = sync_decode_reply(reply, rlen, &b);
 		free(reply);
 		if (r == 0 && (r = sync_check_reply(s->db, s->id->public_key, pk, &b, is_removed, s)) != 0)
 			sync_batch_clear(&b);
+		t2 = deadline_now_ms();
 		if (r != 0) {
 			log_warn("sync: a malformed answer from %s was dropped: %s", hex, strerror(-r));
 			pthread_mutex_lock(&s->lock);
@@ -984,6 +993,9 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		}
 		applied = db_apply(s->db, b.recs, b.n, b.ranges, b.nranges, on_changed, s);
 		more = b.more;
+		log_debug("sync: %s answered %zu bytes, %zu versions in %lld ms; checked in %lld ms, "
+			  "applied in %lld ms", hex, rlen, b.n, (long long)(t1 - t0), (long long)(t2 - t1),
+			  (long long)(deadline_now_ms() - t2));
 		sync_batch_clear(&b);
 		pthread_mutex_lock(&s->lock);
 		if (applied < 0) {
