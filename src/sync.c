@@ -662,6 +662,51 @@ int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **
 	return r;
 }
 
+/* The question that follows an answer whose (checked) claims are not yet
+   applied: as if they were.  Of the member's own versions it asks from
+   what the member itself said it sent; no gap check (the next pull
+   makes one). */
+static int question_after(struct db *db, const uint8_t member[DB_NODE_BYTES],
+			  const struct db_range *claims, size_t n, uint8_t **q, size_t *qlen)
+{
+	struct seen_list mine = { 0 };
+	int r;
+
+	*q = NULL;
+	*qlen = 0;
+	if ((r = db_seen(db, seen_add, &mine)) != 0)
+		goto out;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		size_t j;
+
+		for (j = 0; j < mine.n; j++)
+			if (memcmp(mine.v[j].origin, claims[i].origin, DB_NODE_BYTES) == 0)
+				break;
+		if (j == mine.n)
+			r = seen_add(claims[i].origin, 0, &mine);
+		if (r == 0 && mine.v[j].upto < claims[i].upto)
+			mine.v[j].upto = claims[i].upto;
+	}
+	for (size_t j = 0; j < mine.n && r == 0; j++) {
+		uint64_t direct = 0;
+
+		if (memcmp(mine.v[j].origin, member, DB_NODE_BYTES) != 0)
+			continue;
+		r = db_seen_direct(db, member, &direct);
+		for (size_t i = 0; i < n; i++)
+			if (claims[i].direct && memcmp(claims[i].origin, member, DB_NODE_BYTES) == 0 &&
+			    claims[i].upto > direct)
+				direct = claims[i].upto;
+		if (direct < mine.v[j].upto)
+			mine.v[j].upto = direct;
+	}
+	if (r == 0)
+		r = sync_encode_pull(mine.v, mine.n, NULL, q, qlen);
+out:
+	free(mine.v);
+	return r;
+}
+
 int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
 		uint8_t **out, size_t *len)
 {
@@ -757,8 +802,10 @@ out:
  * for its own versions; for another origin's, only up to the newest of
  * them it sent here.
  */
-int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
-		     struct sync_batch *b, sync_removed_fn removed, void *ctx)
+/* The first part of sync_check_reply(): keys, which versions are kept,
+   and claims; no signature is checked yet (verified says it was). */
+static int check_claims(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
+			struct sync_batch *b, sync_removed_fn removed, void *ctx, int verify)
 {
 	struct {
 		uint8_t origin[DB_NODE_BYTES];
@@ -815,7 +862,7 @@ int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uin
 		if (memcmp(rec->e.origin, self, DB_NODE_BYTES) == 0 ||
 		    (removed != NULL && removed(rec->e.origin, ctx)) || !o[j].known) {
 			take = 0;
-		} else if (sig_check(rec, o[j].k.pk) != 0) {
+		} else if (verify && sig_check(rec, o[j].k.pk) != 0) {
 			r = -EBADMSG;
 			goto out;
 		}
@@ -855,6 +902,33 @@ int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uin
 out:
 	free(o);
 	return r;
+}
+
+/* The second part: every kept version's signature, under the key it was
+   kept for.  0 or -EBADMSG. */
+static int check_signatures(struct db *db, const struct sync_batch *b)
+{
+	struct db_key k;
+	const uint8_t *last = NULL;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct db_rec *rec = &b->recs[i];
+
+		if (last == NULL || memcmp(last, rec->e.origin, DB_NODE_BYTES) != 0) {
+			if (db_key_get(db, rec->e.origin, &k) != 0)
+				return -EBADMSG;
+			last = rec->e.origin;
+		}
+		if (sig_check(rec, k.pk) != 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
+		     struct sync_batch *b, sync_removed_fn removed, void *ctx)
+{
+	return check_claims(db, self, from, b, removed, ctx, 1);
 }
 
 /* ---- the thread ---- */
@@ -950,26 +1024,81 @@ static void on_changed(const char *path, void *ctx)
 		s->changed(path, s->ctx);
 }
 
-/* Pull from one member until it has nothing more (or PULL_ROUNDS):
-   0, or -errno when it failed (asked again later). */
+/* A request on a thread of its own, so that the next answer comes while
+   this one is checked and applied (the link stays busy: Tox's lossless
+   channel slows down when it idles between answers). */
+struct call {
+	struct net *net;
+	uint8_t pk[32];
+	uint8_t *q, *reply;
+	size_t qlen, rlen;
+	int r;
+	pthread_t thread;
+};
+
+static void *call_main(void *arg)
+{
+	struct call *c = arg;
+
+	c->r = net_call(c->net, c->pk, NET_SYNC_PULL, c->q, c->qlen, RPC_IDEMPOTENT, PULL_TIMEOUT_MS,
+			&c->reply, &c->rlen);
+	return NULL;
+}
+
+/* Start c (its q set); -errno if no thread could be made. */
+static int call_start(struct call *c)
+{
+	return -pthread_create(&c->thread, NULL, call_main, c);
+}
+
+/* Wait for c; its reply is the caller's then. */
+static void call_wait(struct call *c)
+{
+	pthread_join(c->thread, NULL);
+	free(c->q);
+	c->q = NULL;
+}
+
+/*
+ * Pull from one member until it has nothing more (or PULL_ROUNDS): 0, or
+ * -errno when it failed (asked again later).  While an answer is checked
+ * and applied, the question that follows it is already asked, as if its
+ * claims were applied; if it is not applied whole, that next answer is
+ * dropped.
+ */
 static int pull_from(struct sync *s, const uint8_t *pk)
 {
+	struct call next = { .net = s->net };
+	int have_next = 0, r = 0;
 	char hex[17];
 
+	memcpy(next.pk, pk, 32);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", pk[i]);
 	for (int round = 0; round < PULL_ROUNDS; round++) {
 		struct sync_batch b;
-		uint8_t *q = NULL, *reply = NULL;
-		size_t qlen = 0, rlen = 0;
-		int r, applied, more;
+		uint8_t *reply = NULL;
+		size_t rlen = 0;
+		int applied, more;
 		int64_t t0 = deadline_now_ms(), t1, t2;
 
-		r = sync_question(s->db, pk, &q, &qlen);
-		if (r == 0)
-			r = net_call(s->net, pk, NET_SYNC_PULL, q, qlen, RPC_IDEMPOTENT,
-				     PULL_TIMEOUT_MS, &reply, &rlen);
-		free(q);
+		if (have_next) {
+			call_wait(&next);
+			have_next = 0;
+			r = next.r;
+			reply = next.reply;
+			rlen = next.rlen;
+			next.reply = NULL;
+		} else {
+			uint8_t *q = NULL;
+			size_t qlen = 0;
+
+			r = sync_question(s->db, pk, &q, &qlen);
+			if (r == 0)
+				r = net_call(s->net, pk, NET_SYNC_PULL, q, qlen, RPC_IDEMPOTENT,
+					     PULL_TIMEOUT_MS, &reply, &rlen);
+			free(q);
+		}
 		if (r != 0) {
 			if (r != -EHOSTUNREACH && r != -ESHUTDOWN && r != -ENOSYS)
 				log_info("sync: asking %s for changes failed: %s", hex, strerror(-r));
@@ -981,7 +1110,17 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		t1 = deadline_now_ms();
 		r = sync_decode_reply(reply, rlen, &b);
 		free(reply);
-		if (r == 0 && (r = sync_check_reply(s->db, s->id->public_key, pk, &b, is_removed, s)) != 0)
+		if (r == 0 && (r = check_claims(s->db, s->id->public_key, pk, &b, is_removed, s, 0)) != 0)
+			sync_batch_clear(&b);
+		/* The next question, asked while this answer is checked. */
+		if (r == 0 && b.more && round + 1 < PULL_ROUNDS &&
+		    question_after(s->db, pk, b.ranges, b.nranges, &next.q, &next.qlen) == 0) {
+			if (call_start(&next) == 0)
+				have_next = 1;
+			else
+				free(next.q), next.q = NULL;
+		}
+		if (r == 0 && (r = check_signatures(s->db, &b)) != 0)
 			sync_batch_clear(&b);
 		t2 = deadline_now_ms();
 		if (r != 0) {
@@ -989,7 +1128,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 			pthread_mutex_lock(&s->lock);
 			s->st.rejected++;
 			pthread_mutex_unlock(&s->lock);
-			return r;
+			break;
 		}
 		applied = db_apply(s->db, b.recs, b.n, b.ranges, b.nranges, on_changed, s);
 		more = b.more;
@@ -1008,7 +1147,8 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		pthread_mutex_unlock(&s->lock);
 		if (applied < 0) {
 			log_error("sync: cannot apply the changes from %s: %s", hex, strerror(-applied));
-			return applied;
+			r = applied;
+			break;
 		}
 		/* News travel on: members not linked to that one hear it from us. */
 		if (applied > 0)
@@ -1016,6 +1156,13 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		if (!more)
 			return 0;
 	}
+	if (have_next) {
+		/* Asked as if this answer had been applied: not taken. */
+		call_wait(&next);
+		free(next.reply);
+	}
+	if (r != 0)
+		return r;
 	/* More remains: come back after the others had their turn. */
 	pthread_mutex_lock(&s->lock);
 	{
