@@ -169,7 +169,8 @@ static int make_private(const char *dir)
 		const char *name;
 		mode_t mode;	/* 0700: a folder */
 	} items[] = {
-		{ "node.key", 0600 }, { API_TOKEN_FILE, 0600 }, { API_TOKEN_RO_FILE, 0600 },
+		{ "node.key", 0600 }, { "sign.key", 0600 }, { API_TOKEN_FILE, 0600 },
+		{ API_TOKEN_RO_FILE, 0600 },
 		{ "lock", 0600 }, { "oand.db", 0600 }, { "oand.db-wal", 0600 },
 		{ "oand.db-shm", 0600 }, { "objects", 0700 }, { "staging", 0700 },
 		{ "partial", 0700 }, { "corrupt", 0700 },

@@ -7,7 +7,7 @@
 #
 # The data dir: made 0700 with its files 0600 even under umask 000, and
 # made so again at a restart after it was left 0755 with an oand.db of
-# 0644; U reads none of oand.db, its WAL, api.token, node.key.
+# 0644; U reads none of oand.db, its WAL, api.token, node.key, sign.key.
 # The control socket: 0600, U cannot reach it, and with the data dir
 # opened up the node still answers U with a refusal only.
 # The HTTP API from loopback: U without the token gets 401 for GET, PUT,
@@ -69,22 +69,22 @@ printf 'for all\n' > "$M/public"
 chmod 0644 "$M/public"
 t_check "oand.db has a WAL while the node runs" test -f "$D/oand.db-wal"
 t_eq "$(mode "$D")" 700 "a new data dir under umask 000"
-for f in oand.db oand.db-wal node.key api.token lock; do
+for f in oand.db oand.db-wal node.key sign.key api.token lock; do
 	t_eq "$(mode "$D/$f")" 600 "a new $f under umask 000"
 done
 t_stop n || t_die "the node did not stop"
 # As an admin's mkdir or an older oand left them.
 chmod 0755 "$D" "$D/objects"
-chmod 0644 "$D/oand.db"
+chmod 0644 "$D/oand.db" "$D/sign.key"
 t_start_fg n || t_die "the node did not start again"
 t_eq "$(mode "$D")" 700 "the 0755 data dir after a restart"
 t_eq "$(mode "$D/objects")" 700 "the 0755 objects/ after a restart"
-for f in oand.db oand.db-wal node.key api.token lock; do
+for f in oand.db oand.db-wal node.key sign.key api.token lock; do
 	[ -e "$D/$f" ] || printf 'x\n' > "$M/touch-$f"	# a write makes the WAL
 	t_eq "$(mode "$D/$f")" 600 "$f after a restart"
 done
 t_eq "$(stat -c %U "$M/secret") $(mode "$M/secret")" "root 600" "secret is root's, 0600"
-for f in oand.db oand.db-wal api.token node.key; do
+for f in oand.db oand.db-wal api.token node.key sign.key; do
 	t_refused "U reads $f" "Permission denied" as_user cat "$D/$f"
 done
 t_refused "U lists the data dir" "Permission denied" as_user ls "$D"
