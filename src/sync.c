@@ -803,14 +803,13 @@ out:
  * them it sent here.
  */
 /* The first part of sync_check_reply(): keys, which versions are kept,
-   and claims; no signature is checked yet (verified says it was). */
+   and claims; no signature is checked yet (check_signatures()). */
 static int check_claims(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
-			struct sync_batch *b, sync_removed_fn removed, void *ctx, int verify)
+			struct sync_batch *b, sync_removed_fn removed, void *ctx)
 {
 	struct {
 		uint8_t origin[DB_NODE_BYTES];
-		int known;
-		struct db_key k;
+		int known;	/* its key is known here */
 		uint64_t top;	/* newest seq taken in */
 	} *o = NULL;
 	size_t no = 0, keep = 0;
@@ -852,20 +851,18 @@ static int check_claims(struct db *db, const uint8_t self[DB_NODE_BYTES], const 
 			if (memcmp(o[j].origin, rec->e.origin, DB_NODE_BYTES) == 0)
 				break;
 		if (j == no) {
+			struct db_key k;
+
 			memcpy(o[no].origin, rec->e.origin, DB_NODE_BYTES);
-			r = db_key_get(db, rec->e.origin, &o[no].k);
+			r = db_key_get(db, rec->e.origin, &k);
 			if (r != 0 && r != -ENOENT)
 				goto out;
 			o[no++].known = r == 0;
 			r = 0;
 		}
 		if (memcmp(rec->e.origin, self, DB_NODE_BYTES) == 0 ||
-		    (removed != NULL && removed(rec->e.origin, ctx)) || !o[j].known) {
+		    (removed != NULL && removed(rec->e.origin, ctx)) || !o[j].known)
 			take = 0;
-		} else if (verify && sig_check(rec, o[j].k.pk) != 0) {
-			r = -EBADMSG;
-			goto out;
-		}
 		if (take) {
 			if (rec->e.seq > o[j].top)
 				o[j].top = rec->e.seq;
@@ -928,7 +925,9 @@ static int check_signatures(struct db *db, const struct sync_batch *b)
 int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uint8_t from[DB_NODE_BYTES],
 		     struct sync_batch *b, sync_removed_fn removed, void *ctx)
 {
-	return check_claims(db, self, from, b, removed, ctx, 1);
+	int r = check_claims(db, self, from, b, removed, ctx);
+
+	return r != 0 ? r : check_signatures(db, b);
 }
 
 /* ---- the thread ---- */
@@ -1110,7 +1109,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 		t1 = deadline_now_ms();
 		r = sync_decode_reply(reply, rlen, &b);
 		free(reply);
-		if (r == 0 && (r = check_claims(s->db, s->id->public_key, pk, &b, is_removed, s, 0)) != 0)
+		if (r == 0 && (r = check_claims(s->db, s->id->public_key, pk, &b, is_removed, s)) != 0)
 			sync_batch_clear(&b);
 		/* The next question, asked while this answer is checked. */
 		if (r == 0 && b.more && round + 1 < PULL_ROUNDS &&
