@@ -42,6 +42,15 @@ int ident_derived_from(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_p
 	return sodium_memcmp(x, node, IDENT_KEY_BYTES) == 0;
 }
 
+void ident_bind_sign(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_sk[IDENT_SIGN_SK_BYTES],
+		     uint8_t sig[IDENT_SIG_BYTES])
+{
+	uint8_t msg[sizeof(bind_label) + IDENT_KEY_BYTES];
+
+	bind_msg(node, msg);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sign_sk);
+}
+
 int ident_bind_check(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES],
 		     const uint8_t sig[IDENT_SIG_BYTES])
 {
@@ -94,7 +103,7 @@ static int key_write(const char *dir, const char *name, const uint8_t *key, size
 
 int ident_load(const char *data_dir, int create, struct ident *id)
 {
-	uint8_t seed[crypto_sign_SEEDBYTES], msg[sizeof(bind_label) + IDENT_KEY_BYTES];
+	uint8_t seed[crypto_sign_SEEDBYTES];
 	int r, have_seed, have_node;
 
 	memset(id, 0, sizeof(*id));
@@ -132,8 +141,7 @@ int ident_load(const char *data_dir, int create, struct ident *id)
 	}
 	derive(id);
 	id->derived = ident_derived_from(id->public_key, id->sign_pk);
-	bind_msg(id->public_key, msg);
-	crypto_sign_detached(id->bind_sig, NULL, msg, sizeof(msg), id->sign_sk);
+	ident_bind_sign(id->public_key, id->sign_sk, id->bind_sig);
 	r = 0;
 out:
 	sodium_memzero(seed, sizeof(seed));

@@ -39,6 +39,10 @@ struct ident {
 
 /* 1 if sign_pk is the signing key node's Tox key was derived from, else 0. */
 int ident_derived_from(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES]);
+/* sign_sk's binding signature over node (a node binds its own key so;
+   tests make false bindings with it). */
+void ident_bind_sign(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_sk[IDENT_SIGN_SK_BYTES],
+		     uint8_t sig[IDENT_SIG_BYTES]);
 /* 0 if sig is sign_pk's binding signature over node, else -EBADMSG. */
 int ident_bind_check(const uint8_t node[IDENT_KEY_BYTES], const uint8_t sign_pk[IDENT_SIGN_PK_BYTES],
 		     const uint8_t sig[IDENT_SIG_BYTES]);

@@ -1341,12 +1341,11 @@ static void answer_to(struct side *to, struct side *from, struct sync_batch *b)
    false binding). */
 static void forged_answer(struct side *m, struct side *victim, const char *path, struct sync_batch *b)
 {
-	static const char label[] = "oand bind 1";
 	struct ident as = m->id;
 	struct db_rec r;
 	struct db_key k;
 	struct db_range g = { 0 };
-	uint8_t msg[sizeof(label) + DB_NODE_BYTES], *a = NULL;
+	uint8_t *a = NULL;
 	size_t alen = 0;
 
 	rec_init(&r, path, DB_FILE, 0, HLC0 + 77);
@@ -1357,9 +1356,7 @@ static void forged_answer(struct side *m, struct side *victim, const char *path,
 	ck_assert_int_eq(sync_sign_rec(&as, &r), 0);
 	memcpy(k.origin, victim->self, DB_NODE_BYTES);
 	memcpy(k.pk, m->id.sign_pk, DB_SIGN_PK_BYTES);
-	memcpy(msg, label, sizeof(label));
-	memcpy(msg + sizeof(label), victim->self, DB_NODE_BYTES);
-	crypto_sign_detached(k.sig, NULL, msg, sizeof(msg), m->id.sign_sk);
+	ident_bind_sign(victim->self, m->id.sign_sk, k.sig);
 	memcpy(g.origin, victim->self, DB_NODE_BYTES);
 	g.upto = INT64_MAX;
 	ck_assert_int_eq(sync_encode_reply(&k, 1, &g, 1, &r, 1, 0, &a, &alen), 0);

@@ -100,14 +100,9 @@ static int make_rec(struct evil *ev, struct db_rec *r, const char *path, int kin
    binding). */
 static void tell_key(const struct evil *ev, const uint8_t origin[32], struct db_key *k)
 {
-	static const char label[] = "oand bind 1";
-	uint8_t msg[sizeof(label) + 32];
-
 	memcpy(k->origin, origin, 32);
 	memcpy(k->pk, ev->id.sign_pk, 32);
-	memcpy(msg, label, sizeof(label));
-	memcpy(msg + sizeof(label), origin, 32);
-	crypto_sign_detached(k->sig, NULL, msg, sizeof(msg), ev->id.sign_sk);
+	ident_bind_sign(origin, ev->id.sign_sk, k->sig);
 }
 
 static int craft(struct evil *ev, const char *mode, uint8_t **out, size_t *len)
