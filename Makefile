@@ -65,7 +65,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
-FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o
+FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o $(B)/fuse/watch.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 

@@ -47,6 +47,8 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Cached pages are dropped by libfuse's auto_cache check at open, not
 	   by a size/mtime check on every read. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Requests are read, not spliced: fuse/watch.c sees each one. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = 1 << 20;
 	/* Files are read whole and in order: several 1 MiB requests in flight
 	   (the kernel grants at most what serve.c set on the bdi). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "watch.h"
 #include "../src/cfg.h"
 #include "../src/log.h"
 #include "../src/node.h"
@@ -200,6 +201,20 @@ static int mount_fs(const struct serve_opts *o, struct fuse *f)
 	return 0;
 }
 
+static void mount_probe(struct node_mount_stats *st, void *ctx)
+{
+	struct watch_stats w;
+
+	(void)ctx;
+	watch_get(&w);
+	st->in_flight = w.in_flight;
+	st->stuck = w.stuck;
+	st->oldest_ms = w.oldest_ms;
+	snprintf(st->oldest_op, sizeof(st->oldest_op), "%s", w.oldest_op);
+	st->requests = w.requests;
+	st->self_renames = w.self_renames;
+}
+
 /* A member changed path: what the kernel cached of it goes (it may never
    have been looked up: nothing to do then). */
 static void inval_path(const char *path, void *ctx)
@@ -212,7 +227,7 @@ int serve_run(const struct serve_opts *o)
 	struct node *n = NULL;
 	struct fuse *f = NULL;
 	struct fuse_loop_config *lc = NULL;
-	int report_fd = -1, status = 1, r, pid_written = 0, mounted = 0, handlers = 0;
+	int report_fd = -1, status = 1, r, pid_written = 0, mounted = 0, handlers = 0, watched = 0;
 	char cwd[PATH_MAX], pidpath[PATH_MAX];
 	const char *pidfile = o->pidfile;
 	sigset_t sigs;
@@ -262,6 +277,12 @@ int serve_run(const struct serve_opts *o)
 		if (mount_fs(o, f) != 0)
 			goto out;
 		mounted = 1;
+		if ((r = watch_attach(fuse_get_session(f))) != 0) {
+			log_error("cannot watch the mount's requests: %s", strerror(-r));
+			goto out;
+		}
+		watched = 1;
+		node_set_mount_probe(n, mount_probe, NULL);
 		node_set_inval(n, inval_path, f);
 	}
 	if (pidfile != NULL) {
@@ -303,8 +324,12 @@ int serve_run(const struct serve_opts *o)
 		status = 0;
 	}
 out:
-	if (n != NULL)
+	if (n != NULL) {
 		node_set_inval(n, NULL, NULL);
+		node_set_mount_probe(n, NULL, NULL);
+	}
+	if (watched)
+		watch_detach();
 	if (handlers)
 		fuse_remove_signal_handlers(fuse_get_session(f));
 	if (f != NULL) {

@@ -57,6 +57,11 @@ struct node {
 					   the callbacks; held while calling them */
 	void (*inval)(const char *path, void *ctx);
 	void *inval_ctx;
+	/* Not under inval_lock: an invalidation may wait in the kernel, and
+	   the status must still tell of it. */
+	pthread_mutex_t probe_lock;	/* guards mount_probe*; held while calling */
+	void (*mount_probe)(struct node_mount_stats *st, void *ctx);
+	void *mount_probe_ctx;
 	int64_t started;
 	/* Set-ID bits: attr_lock makes reading a mode and taking bits away
 	   one step against chmod and chown made here; attr_gen (atomic,
@@ -351,6 +356,7 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	pthread_rwlock_init(&n->gc_lock, NULL);
 	pthread_mutex_init(&n->hlock, NULL);
 	pthread_mutex_init(&n->inval_lock, NULL);
+	pthread_mutex_init(&n->probe_lock, NULL);
 	pthread_mutex_init(&n->sync_lock, NULL);
 	pthread_mutex_init(&n->gc_qlock, NULL);
 	pthread_mutex_init(&n->attr_lock, NULL);
@@ -466,6 +472,15 @@ void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), voi
 	pthread_mutex_unlock(&n->inval_lock);
 }
 
+void node_set_mount_probe(struct node *n, void (*fn)(struct node_mount_stats *st, void *ctx),
+			  void *ctx)
+{
+	pthread_mutex_lock(&n->probe_lock);
+	n->mount_probe = fn;
+	n->mount_probe_ctx = ctx;
+	pthread_mutex_unlock(&n->probe_lock);
+}
+
 int node_start(struct node *n)
 {
 	sigset_t all, old;
@@ -576,6 +591,7 @@ void node_close(struct node *n)
 	pthread_rwlock_destroy(&n->gc_lock);
 	pthread_mutex_destroy(&n->hlock);
 	pthread_mutex_destroy(&n->inval_lock);
+	pthread_mutex_destroy(&n->probe_lock);
 	pthread_mutex_destroy(&n->sync_lock);
 	pthread_mutex_destroy(&n->gc_qlock);
 	pthread_mutex_destroy(&n->attr_lock);
@@ -1783,6 +1799,12 @@ int node_status(struct node *n, struct node_status *st)
 	pthread_mutex_lock(&n->hlock);
 	st->open_files = n->nfiles;
 	pthread_mutex_unlock(&n->hlock);
+	pthread_mutex_lock(&n->probe_lock);
+	if (n->mount_probe != NULL) {
+		st->has_mount = 1;
+		n->mount_probe(&st->mount, n->mount_probe_ctx);
+	}
+	pthread_mutex_unlock(&n->probe_lock);
 	if (n->net != NULL) {
 		st->has_net = 1;
 		net_status(n->net, &st->net);
@@ -1865,6 +1887,17 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 	       (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
 	       (unsigned long long)st->db.blob_bytes, (unsigned long long)st->db.tombstones,
 	       st->open_files);
+	if (st->has_mount) {
+		APPEND(",\"fuse\":{\"in_flight\":%u,\"stuck\":%u,\"oldest_ms\":%lld,"
+		       "\"oldest_op\":", st->mount.in_flight, st->mount.stuck,
+		       (long long)st->mount.oldest_ms);
+		json_str(buf, len, &pos, st->mount.oldest_op);
+		APPEND(",\"requests\":%llu,\"self_renames\":%llu}",
+		       (unsigned long long)st->mount.requests,
+		       (unsigned long long)st->mount.self_renames);
+	} else {
+		APPEND(",\"fuse\":null");
+	}
 	if (st->has_net) {
 		static const char *const conn[] = { "none", "tcp", "udp" };
 
@@ -1954,6 +1987,21 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 		     (unsigned long long)st->db.blobs, st->open_files, net_line);
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
+	if (st->has_mount) {
+		size_t pos = (size_t)n;
+
+		if (st->mount.in_flight == 0)
+			n += snprintf(buf + pos, len - pos, "requests:    none in flight (%llu in all)\n",
+				      (unsigned long long)st->mount.requests);
+		else
+			n += snprintf(buf + pos, len - pos,
+				      "requests:    %u in flight, the oldest %s for %.1f s%s\n",
+				      st->mount.in_flight, st->mount.oldest_op,
+				      (double)st->mount.oldest_ms / 1000.0,
+				      st->mount.stuck ? "; STUCK (see the log)" : "");
+		if (n < 0 || (size_t)n >= len)
+			return -ENOSPC;
+	}
 	for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
 		const struct node_status_xfer *x = &st->xfers[i];
 		size_t pos = (size_t)n;

@@ -46,6 +46,18 @@ void node_close(struct node *n);
 /* fn(path, ctx) when a member's change reached path (the mount drops its
    kernel caches there); NULL to stop, which waits for a call under way. */
 void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx);
+/* What the mount's requests are doing, as the FUSE side sees it. */
+struct node_mount_stats {
+	unsigned in_flight;	/* requests read, not answered yet */
+	unsigned stuck;		/* of them, waiting long (see fuse/watch.h) */
+	int64_t oldest_ms;	/* age of the oldest in flight */
+	char oldest_op[24];	/* its kind ("RENAME"), "" if none */
+	uint64_t requests;	/* read since the start */
+	uint64_t self_renames;	/* renames onto themselves, answered at once */
+};
+/* fn fills in the mount's figures for `oand status` (NULL: no mount). */
+void node_set_mount_probe(struct node *n, void (*fn)(struct node_mount_stats *st, void *ctx),
+			  void *ctx);
 /* A change to path made here but not through the mount (the HTTP API):
    the mount drops what the kernel cached of path and of its folder.
    Never from inside a FUSE operation. */
@@ -159,6 +171,8 @@ struct node_status {
 	int64_t started;	/* seconds since the epoch */
 	struct db_stats db;
 	int open_files;
+	int has_mount;		/* mount is filled in */
+	struct node_mount_stats mount;
 	int has_net;		/* member of a cluster: net is filled in */
 	struct net_status net;
 	struct sync_stats sync;
