@@ -229,6 +229,9 @@ typedef void (*db_changed_cb)(const char *path, void *ctx);
  * wins and a losing file whose content differs stays beside it as
  * "NAME.conflict-NODE-TIME".  A folder with live entries is never deleted
  * (it is made again here), and a live entry brings back its folders.
+ * A folder's times are those of its version: a change of its names
+ * makes a new version of the folder where the change is made, so no time
+ * is stamped here when a change arrives.
  * Records must be valid (src/sync checks them).  Returns how many paths
  * changed, or -errno (nothing applied).  Versions from peers never set
  * S_ISUID or S_ISGID here.  Each record's wire (its signed form) is kept
