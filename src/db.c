@@ -25,7 +25,7 @@ enum stmt_id {
 	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
 	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET, S_HOLD_APPLY, S_SEEN_DIRECT, S_WIRE_SET,
-	S_KEY_GET, S_KEY_PUT,
+	S_KEY_GET, S_KEY_PUT, S_CURSOR_NAME,
 	S_COUNT
 };
 
@@ -44,9 +44,15 @@ static const char *const sql_text[S_COUNT] = {
 	[S_TOMB] = "UPDATE entries SET deleted=1,size=0,sha256=NULL,target=NULL,ctime=?2,hlc=?3,"
 		   "origin=?4,seq=?5,vv=oand_vv(vv,?4,?3),wire=NULL WHERE path=?1",
 	[S_CHILD] = "SELECT 1 FROM entries WHERE parent=?1 AND deleted=0 LIMIT 1",
+	/* A folder lists by name, bytewise (BINARY): the same order on every
+	   node.  ?2 is the last name listed ('' from the start; the root,
+	   its own parent, has the name ''). */
 	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
-		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/'"
-		   " AND rowid>?2 ORDER BY rowid",
+		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND name>?2"
+		   " ORDER BY name",
+	/* A cursor is an entry's rowid: its row, and so its name, stays
+	   while the folder is listed (a removal leaves a tombstone). */
+	[S_CURSOR_NAME] = "SELECT name FROM entries WHERE rowid=?1 AND parent=?2",
 	/* ?2 = path||'/', ?3 = path||'0': the range of everything below path */
 	[S_SUBTREE] = "SELECT path FROM entries WHERE deleted=0 AND (path=?1 OR (path>=?2 AND path<?3))"
 		      " ORDER BY path",
@@ -104,7 +110,6 @@ static const char *const migrations[] = {
 	" uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime INTEGER NOT NULL,"
 	" ctime INTEGER NOT NULL, sha256 BLOB, target TEXT, hlc INTEGER NOT NULL,"
 	" origin BLOB NOT NULL, seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
-	/* (parent, rowid): listings resume by rowid, stable under deletes */
 	"CREATE INDEX entries_dir ON entries(parent) WHERE deleted=0;"
 	"CREATE INDEX entries_sha ON entries(sha256) WHERE deleted=0 AND sha256 IS NOT NULL;"
 	"CREATE INDEX entries_origin ON entries(origin, seq);"
@@ -136,6 +141,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE seen ADD COLUMN direct INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE origin_keys(origin BLOB PRIMARY KEY NOT NULL, pk BLOB NOT NULL,"
 	" sig BLOB NOT NULL, how INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 5: folders list by name (the same order on every node), resumed
+	   after the name at a cursor. */
+	"DROP INDEX entries_dir;"
+	"CREATE INDEX entries_dir ON entries(parent, name) WHERE deleted=0;",
 };
 
 struct db {
@@ -636,6 +645,7 @@ int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *
 {
 	struct db_entry e;
 	sqlite3_stmt *s;
+	char *from = NULL;
 	int rc, r = 0;
 
 	pthread_mutex_lock(&db->lock);
@@ -647,9 +657,25 @@ int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *
 		goto out;
 	}
 	db_entry_clear(&e);
+	if (after > 0) {
+		/* Resume after the cursor's name; a cursor of no entry of
+		   this folder ends the listing. */
+		s = stmt(db, S_CURSOR_NAME);
+		sqlite3_bind_int64(s, 1, after);
+		sqlite3_bind_text(s, 2, dir, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW &&
+		    (from = strdup((const char *)sqlite3_column_text(s, 0))) == NULL)
+			r = -ENOMEM;
+		else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			r = db_errno(rc) ? db_errno(rc) : -EIO;
+		sqlite3_reset(s);
+		if (r != 0 || from == NULL)
+			goto out;
+	}
 	s = stmt(db, S_LIST);
 	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_text(s, 2, from != NULL ? from : "", -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
 		int stop;
@@ -665,6 +691,7 @@ int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *
 	sqlite3_reset(s);
 out:
 	pthread_mutex_unlock(&db->lock);
+	free(from);
 	return r;
 }
 

@@ -35,7 +35,7 @@ sized() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]; }
 # tree NAME: the tree as NAME's mount shows it: every entry with its type,
 # mode, size, mtime (files) or target (links), and each file's SHA-256.
 tree() {
-	(cd "$T_DIR/$1.mnt" && find . -type d -printf '%p d %m %U:%G\n' &&
+	(cd "$T_DIR/$1.mnt" && find . -type d -printf '%p d %m %U:%G %T@ %C@\n' &&
 		find . ! -type d -printf '%p %y %m %U:%G %s %T@ %l\n' &&
 		find . -type f -exec sha256sum {} +) | sort
 }
