@@ -23,9 +23,9 @@
 
 enum stmt_id {
 	S_GET, S_PUT, S_TOMB, S_CHILD, S_LIST, S_SUBTREE, S_SETATTR, S_SHA_USED,
-	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_TOUCH,
+	S_HOLD_ADD, S_HOLD_DEL, S_HOLD_LIST, S_SEQ_SAVE, S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_VV, S_APPLY, S_CHANGES, S_SEEN, S_SEEN_SET, S_HOLD_APPLY, S_SEEN_DIRECT, S_WIRE_SET,
-	S_KEY_GET, S_KEY_PUT,
+	S_KEY_GET, S_KEY_PUT, S_CURSOR_NAME,
 	S_COUNT
 };
 
@@ -44,9 +44,15 @@ static const char *const sql_text[S_COUNT] = {
 	[S_TOMB] = "UPDATE entries SET deleted=1,size=0,sha256=NULL,target=NULL,ctime=?2,hlc=?3,"
 		   "origin=?4,seq=?5,vv=oand_vv(vv,?4,?3),wire=NULL WHERE path=?1",
 	[S_CHILD] = "SELECT 1 FROM entries WHERE parent=?1 AND deleted=0 LIMIT 1",
+	/* A folder lists by name, bytewise (BINARY): the same order on every
+	   node.  ?2 is the last name listed ('' from the start; the root,
+	   its own parent, has the name ''). */
 	[S_LIST] = "SELECT name,kind,size,mode,uid,gid,mtime,ctime,sha256,target,hlc,origin,seq,"
-		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND path<>'/'"
-		   " AND rowid>?2 ORDER BY rowid",
+		   "deleted,rowid FROM entries WHERE parent=?1 AND deleted=0 AND name>?2"
+		   " ORDER BY name",
+	/* A cursor is an entry's rowid: its row, and so its name, stays
+	   while the folder is listed (a removal leaves a tombstone). */
+	[S_CURSOR_NAME] = "SELECT name FROM entries WHERE rowid=?1 AND parent=?2",
 	/* ?2 = path||'/', ?3 = path||'0': the range of everything below path */
 	[S_SUBTREE] = "SELECT path FROM entries WHERE deleted=0 AND (path=?1 OR (path>=?2 AND path<?3))"
 		      " ORDER BY path",
@@ -65,7 +71,6 @@ static const char *const sql_text[S_COUNT] = {
 			 "deleted=excluded.deleted,wire=excluded.wire WHERE excluded.seq>holders.seq"
 			 " OR (excluded.seq=holders.seq AND holders.wire IS NULL)",
 	[S_SEQ_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('next_seq',?1)",
-	[S_TOUCH] = "UPDATE entries SET mtime=?2,ctime=?2 WHERE path=?1 AND deleted=0",
 	[S_VV] = "SELECT vv FROM entries WHERE path=?1",
 	/* A version from another node, as it was made, with its signed form. */
 	[S_APPLY] = "INSERT INTO entries(path,parent,name,kind,size,mode,uid,gid,mtime,"
@@ -105,7 +110,6 @@ static const char *const migrations[] = {
 	" uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime INTEGER NOT NULL,"
 	" ctime INTEGER NOT NULL, sha256 BLOB, target TEXT, hlc INTEGER NOT NULL,"
 	" origin BLOB NOT NULL, seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
-	/* (parent, rowid): listings resume by rowid, stable under deletes */
 	"CREATE INDEX entries_dir ON entries(parent) WHERE deleted=0;"
 	"CREATE INDEX entries_sha ON entries(sha256) WHERE deleted=0 AND sha256 IS NOT NULL;"
 	"CREATE INDEX entries_origin ON entries(origin, seq);"
@@ -137,6 +141,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE seen ADD COLUMN direct INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE origin_keys(origin BLOB PRIMARY KEY NOT NULL, pk BLOB NOT NULL,"
 	" sig BLOB NOT NULL, how INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 5: folders list by name (the same order on every node), resumed
+	   after the name at a cursor. */
+	"DROP INDEX entries_dir;"
+	"CREATE INDEX entries_dir ON entries(parent, name) WHERE deleted=0;",
 };
 
 struct db {
@@ -391,22 +399,35 @@ static int put_tombstone(struct db *db, const char *path)
 
 /*
  * A name was added to or removed from path's folder: its mtime and ctime
- * move, as POSIX has it.  The folder's version does not: the change that
- * caused it carries the news.  Lock held.
+ * become now, as POSIX has it, in a new version of the folder made here.
+ * The times then travel and settle like any attribute (the folder's
+ * version that wins everywhere carries them), so a folder reads the same
+ * on every node instead of each node stamping its own time when the
+ * change reaches it.  Lock held.
  */
-static int touch_parent(struct db *db, const char *path)
+static int touch_parent(struct db *db, const char *path, int64_t now)
 {
 	char parent[PATH_TREE_MAX];
 	const char *name;
-	sqlite3_stmt *s;
+	struct db_entry e;
 	int r;
 
 	if ((r = path_split(path, parent, sizeof(parent), &name)) != 0)
 		return r;
-	s = stmt(db, S_TOUCH);
-	sqlite3_bind_text(s, 1, parent, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now_ns());
-	return step_done(db, s);
+	if ((r = get_live(db, parent, &e)) != 0)
+		return r;
+	e.mtime_ns = e.ctime_ns = now;
+	r = put_entry(db, parent, &e);
+	db_entry_clear(&e);
+	return r;
+}
+
+/* 1 if a and b are names in one folder. */
+static int same_parent(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	return sa != NULL && sb != NULL && sa - a == sb - b && memcmp(a, b, (size_t)(sa - a)) == 0;
 }
 
 /* 1 if dir has live children, 0 if not, -errno on error. */
@@ -624,6 +645,7 @@ int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *
 {
 	struct db_entry e;
 	sqlite3_stmt *s;
+	char *from = NULL;
 	int rc, r = 0;
 
 	pthread_mutex_lock(&db->lock);
@@ -635,9 +657,25 @@ int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *
 		goto out;
 	}
 	db_entry_clear(&e);
+	if (after > 0) {
+		/* Resume after the cursor's name; a cursor of no entry of
+		   this folder ends the listing. */
+		s = stmt(db, S_CURSOR_NAME);
+		sqlite3_bind_int64(s, 1, after);
+		sqlite3_bind_text(s, 2, dir, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW &&
+		    (from = strdup((const char *)sqlite3_column_text(s, 0))) == NULL)
+			r = -ENOMEM;
+		else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			r = db_errno(rc) ? db_errno(rc) : -EIO;
+		sqlite3_reset(s);
+		if (r != 0 || from == NULL)
+			goto out;
+	}
 	s = stmt(db, S_LIST);
 	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_text(s, 2, from != NULL ? from : "", -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
 		int stop;
@@ -653,6 +691,7 @@ int db_list(struct db *db, const char *dir, int64_t after, db_list_cb cb, void *
 	sqlite3_reset(s);
 out:
 	pthread_mutex_unlock(&db->lock);
+	free(from);
 	return r;
 }
 
@@ -677,7 +716,7 @@ static int create_entry(struct db *db, const char *path, struct db_entry *e)
 		goto out;
 	e->mtime_ns = e->ctime_ns = now_ns();
 	if ((r = put_entry(db, path, e)) == 0)
-		r = touch_parent(db, path);
+		r = touch_parent(db, path, e->ctime_ns);
 out:
 	return tx_end(db, r, seq);
 }
@@ -704,7 +743,7 @@ int db_publish(struct db *db, struct db_publish *p)
 	struct db_entry e;
 	uint64_t seq;
 	int64_t now = now_ns();
-	int r;
+	int r, created = 0;
 
 	p->has_old = 0;
 	if ((r = tx_begin(db)) != 0)
@@ -728,8 +767,9 @@ int db_publish(struct db *db, struct db_publish *p)
 			memcpy(p->old_sha, e.sha256, DB_SHA_BYTES);
 		}
 	} else if (r == -ENOENT && p->create) {
-		if ((r = parent_ok(db, p->path)) != 0 || (r = touch_parent(db, p->path)) != 0)
+		if ((r = parent_ok(db, p->path)) != 0)
 			goto out;
+		created = 1;
 		memset(&e, 0, sizeof(e));
 		e.kind = DB_FILE;
 		e.mode = p->mode;
@@ -746,6 +786,8 @@ int db_publish(struct db *db, struct db_publish *p)
 	e.ctime_ns = now;
 	r = put_entry(db, p->path, &e);
 	db_entry_clear(&e);
+	if (r == 0 && created)
+		r = touch_parent(db, p->path, now);
 	if (r == 0 && p->sha != NULL && p->holder != NULL) {
 		r = holder_set(db, S_HOLD_ADD, p->sha, p->holder, now);
 	}
@@ -775,7 +817,7 @@ int db_unlink(struct db *db, const char *path, int *has_old, uint8_t old_sha[DB_
 			memcpy(old_sha, e.sha256, DB_SHA_BYTES);
 		}
 		if ((r = put_tombstone(db, path)) == 0)
-			r = touch_parent(db, path);
+			r = touch_parent(db, path, now_ns());
 	}
 	db_entry_clear(&e);
 out:
@@ -801,7 +843,7 @@ int db_rmdir(struct db *db, const char *path)
 		r = -ENOTEMPTY;
 	db_entry_clear(&e);
 	if (r == 0 && (r = put_tombstone(db, path)) == 0)
-		r = touch_parent(db, path);
+		r = touch_parent(db, path, now_ns());
 out:
 	return tx_end(db, r, seq);
 }
@@ -859,6 +901,7 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 	char **paths = NULL;
 	size_t n = 0;
 	uint64_t seq;
+	int64_t now = now_ns();
 	int r, have_dst = 0;
 
 	*has_old = 0;
@@ -912,7 +955,7 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 		if ((r = get_live(db, paths[i], &e)) != 0)
 			break;
 		if (i == 0)
-			e.ctime_ns = now_ns();
+			e.ctime_ns = now;
 		r = put_entry(db, newp, &e);
 		db_entry_clear(&e);
 	}
@@ -921,8 +964,9 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 	   entries (it would keep the folder). */
 	for (size_t i = n; i-- > 0 && r == 0;)
 		r = put_tombstone(db, paths[i]);
-	if (r == 0 && (r = touch_parent(db, from)) == 0)
-		r = touch_parent(db, to);
+	/* Both folders change; one version if they are one folder. */
+	if (r == 0 && (r = touch_parent(db, from, now)) == 0 && !same_parent(from, to))
+		r = touch_parent(db, to, now);
 	if (r == 0 && have_dst && dst.kind == DB_FILE && dst.has_sha &&
 	    !(src.has_sha && memcmp(src.sha256, dst.sha256, DB_SHA_BYTES) == 0)) {
 		*has_old = 1;
@@ -2016,9 +2060,9 @@ take_it:
 	}
 	if ((r = put_rec(db, in->path, &in->e, in->vv, in->vv_len, in->wire, in->wire_len)) != 0)
 		return r;
+	/* The folder's times come in its own version, as its origin set
+	   them: none is stamped here. */
 	note_changed(cl, in->path);
-	if (strcmp(in->path, "/") != 0)
-		touch_parent(db, in->path);
 	return 0;
 }
 

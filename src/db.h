@@ -15,7 +15,7 @@
 
 #define DB_SHA_BYTES 32
 #define DB_NODE_BYTES 32
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 #define DB_ADDR_BYTES 38		/* a Tox ID: key, nospam, checksum */
 
 struct db;
@@ -50,10 +50,13 @@ void db_entry_clear(struct db_entry *e);
 /* Live entry at path, or -ENOENT (tombstones count as absent). */
 int db_get(struct db *db, const char *path, struct db_entry *e);
 /*
- * Each live child of dir whose cursor is above after (0: from the start),
- * in cursor order; cb returning non-zero stops.  A cursor (> 0) stays with
- * its entry while it lives, so a listing resumed at a cursor neither skips
- * nor repeats entries when others are removed meanwhile.
+ * Each live child of dir, by name (bytewise, the same order on every
+ * node), after the entry whose cursor is after (0: from the start); cb
+ * returning non-zero stops.  A cursor (> 0) names its entry's row, which
+ * stays (as a tombstone once removed), so a listing resumed at a cursor
+ * goes on after that name: it neither skips nor repeats entries when
+ * others are added or removed meanwhile (names added before it are not
+ * seen, as POSIX allows).
  */
 typedef int (*db_list_cb)(const char *name, const struct db_entry *e, int64_t cursor,
 			  void *ctx);
@@ -229,6 +232,9 @@ typedef void (*db_changed_cb)(const char *path, void *ctx);
  * wins and a losing file whose content differs stays beside it as
  * "NAME.conflict-NODE-TIME".  A folder with live entries is never deleted
  * (it is made again here), and a live entry brings back its folders.
+ * A folder's times are those of its version: a change of its names
+ * makes a new version of the folder where the change is made, so no time
+ * is stamped here when a change arrives.
  * Records must be valid (src/sync checks them).  Returns how many paths
  * changed, or -errno (nothing applied).  Versions from peers never set
  * S_ISUID or S_ISGID here.  Each record's wire (its signed form) is kept

@@ -190,8 +190,11 @@ static int collect_name(const char *name, const struct db_entry *e, int64_t curs
 {
 	struct names *ns = ctx;
 
-	/* cursors come in increasing order */
-	ck_assert_int_gt(cursor, ns->last_cursor);
+	/* names come in bytewise order, each with its cursor */
+	ck_assert_int_gt(cursor, 0);
+	if (ns->n > 0)
+		ck_assert_msg(strcmp(ns->v[ns->n - 1], name) < 0, "%s listed before %s",
+			      ns->v[ns->n - 1], name);
 	ns->last_cursor = cursor;
 
 	if (ns->n == ns->cap) {
@@ -910,7 +913,6 @@ START_TEST(test_list_many)
 	ck_assert_int_eq(db_list(t.db, "/big", 0, collect_name, &ns), 0);
 	ck_assert_uint_eq(ns.n, N);
 	qsort(want, N, sizeof(*want), cmp_str);
-	qsort(ns.v, ns.n, sizeof(*ns.v), cmp_str);
 	for (int i = 0; i < N; i++) {
 		ck_assert_str_eq(ns.v[i], want[i]);
 		if (i > 0)
@@ -921,23 +923,38 @@ START_TEST(test_list_many)
 	names_free(&ns);
 
 	/* the callback can stop the listing, and it resumes at a cursor even
-	   when what was listed is removed meanwhile (rm -r reads and deletes) */
+	   when what was listed is removed meanwhile (rm -r reads and deletes),
+	   or names come and go: a name after the cursor is listed, one before
+	   it is not (POSIX lets either be), none twice */
 	ns.stop_after = 5;
 	ck_assert_int_eq(db_list(t.db, "/big", 0, collect_name, &ns), 0);
 	ck_assert_uint_eq(ns.n, 5);
 	{
 		int64_t resume = ns.last_cursor;
-		char p5[64];
+		char p5[64], last[64];
 
+		snprintf(last, sizeof(last), "%s", ns.v[4]);
 		for (size_t i = 0; i < 5; i++) {
 			snprintf(p5, sizeof(p5), "/big/%s", ns.v[i]);
 			if (db_unlink(t.db, p5, &has_old, old) != 0)
 				ck_assert_int_eq(db_rmdir(t.db, p5), 0);
 		}
+		ck_assert_int_eq(publish_file(&t, "/big/!before", 1, 1), 0);
+		ck_assert_int_eq(publish_file(&t, "/big/\xc3\xa9t\xc3\xa9", 1, 1), 0);
+		snprintf(p5, sizeof(p5), "/big/%s", want[5]);
+		if (db_unlink(t.db, p5, &has_old, old) != 0)
+			ck_assert_int_eq(db_rmdir(t.db, p5), 0);
 		names_free(&ns);
-		ns.last_cursor = resume;
 		ck_assert_int_eq(db_list(t.db, "/big", resume, collect_name, &ns), 0);
-		ck_assert_uint_eq(ns.n, N - 5);
+		ck_assert_uint_eq(ns.n, N - 5 - 1 + 1);
+		ck_assert_int_lt(strcmp(last, ns.v[0]), 0);
+		ck_assert_str_eq(ns.v[0], want[6]);
+		/* bytewise: a name starting with byte 0xc3 comes after all ASCII */
+		ck_assert_str_eq(ns.v[ns.n - 1], "\xc3\xa9t\xc3\xa9");
+		/* a cursor of another folder's entry lists nothing */
+		names_free(&ns);
+		ck_assert_int_eq(db_list(t.db, "/", resume, collect_name, &ns), 0);
+		ck_assert_uint_eq(ns.n, 0);
 	}
 	names_free(&ns);
 
@@ -1031,7 +1048,7 @@ START_TEST(test_failed_change_keeps_seq)
 
 	t_init(&t);
 	ck_assert_int_eq(db_mkdir(t.db, "/a", 0755, 0, 0), 0);
-	a = live_row(&t, "/a");
+	a = live_row(&t, "/");	/* the folder's new times: the last version */
 	ck_assert_int_eq(db_mkdir(t.db, "/a", 0755, 0, 0), -EEXIST);
 	ck_assert_int_eq(db_rmdir(t.db, "/nope"), -ENOENT);
 	ck_assert_int_eq(db_rename(t.db, "/a", "/a/b", 0, &has_old, old), -EINVAL);
@@ -1540,6 +1557,190 @@ static void assert_same_dump(const struct dump *a, const struct dump *b, const c
 	ck_assert_msg(a->n == b->n, "%s: %zu entries, %zu entries", what, a->n, b->n);
 }
 
+/* ---- folder times ---- */
+
+static struct db_entry entry_of(struct t *t, const char *path)
+{
+	struct db_entry e;
+
+	get_ok(t, path, &e);
+	free(e.target);
+	e.target = NULL;
+	return e;
+}
+
+/* A change of a folder's names gives the folder new times (the child's
+   ctime), in a new version of it: the times travel with the folder. */
+START_TEST(test_folder_times_local)
+{
+	struct t t;
+	struct db_entry d0, d, f, g;
+	uint8_t old[DB_SHA_BYTES];
+	int has_old;
+
+	t_init(&t);
+	ck_assert_int_eq(db_mkdir(t.db, "/d", 0755, 0, 0), 0);
+	ck_assert_int_eq(db_mkdir(t.db, "/e", 0755, 0, 0), 0);
+	d0 = entry_of(&t, "/d");
+	ck_assert_int_eq(publish_file(&t, "/d/f", 1, 10), 0);
+	f = entry_of(&t, "/d/f");
+	d = entry_of(&t, "/d");
+	ck_assert_int_eq(d.mtime_ns, f.ctime_ns);
+	ck_assert_int_eq(d.ctime_ns, f.ctime_ns);
+	ck_assert_uint_gt(d.seq, f.seq);
+	ck_assert_uint_gt(d.hlc, d0.hlc);
+	ck_assert_uint_eq(d.mode, 0755);
+	/* new content of a file is no change of its folder */
+	ck_assert_int_eq(publish_file(&t, "/d/f", 2, 20), 0);
+	ck_assert_uint_eq(entry_of(&t, "/d").seq, d.seq);
+	/* a set time stays until the next change of the names */
+	ck_assert_int_eq(db_setattr(t.db, "/d", DB_SET_MTIME, 0, 0, 0, 123456789), 0);
+	ck_assert_int_eq(entry_of(&t, "/d").mtime_ns, 123456789);
+	ck_assert_int_eq(db_setattr(t.db, "/d/f", DB_SET_MODE, 0600, 0, 0, 0), 0);
+	ck_assert_int_eq(entry_of(&t, "/d").mtime_ns, 123456789);
+	/* a move within one folder: one version of it */
+	d0 = entry_of(&t, "/d");
+	ck_assert_int_eq(db_rename(t.db, "/d/f", "/d/g", 0, &has_old, old), 0);
+	g = entry_of(&t, "/d/g");
+	d = entry_of(&t, "/d");
+	ck_assert_int_eq(d.mtime_ns, g.ctime_ns);
+	ck_assert_uint_eq(d.seq, g.seq + 2);	/* g, the tombstone of f, then /d */
+	ck_assert_uint_gt(d.seq, d0.seq);
+	/* across folders: both */
+	ck_assert_int_eq(db_rename(t.db, "/d/g", "/e/g", 0, &has_old, old), 0);
+	g = entry_of(&t, "/e/g");
+	ck_assert_int_eq(entry_of(&t, "/d").mtime_ns, g.ctime_ns);
+	ck_assert_int_eq(entry_of(&t, "/e").mtime_ns, g.ctime_ns);
+	ck_assert_int_eq(db_unlink(t.db, "/e/g", &has_old, old), 0);
+	ck_assert_int_gt(entry_of(&t, "/e").mtime_ns, g.ctime_ns);
+	ck_assert_int_eq(db_rmdir(t.db, "/e"), 0);
+	ck_assert_int_eq(entry_of(&t, "/").mtime_ns, entry_of(&t, "/").ctime_ns);
+	t_done(&t);
+}
+END_TEST
+
+struct recs {
+	struct db_rec *v;
+	size_t n, cap;
+};
+
+static int recs_add(const struct db_rec *r, void *ctx)
+{
+	struct recs *rs = ctx;
+	struct db_rec *c;
+
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 64;
+		rs->v = realloc(rs->v, rs->cap * sizeof(*rs->v));
+		ck_assert_ptr_nonnull(rs->v);
+	}
+	c = &rs->v[rs->n++];
+	memset(c, 0, sizeof(*c));
+	c->e = r->e;
+	c->e.target = r->e.target ? strdup(r->e.target) : NULL;
+	if (r->path != NULL)
+		ck_assert_ptr_nonnull(c->path = strdup(r->path));
+	if (r->vv_len > 0) {
+		ck_assert_ptr_nonnull(c->vv = malloc(r->vv_len));
+		memcpy(c->vv, r->vv, r->vv_len);
+		c->vv_len = r->vv_len;
+	}
+	return 0;
+}
+
+struct origins {
+	uint8_t v[8][DB_NODE_BYTES];
+	size_t n;
+};
+
+static int origin_add(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx)
+{
+	struct origins *o = ctx;
+
+	(void)seq;
+	ck_assert_uint_lt(o->n, 8);
+	memcpy(o->v[o->n++], origin, DB_NODE_BYTES);
+	return 0;
+}
+
+/* to takes in every version from holds (as a sync answer brings them). */
+static void pull_all(struct t *to, struct t *from)
+{
+	struct origins o = { .n = 0 };
+	struct recs rs = { 0 };
+
+	ck_assert_int_eq(db_seen(from->db, origin_add, &o), 0);
+	for (size_t i = 0; i < o.n; i++)
+		ck_assert_int_eq(db_changes(from->db, o.v[i], 0, UINT64_MAX, 1000000, recs_add, &rs), 0);
+	apply(to, rs.v, rs.n);
+	recs_clear(rs.v, rs.n);
+	free(rs.v);
+}
+
+/* The times of dir on a and b are the same (and its version). */
+static void same_times(struct t *a, struct t *b, const char *dir)
+{
+	struct db_entry ea = entry_of(a, dir), eb = entry_of(b, dir);
+
+	ck_assert_msg(ea.mtime_ns == eb.mtime_ns && ea.ctime_ns == eb.ctime_ns,
+		      "%s: mtime %lld ctime %lld vs mtime %lld ctime %lld", dir,
+		      (long long)ea.mtime_ns, (long long)ea.ctime_ns, (long long)eb.mtime_ns,
+		      (long long)eb.ctime_ns);
+	ck_assert_uint_eq(ea.hlc, eb.hlc);
+	ck_assert_mem_eq(ea.origin, eb.origin, DB_NODE_BYTES);
+}
+
+/* A folder reads the same on every node: its times are the ones the node
+   that changed its names (or set them) gave it, never the time a change
+   arrived; of concurrent changes, the later version's on every node. */
+START_TEST(test_folder_times_replicate)
+{
+	struct t t1, t2;
+	struct db_entry d;
+	uint8_t old[DB_SHA_BYTES];
+	int has_old;
+
+	t_init(&t1);
+	t_init(&t2);
+	t_close(&t2);
+	memset(t2.self, 0xa5, sizeof(t2.self));
+	t_open(&t2);
+	ck_assert_int_eq(db_mkdir(t1.db, "/d", 0755, 0, 0), 0);
+	ck_assert_int_eq(db_mkdir(t1.db, "/d/sub", 0755, 0, 0), 0);
+	ck_assert_int_eq(publish_file(&t1, "/d/f", 1, 10), 0);
+	ck_assert_int_eq(publish_file(&t1, "/d/gone", 2, 10), 0);
+	ck_assert_int_eq(db_unlink(t1.db, "/d/gone", &has_old, old), 0);
+	ck_assert_int_eq(db_setattr(t1.db, "/d/sub", DB_SET_MTIME, 0, 0, 0, 42), 0);
+	d = entry_of(&t1, "/d");
+	usleep(2000);	/* a node that stamped its own time would differ */
+	pull_all(&t2, &t1);
+	same_times(&t1, &t2, "/d");
+	same_times(&t1, &t2, "/d/sub");
+	ck_assert_int_eq(entry_of(&t2, "/d/sub").mtime_ns, 42);
+	ck_assert_int_eq(entry_of(&t2, "/d").mtime_ns, d.mtime_ns);
+	/* a change of an entry's attributes elsewhere leaves its folder be */
+	ck_assert_int_eq(db_setattr(t2.db, "/d/f", DB_SET_MODE, 0600, 0, 0, 0), 0);
+	pull_all(&t1, &t2);
+	ck_assert_uint_eq(entry_of(&t1, "/d/f").mode, 0600);
+	ck_assert_int_eq(entry_of(&t1, "/d").mtime_ns, d.mtime_ns);
+	same_times(&t1, &t2, "/d");
+	/* concurrent: each adds a name; both end with the later version */
+	ck_assert_int_eq(publish_file(&t1, "/d/x1", 3, 10), 0);
+	ck_assert_int_eq(db_rename(t2.db, "/d/f", "/d/sub/f", 0, &has_old, old), 0);
+	ck_assert_int_eq(publish_file(&t2, "/d/x2", 4, 10), 0);
+	pull_all(&t2, &t1);
+	pull_all(&t1, &t2);
+	same_times(&t1, &t2, "/d");
+	same_times(&t1, &t2, "/d/sub");
+	same_times(&t1, &t2, "/");
+	ck_assert_int_eq(kind_of(&t1, "/d/x2"), DB_FILE);
+	ck_assert_int_eq(kind_of(&t2, "/d/x1"), DB_FILE);
+	ck_assert_int_eq(kind_of(&t1, "/d/sub/f"), DB_FILE);
+	t_done(&t1);
+	t_done(&t2);
+}
+END_TEST
+
 /* Two writes of one path made concurrently on X and Y: the larger HLC
    wins the path, the other stays beside it with its own content. */
 START_TEST(test_apply_concurrent_writes)
@@ -1922,6 +2123,8 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_symlink);
 	tcase_add_test(tc, test_check_and_sync);
 	tcase_add_test(tc, test_errno_map);
+	tcase_add_test(tc, test_folder_times_local);
+	tcase_add_test(tc, test_folder_times_replicate);
 	tcase_add_test(tc, test_apply_concurrent_writes);
 	tcase_add_test(tc, test_apply_concurrent_ties);
 	tcase_add_test(tc, test_apply_delete_vs_write);

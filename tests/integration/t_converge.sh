@@ -29,7 +29,7 @@ t_check "all three online" t_wait 180 "all to list 3 online" all_online
 cut() { for n in "$@"; do ip -n "$P-$n" link set eth0 down; done; }
 heal() { for n in a b c; do ip -n "$P-$n" link set eth0 up; done; }
 tree() {
-	(cd "$T_DIR/$1.mnt/$2" && find . -type d -printf '%p d %m\n' &&
+	(cd "$T_DIR/$1.mnt/$2" && find . -type d -printf '%p d %m %T@ %C@\n' &&
 		find . ! -type d -printf '%p %y %m %s %T@\n' && find . -type f -exec sha256sum {} +) | sort
 }
 same_trees() {

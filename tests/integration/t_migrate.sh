@@ -5,7 +5,8 @@
 # working: the node keeps its Tox identity, gets a signing key, migrates
 # its database, serves its files, and a new member takes every one of
 # them (signed now by the old node, its key learned from it directly),
-# while changes flow both ways.
+# while changes flow both ways, and both show its folders alike (times,
+# order).
 . "$(dirname "$0")/lib.sh"
 t_init
 command -v jq >/dev/null || t_die "jq is needed (make deps)"
@@ -42,11 +43,18 @@ echo new > "$N/from-n"
 t_check "a change on n reaches o" t_wait 60 "from-n on o" grep -qx new "$O/from-n"
 echo old > "$O/from-o"
 t_check "a change on o reaches n" t_wait 60 "from-o on n" grep -qx old "$N/from-o"
+# Folders read the same on both (times to the nanosecond, listing order:
+# by name, bytewise), the old node's folders as the new one's.
+touch "$O/docs/b" "$O/docs/B" "$O/docs/a-" "$O/docs/_"
+dirs() { for d in "$1" "$1/docs" "$1/docs/deep"; do stat -c '%y %z' "$d"; ls -f "$d"; done; }
+same_dirs() { [ "$(dirs "$O")" = "$(dirs "$N")" ]; }
+t_check "folders read the same on o and n" t_wait 60 "o's folders on n" same_dirs
+t_eq "$(ls -f "$N/docs" | tr '\n' ' ')" "$(ls -fa "$N/docs" | LC_ALL=C sort | tr '\n' ' ')" "docs lists by name"
 # The databases, once the nodes are stopped (they hold them exclusively):
 # n knows o's key from o itself (1); o knows n's as derived from n's id (2).
 t_stop n || t_fail "n did not stop"
 t_stop o || t_fail "o did not stop"
-t_eq "$(sqlite3 "$T_DIR/o.data/oand.db" 'PRAGMA user_version')" 4 "o's database is migrated to schema 4"
+t_eq "$(sqlite3 "$T_DIR/o.data/oand.db" 'PRAGMA user_version')" 5 "o's database is migrated to schema 5"
 t_eq "$(sqlite3 "$T_DIR/n.data/oand.db" 'SELECT group_concat(how) FROM origin_keys')" 1 "n holds o's key, told by o"
 t_eq "$(sqlite3 "$T_DIR/o.data/oand.db" 'SELECT group_concat(how) FROM origin_keys')" 2 "o holds n's key, derived"
 t_eq "$(sqlite3 "$T_DIR/n.data/oand.db" 'SELECT count(*) FROM entries WHERE wire IS NULL AND origin<>(SELECT origin FROM entries WHERE path="/from-n")')" 0 "every version n took from o is kept signed"

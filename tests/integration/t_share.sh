@@ -3,7 +3,9 @@
 # loopback): files of 0 B to 64 MiB written on one node read identically
 # on the others, fetched whole and checked; folders, renames, deletes,
 # chmod, mtimes and symlinks made on any node reach all, and the three
-# trees (with every file's SHA-256) end up identical; holders and the
+# trees (with every file's SHA-256) end up identical; folders changed on
+# all three at once read the same everywhere (times to the nanosecond,
+# listing order, tar archives); holders and the
 # state of a file show in its xattrs; with no holder online a read fails
 # with EIO within fetch-timeout while ls and stat go on; a holder that
 # sends wrong bytes is caught and nothing wrong is readable; a holder
@@ -35,7 +37,7 @@ sized() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]; }
 # tree NAME: the tree as NAME's mount shows it: every entry with its type,
 # mode, size, mtime (files) or target (links), and each file's SHA-256.
 tree() {
-	(cd "$T_DIR/$1.mnt" && find . -type d -printf '%p d %m %U:%G\n' &&
+	(cd "$T_DIR/$1.mnt" && find . -type d -printf '%p d %m %U:%G %T@ %C@\n' &&
 		find . ! -type d -printf '%p %y %m %U:%G %s %T@ %l\n' &&
 		find . -type f -exec sha256sum {} +) | sort
 }
@@ -90,8 +92,42 @@ truncate -s 2 "$A/tree/three" || t_fail "truncate on a"
 t_check "c sees gone/deep" t_wait 30 "c to see gone/deep" test -d "$C/gone/deep"
 rm -r "$C/gone" || t_fail "rm -r on c"
 rm "$A/f.0" || t_fail "unlink on a"
+# Folders change on all three at once: names come and go in folders of
+# their own and in shared ones (tree, tree/x), a folder's time is set.
+pids=()
+for n in a b c; do
+	(m=$T_DIR/$n.mnt/tree
+	 mkdir "$m/d-$n" && for i in 1 2 3; do echo "$n $i" > "$m/d-$n/f$i"; echo "$n" > "$m/x/from-$n-$i"; done &&
+		mv "$m/d-$n/f1" "$m/d-$n/g1" && rm "$m/d-$n/f2" "$m/x/from-$n-2" &&
+		touch -d "2002-03-04 05:06:07.123456789" "$m/d-$n/f3") &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || t_fail "folder changes on one node"; done
+# (each node's last change, the time of f3, seen everywhere)
+seen_all() { for m in a b c; do [ "$(date -r "$T_DIR/$1.mnt/tree/d-$m/f3" +%Y)" = 2002 ] || return 1; done; }
+for n in a b c; do t_check "$n sees every d-*" t_wait 30 "$n to see the d-* folders" seen_all $n; done
+# ... and in each other's folders.
+mv "$A/tree/d-b/g1" "$A/tree/x/g1-b" && rm "$A/tree/d-b/f3" && : > "$A/tree/d-b/new-a" || t_fail "changes on a"
+mv "$B/tree/d-c/f3" "$B/tree/d-a/f3-c" && touch -d "2003-04-05 06:07:08.987654321" "$B/tree/d-c" ||
+	t_fail "changes on b"
+mkdir "$C/tree/d-a/sub" && rm "$C/tree/x/from-a-1" && touch -d "2004-01-01 00:00:00.5" "$C/tree/x" \
+	|| t_fail "changes on c"
 t_check "the three trees are the same" t_wait 60 "the trees to agree" same_trees
 if ! same_trees; then diff "$T_DIR/tree.a" "$T_DIR/tree.b" | head -20 >&2; fi
+# Folders read the same everywhere: times to the nanosecond (in the trees
+# above), and each lists its names in one order (by name, bytewise), so
+# archives of the tree are the same bytes.
+listing() { (cd "$T_DIR/$1.mnt/tree" && find . -type d | LC_ALL=C sort | while read -r d; do
+	echo "$d: $(stat -c '%y %z' "$d")"; ls -f "$d"; done); }
+archive() { tar --sort=none -C "$T_DIR/$1.mnt" -cf - tree | sha256sum | cut -d' ' -f1; }
+for n in b c; do
+	t_eq "$(listing $n)" "$(listing a)" "$n lists and dates every folder as a does"
+	t_eq "$(archive $n)" "$(archive a)" "tar of the tree on $n and on a"
+done
+t_eq "$(ls -f "$C/tree/x" | tail -n +3 | tr '\n' ' ')" "$(ls -a "$C/tree/x" | tail -n +3 | LC_ALL=C sort | tr '\n' ' ')" \
+	"a folder lists by name"
+t_eq "$(stat -c %y "$A/tree/d-c")" "$(date -d '2003-04-05 06:07:08.987654321' '+%F %T.%N %z')" \
+	"a folder's time set on b, on a"
 t_eq "$(stat -c %a "$A/tree/x/one")" 600 "chmod on b reached a"
 t_eq "$(date -u -r "$C/tree/x/y/two" +%Y)" 2001 "mtime set on b reached c"
 t_eq "$(readlink "$C/tree/link")" x/one "symlink reached c"
@@ -183,4 +219,5 @@ t_conf d "tox-port = 33814; server-port = 18393;" \
 t_start_fg d || t_die "node d did not start"
 t_check "d has every entry" t_wait 180 "d to hold $n_b entries" sh -c "[ \"\$('$OAND' -c '$T_DIR/d.conf' status --json | jq -r .entries)\" = $n_b ]"
 t_eq "$(ls "$T_DIR/d.mnt/many" | wc -l)" 10000 "d lists many/"
+t_eq "$(ls -f "$T_DIR/d.mnt/many" | sha256sum)" "$(ls -f "$B/many" | sha256sum)" "d lists many/ in b's order"
 t_done
