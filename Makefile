@@ -89,7 +89,7 @@ $(B)/tests/check_path: $(B)/tests/check_path.o $(B)/src/path.o
 $(B)/tests/check_clock: $(B)/tests/check_clock.o $(B)/src/clock.o
 $(B)/tests/check_cfg: $(B)/tests/check_cfg.o $(B)/src/cfg.o $(B)/src/hex.o $(B)/src/log.o
 $(B)/tests/check_db: $(B)/tests/check_db.o $(B)/src/db.o $(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o
-$(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha256.o $(B)/src/log.o
+$(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha256.o $(B)/src/log.o $(B)/src/deadline.o
 $(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
 $(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
 $(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o

@@ -66,7 +66,15 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 */
 	cfg->entry_timeout = 10.0;
 	cfg->attr_timeout = 10.0;
-	cfg->negative_timeout = 2.0;
+	/*
+	 * No negative entries: a member's change that makes a name cannot
+	 * take the kernel's cached "no such name" back (libfuse's high-level
+	 * API invalidates by path only what it has a node for), and a name
+	 * still missing after the change that follows it was seen breaks
+	 * every writer that publishes a pointer last (git: a ref to objects
+	 * that seem absent for as long as the negative entry lives).
+	 */
+	cfg->negative_timeout = 0;
 	/* fuse_new was given a slot that the node was put in later. */
 	return *(struct node **)fuse_get_context()->private_data;
 }

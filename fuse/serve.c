@@ -277,7 +277,7 @@ int serve_run(const struct serve_opts *o)
 		if (mount_fs(o, f) != 0)
 			goto out;
 		mounted = 1;
-		if ((r = watch_attach(fuse_get_session(f))) != 0) {
+		if ((r = watch_attach(fuse_get_session(f), o->cfg->stuck_request_ms)) != 0) {
 			log_error("cannot watch the mount's requests: %s", strerror(-r));
 			goto out;
 		}

@@ -17,7 +17,7 @@
 
 /* More than libfuse's workers (16) can hold at once. */
 #define SLOTS 64
-#define SCAN_MS 2000
+#define SCAN_MS 1000
 
 struct slot {
 	uint64_t unique;	/* 0: free */
@@ -31,6 +31,7 @@ static struct {
 	pthread_cond_t cond;
 	struct slot s[SLOTS];
 	uint64_t requests, self_renames, untracked;
+	int64_t stuck_ms;
 	pthread_t thread;
 	int running, stop;
 } w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
@@ -202,7 +203,7 @@ static void *watch_main(void *arg)
 		for (size_t i = 0; i < SLOTS; i++) {
 			struct slot *s = &w.s[i];
 
-			if (s->unique != 0 && !s->warned && now - s->since >= WATCH_STUCK_MS) {
+			if (s->unique != 0 && !s->warned && now - s->since >= w.stuck_ms) {
 				s->warned = 1;
 				log_warn("fuse: a %s request has waited %lld s for an answer",
 					 op_name(s->opcode), (long long)((now - s->since) / 1000));
@@ -216,7 +217,7 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-int watch_attach(struct fuse_session *se)
+int watch_attach(struct fuse_session *se, int64_t stuck_ms)
 {
 	static const struct fuse_custom_io io = { .read = watch_read, .writev = watch_writev };
 	int r;
@@ -224,6 +225,7 @@ int watch_attach(struct fuse_session *se)
 	if ((r = fuse_session_custom_io(se, &io, fuse_session_fd(se))) != 0)
 		return r < 0 ? r : -EIO;
 	pthread_mutex_lock(&w.lock);
+	w.stuck_ms = stuck_ms;
 	w.stop = 0;
 	if (!w.running && pthread_create(&w.thread, NULL, watch_main, NULL) == 0)
 		w.running = 1;
@@ -258,7 +260,7 @@ void watch_get(struct watch_stats *st)
 		if (s->unique == 0)
 			continue;
 		st->in_flight++;
-		if (now - s->since >= WATCH_STUCK_MS)
+		if (now - s->since >= w.stuck_ms)
 			st->stuck++;
 		if (st->in_flight == 1 || now - s->since > st->oldest_ms) {
 			st->oldest_ms = now - s->since;

@@ -20,12 +20,9 @@
 
 struct fuse_session;
 
-/* A request in flight this long is stuck: logged once, counted. */
-#define WATCH_STUCK_MS 30000
-
 struct watch_stats {
 	unsigned in_flight;	/* requests read and not answered yet */
-	unsigned stuck;		/* of them, in flight WATCH_STUCK_MS or more */
+	unsigned stuck;		/* of them, in flight stuck_ms or more */
 	int64_t oldest_ms;	/* age of the oldest, 0 if none */
 	const char *oldest_op;	/* its name ("RENAME"), "" if none */
 	uint64_t requests;	/* read since the start */
@@ -33,8 +30,9 @@ struct watch_stats {
 };
 
 /* Put the watch between the mounted session's fd and libfuse: 0 or -errno.
-   Starts a thread that logs stuck requests; watch_detach stops it. */
-int watch_attach(struct fuse_session *se);
+   Starts a thread that logs each request in flight stuck_ms or more
+   (once); watch_detach stops it. */
+int watch_attach(struct fuse_session *se, int64_t stuck_ms);
 void watch_detach(void);
 void watch_get(struct watch_stats *st);
 

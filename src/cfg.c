@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{ "oand", "forget-after", K_NUM, NUM(forget_after_ms, 0.0001, 3650, 86400000, "days") },
 	{ "oand", "max-peers", K_NUM, NUM(max_peers, 2, 256, 1, "peers") },
 	{ "oand", "fetch-timeout", K_NUM, NUM(fetch_timeout_ms, 1, 86400, 1000, "seconds") },
+	{ "oand", "stuck-request", K_NUM, NUM(stuck_request_ms, 1, 86400, 1000, "seconds") },
 	{ "oand", "replicas", K_NUM, NUM(replicas, 1, 64, 1, "copies") },
 	{ "oand", "tls-cert", K_PATH, OFF(tls_cert) },
 	{ "oand", "tls-key", K_PATH, OFF(tls_key) },
@@ -67,6 +68,7 @@ static const struct key keys[] = {
 #define DEFAULT_FORGET_AFTER_MS (3LL * 86400000)
 #define DEFAULT_MAX_PEERS 32
 #define DEFAULT_FETCH_TIMEOUT_MS 60000
+#define DEFAULT_STUCK_REQUEST_MS 30000
 #define DEFAULT_REPLICAS 2
 #define DEFAULT_API_CONNECTIONS 64
 #define DEFAULT_API_TIMEOUT_MS 30000
@@ -133,6 +135,7 @@ static struct cfg *cfg_unset(void)
 	cfg->ipv6 = -1;
 	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = cfg->replicas = -1;
 	cfg->api_connections = cfg->api_timeout_ms = cfg->api_rate_limit = cfg->api_max_upload = -1;
+	cfg->stuck_request_ms = -1;
 	return cfg;
 }
 
@@ -167,6 +170,8 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->max_peers = DEFAULT_MAX_PEERS;
 	if (cfg->fetch_timeout_ms < 0)
 		cfg->fetch_timeout_ms = DEFAULT_FETCH_TIMEOUT_MS;
+	if (cfg->stuck_request_ms < 0)
+		cfg->stuck_request_ms = DEFAULT_STUCK_REQUEST_MS;
 	if (cfg->replicas < 0)
 		cfg->replicas = DEFAULT_REPLICAS;
 	if (cfg->api_connections < 0)

@@ -215,12 +215,20 @@ static int cmd_transfers(const struct cfg *cfg, int argc, char **argv)
 		json_int_t done = json_integer_value(json_object_get(x, "done"));
 		json_int_t size = json_integer_value(json_object_get(x, "size"));
 
-		printf("%-3s %-40s %-16s %5.1f%% %lld/%lld bytes\n",
+		const char *peer = json_string_value(json_object_get(x, "peer"));
+		const char *state = json_string_value(json_object_get(x, "state"));
+
+		printf("%-3s %-40s %-16s %5.1f%% %lld/%lld bytes",
 		       json_string_value(json_object_get(x, "direction")) ?: "?",
 		       json_string_value(json_object_get(x, "file")) ?: "?",
-		       json_string_value(json_object_get(x, "peer")) ?: "?",
+		       peer && *peer ? peer : "-",
 		       size > 0 ? 100.0 * (double)done / (double)size : 100.0, (long long)done,
 		       (long long)size);
+		if (state != NULL)	/* a fetch: readers wait for it */
+			printf(", %s, %lld reader(s) waiting %.0f s", state,
+			       (long long)json_integer_value(json_object_get(x, "readers")),
+			       json_number_value(json_object_get(x, "waited_seconds")));
+		printf("\n");
 	}
 	json_decref(j);
 	return 0;

@@ -141,6 +141,12 @@ struct net {
 	int64_t alone_since;	/* no member linked since (monotonic ms), or 0 */
 	int64_t heard;		/* another node last answered over HTTP (monotonic ms) */
 	int64_t fresh_wait;	/* alone this long (with heard) starts Tox afresh */
+	int64_t tox_started;	/* this Tox instance (monotonic ms) */
+	/* Unlinked members whose bootstrap answers came while alone: one
+	   with a younger Tox instance than ours (first heard then), one with
+	   an older (see join_via()). */
+	int64_t older_since;
+	int younger;
 	/* Cut off: a member that others hear online and that this node asks
 	   for has no link to it (tick() looks; net thread). */
 	int cut;
@@ -1127,6 +1133,9 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 /* Alone this long while members answer over HTTP: start Tox afresh
    (fresh_tox()); the wait doubles while that does not help. */
 #define FRESH_TOX_MS 45000
+/* An unlinked member younger than our Tox instance: after this long
+   without a link, ours starts afresh. */
+#define OLDER_WAIT_MS(hb) ((hb) > 10000 ? (hb) : 10000)
 #define FRESH_TOX_MAX_MS 600000
 
 static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
@@ -1177,8 +1186,26 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
 	}
 	if (!tox_bootstrap(n->tox, host, (uint16_t)b.udp_port, b.dht_key, &err))
 		log_warn("net: cannot bootstrap from %s:%d: error %d", host, port, (int)err);
-	if (memcmp(b.tox_id, n->self, TOX_PUBLIC_KEY_SIZE) != 0)
-		n->heard = deadline_now_ms();
+	if (memcmp(b.tox_id, n->self, TOX_PUBLIC_KEY_SIZE) != 0) {
+		uint32_t f = friend_of(n, b.tox_id);
+		int64_t now = deadline_now_ms();
+
+		n->heard = now;
+		/* Unlinked, and its Tox instance younger than ours: it started
+		   (again) since ours did, and each start leaves its old DHT key
+		   among our onion path nodes, which c-toxcore drops only when
+		   32 newer ones push it out (its paths, three nodes drawn from
+		   them, then seldom hold only live ones).  Its own instance is
+		   fresh: ours is the one to start afresh (net_main()). */
+		if (b.tox_age_ms >= 0 && (f == UINT32_MAX || !n->fr[f].up)) {
+			if (b.tox_age_ms < now - n->tox_started) {
+				if (n->older_since == 0)
+					n->older_since = now;
+			} else {
+				n->younger = 1;
+			}
+		}
+	}
 	if (is_bff) {
 		memcpy(n->bff, b.tox_id, TOX_PUBLIC_KEY_SIZE);
 		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
@@ -1573,6 +1600,7 @@ static void snapshot(struct net *n)
 	pthread_mutex_lock(&n->lock);
 	n->snap.udp_port = perr == TOX_ERR_GET_PORT_OK ? port : 0;
 	sodium_bin2hex(n->snap.dht_key, sizeof(n->snap.dht_key), dht, sizeof(dht));
+	n->snap.tox_age_ms = deadline_now_ms() - n->tox_started;
 	n->snap.connected = (int)tox_self_get_connection_status(n->tox);
 	n->snap.iterations++;
 	if (list != NULL) {
@@ -1740,6 +1768,7 @@ static int tox_open(struct net *n)
 	tox_options_set_savedata_data(o, n->id.secret, IDENT_KEY_BYTES);
 	n->tox = tox_new(o, &err);
 	tox_options_free(o);
+	n->tox_started = deadline_now_ms();
 	if (n->tox == NULL) {
 		log_error("net: cannot start Tox: %s", tox_new_error(err));
 		return err == TOX_ERR_NEW_PORT_ALLOC ? -EADDRINUSE : -EIO;
@@ -1793,7 +1822,11 @@ static void fresh_tox(struct net *n)
 	size_t count = tox_self_get_friend_list_size(n->tox);
 	uint32_t *list = calloc(count ? count : 1, sizeof(*list));
 
-	if (n->cut)
+	if (n->older_since != 0)
+		log_notice("net: a member started since this node's Tox instance did and has not"
+			   " linked for %lld s; starting Tox afresh",
+			   (long long)((deadline_now_ms() - n->older_since) / 1000));
+	else if (n->cut)
 		log_notice("net: no link to the member at %s:%d for %lld s while others hear it;"
 			   " starting Tox afresh", n->cut_host, n->cut_port,
 			   (long long)(n->fresh_wait / 1000));
@@ -1811,6 +1844,11 @@ static void fresh_tox(struct net *n)
 		xfer_net_all_down(n->xfer);
 	tox_kill(n->tox);
 	n->tox = NULL;
+	n->older_since = 0;
+	n->younger = 0;
+	pthread_mutex_lock(&n->lock);
+	n->snap.fresh_starts++;
+	pthread_mutex_unlock(&n->lock);
 	/* The port was ours a moment ago; should another program have
 	   taken it and the hundred after it, keep trying. */
 	while (tox_open(n) != 0 && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE))
@@ -1865,8 +1903,15 @@ static void *net_main(void *arg)
 			n->alone_since = 0;
 			n->cut_asked = 0;
 			n->fresh_wait = fresh_first();
+			n->older_since = 0;
+			n->younger = 0;
 		} else if (n->alone_since == 0) {
 			n->alone_since = now;
+		} else if (!n->snap.removed && n->older_since != 0 &&
+			   now - n->older_since >= OLDER_WAIT_MS(n->cfg->heartbeat_ms)) {
+			fresh_tox(n);
+			n->alone_since = deadline_now_ms();
+			n->cut_asked = 0;
 		} else if (n->cut && !n->cut_asked && now - n->alone_since >= n->fresh_wait / 2) {
 			char hex[65];
 
@@ -1879,7 +1924,10 @@ static void *net_main(void *arg)
 				n->cut_asked = 0;
 			}
 		} else if (!n->snap.removed && n->heard > n->alone_since &&
-			   now - n->alone_since >= n->fresh_wait) {
+			   now - n->alone_since >= (n->younger ? 4 : 1) * n->fresh_wait) {
+			/* Younger than a member that answered: that one starts
+			   afresh (a start here would leave one more dead key
+			   there); only if it does not, after a longer wait. */
 			fresh_tox(n);
 			n->alone_since = deadline_now_ms();
 			n->cut_asked = 0;

@@ -40,6 +40,8 @@ enum net_method {
 struct net_status {
 	char tox_id[2 * IDENT_ADDRESS_BYTES + 1];
 	char dht_key[65];	/* changes at every start (0.2.18) */
+	int64_t tox_age_ms;	/* since this Tox instance started */
+	uint64_t fresh_starts;	/* Tox instances started afresh (fresh_tox) */
 	uint16_t udp_port;	/* 0 if UDP is off or not bound */
 	int ipv6;
 	int connected;		/* 0 none, 1 TCP, 2 UDP (Tox_Connection) */

@@ -1821,7 +1821,9 @@ int node_status(struct node *n, struct node_status *st)
 			o->x = xi[i];
 			if (db_path_of(n->db, xi[i].sha, o->file, sizeof(o->file)) != 0)
 				store_hex(xi[i].sha, o->file);
-			if (net_name_of(n->net, xi[i].peer, o->peer, sizeof(o->peer)) != 0) {
+			if (xi[i].waiting) {
+				snprintf(o->peer, sizeof(o->peer), "%s", "");
+			} else if (net_name_of(n->net, xi[i].peer, o->peer, sizeof(o->peer)) != 0) {
 				char hex[STORE_HEX_LEN];
 
 				store_hex(xi[i].peer, hex);
@@ -1829,6 +1831,8 @@ int node_status(struct node *n, struct node_status *st)
 			}
 		}
 	}
+	if (store_get_usage(n->store, &st->disk) != 0)
+		memset(&st->disk, 0, sizeof(st->disk));
 	return db_stats(n->db, &st->db);
 }
 
@@ -1880,12 +1884,15 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 	else
 		APPEND("null");
 	APPEND(",\"entries\":%llu,\"files\":%llu,\"folders\":%llu,\"symlinks\":%llu,"
-	       "\"bytes\":%llu,\"blobs\":%llu,\"bytes_stored\":%llu,\"tombstones\":%llu,"
-	       "\"open_files\":%d",
+	       "\"bytes\":%llu,\"blobs\":%llu,\"bytes_named\":%llu,\"blobs_stored\":%llu,"
+	       "\"bytes_stored\":%llu,\"partials\":%llu,\"partial_bytes\":%llu,"
+	       "\"tombstones\":%llu,\"open_files\":%d",
 	       (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
 	       (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
 	       (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
-	       (unsigned long long)st->db.blob_bytes, (unsigned long long)st->db.tombstones,
+	       (unsigned long long)st->db.blob_bytes, (unsigned long long)st->disk.blobs,
+	       (unsigned long long)st->disk.bytes, (unsigned long long)st->disk.partials,
+	       (unsigned long long)st->disk.partial_bytes, (unsigned long long)st->db.tombstones,
 	       st->open_files);
 	if (st->has_mount) {
 		APPEND(",\"fuse\":{\"in_flight\":%u,\"stuck\":%u,\"oldest_ms\":%lld,"
@@ -1906,7 +1913,8 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       "\"members\":%d,\"refused\":%llu,\"removed\":%s,\"nodes\":%d,"
 		       "\"nodes_online\":%d,\"messages_in\":%llu,\"messages_out\":%llu,"
 		       "\"dropped\":%llu,\"unmatched_replies\":%llu,\"reassembly_bytes\":%zu,"
-		       "\"queued_bytes\":%zu,\"pending_requests\":%zu,\"retried_requests\":%llu}}",
+		       "\"queued_bytes\":%zu,\"pending_requests\":%zu,\"retried_requests\":%llu,"
+		       "\"tox_age_seconds\":%lld,\"fresh_starts\":%llu}}",
 		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
 		       st->net.ipv6 ? "true" : "false",
 		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
@@ -1916,7 +1924,8 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       (unsigned long long)st->net.msgs_in, (unsigned long long)st->net.msgs_out,
 		       (unsigned long long)st->net.dropped, (unsigned long long)st->net.unmatched,
 		       st->net.reasm_bytes, st->net.queued_bytes, st->net.pending,
-		       (unsigned long long)st->net.retried);
+		       (unsigned long long)st->net.retried, (long long)(st->net.tox_age_ms / 1000),
+		       (unsigned long long)st->net.fresh_starts);
 	} else {
 		APPEND(",\"tox\":null}");
 	}
@@ -1937,9 +1946,14 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 			APPEND(",\"peer\":");
 			json_str(buf, len, &pos, x->peer);
 			APPEND(",\"direction\":\"%s\",\"done\":%llu,\"size\":%llu,"
-			       "\"bytes_per_second\":%.0f,\"eta_seconds\":%.0f}",
+			       "\"bytes_per_second\":%.0f,\"eta_seconds\":%.0f",
 			       x->x.sending ? "out" : "in", (unsigned long long)x->x.done,
 			       (unsigned long long)x->x.size, x->x.rate, eta);
+			if (!x->x.sending)
+				APPEND(",\"state\":\"%s\",\"readers\":%d,\"waited_seconds\":%.1f",
+				       x->x.waiting ? "waiting for a holder" : x->x.rate > 0 ? "receiving"
+				       : "asked", x->x.readers, (double)x->x.waited_ms / 1000.0);
+			APPEND("}");
 		}
 		APPEND("]}");
 	}
@@ -1976,15 +1990,19 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 		     "mount point: %s\n"
 		     "entries:     %llu (%llu files, %llu folders, %llu symlinks)\n"
 		     "bytes:       %llu in files\n"
-		     "stored:      %llu bytes in %llu blobs\n"
+		     "contents:    %llu distinct, %llu bytes\n"
+		     "stored:      %llu bytes in %llu blobs on this node, "
+		     "%llu bytes in %llu partial download(s)\n"
 		     "open files:  %d\n"
 		     "network:     %s\n",
 		     st->name, st->id_hex, NODE_VERSION, st->pid, since, st->data_dir,
 		     st->mount_point[0] ? st->mount_point : "(not mounted)",
 		     (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
 		     (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
-		     (unsigned long long)st->db.bytes, (unsigned long long)st->db.blob_bytes,
-		     (unsigned long long)st->db.blobs, st->open_files, net_line);
+		     (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
+		     (unsigned long long)st->db.blob_bytes, (unsigned long long)st->disk.bytes,
+		     (unsigned long long)st->disk.blobs, (unsigned long long)st->disk.partial_bytes,
+		     (unsigned long long)st->disk.partials, st->open_files, net_line);
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	if (st->has_mount) {
@@ -2012,12 +2030,20 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 				 (double)(x->x.size - x->x.done) / x->x.rate);
 		else
 			snprintf(eta, sizeof(eta), "waiting");
-		n += snprintf(buf + pos, len - pos, "transfer:    %s %s %s %s: %llu of %llu bytes "
-			      "(%d%%), %.1f KiB/s, %s\n", x->x.sending ? "sending" : "fetching",
-			      x->file, x->x.sending ? "to" : "from", x->peer,
-			      (unsigned long long)x->x.done, (unsigned long long)x->x.size,
-			      x->x.size ? (int)(x->x.done * 100 / x->x.size) : 100, x->x.rate / 1024,
-			      eta);
+		if (!x->x.sending && x->x.waiting)
+			n += snprintf(buf + pos, len - pos, "transfer:    fetching %s: no holder "
+				      "answers yet; %d reader(s) waiting for %.0f s, %llu of %llu "
+				      "bytes here\n", x->file, x->x.readers,
+				      (double)x->x.waited_ms / 1000.0, (unsigned long long)x->x.done,
+				      (unsigned long long)x->x.size);
+		else
+			n += snprintf(buf + pos, len - pos, "transfer:    %s %s %s %s: %llu of %llu "
+				      "bytes (%d%%), %.1f KiB/s, %s\n",
+				      x->x.sending ? "sending" : "fetching", x->file,
+				      x->x.sending ? "to" : "from", x->peer,
+				      (unsigned long long)x->x.done, (unsigned long long)x->x.size,
+				      x->x.size ? (int)(x->x.done * 100 / x->x.size) : 100,
+				      x->x.rate / 1024, eta);
 		if (n < 0 || (size_t)n >= len)
 			return -ENOSPC;
 	}

@@ -27,6 +27,7 @@
 
 #include "db.h"
 #include "net.h"
+#include "store.h"
 #include "sync.h"
 #include "xfer.h"
 
@@ -170,6 +171,7 @@ struct node_status {
 	long pid;
 	int64_t started;	/* seconds since the epoch */
 	struct db_stats db;
+	struct store_usage disk;	/* what this node's disk holds */
 	int open_files;
 	int has_mount;		/* mount is filled in */
 	struct node_mount_stats mount;

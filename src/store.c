@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "sha256.h"
 
@@ -44,8 +45,10 @@ struct store {
 	char *corrupt;
 	char *partial;		/* downloads under way, kept across restarts */
 	uint64_t reserve;
-	pthread_mutex_t lock;	/* guards vcache */
+	pthread_mutex_t lock;	/* guards vcache, usage */
 	struct vcache_slot vcache[VCACHE_SLOTS];
+	struct store_usage usage;	/* as counted at usage_at (monotonic ms) */
+	int64_t usage_at;
 };
 
 uint64_t store_reserve(const struct store *st)
@@ -351,12 +354,21 @@ static int blob_intact(struct store *st, const uint8_t sha[STORE_SHA_BYTES], con
 	return ok;
 }
 
+/* The store changed: the next usage is counted afresh. */
+static void usage_stale(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->usage_at = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
 int store_commit(struct store *st, int fd, const char *path, const uint8_t sha[STORE_SHA_BYTES])
 {
 	char dst[PATH_MAX], dir[PATH_MAX];
 	struct stat sb;
 	int r;
 
+	usage_stale(st);
 	if ((r = blob_path(st, sha, dst, sizeof(dst), 1)) != 0)
 		goto fail;
 	if (blob_intact(st, sha, dst)) {
@@ -451,6 +463,7 @@ int store_remove(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
 	char path[PATH_MAX];
 	int r;
 
+	usage_stale(st);
 	if ((r = blob_path(st, sha, path, sizeof(path), 0)) != 0)
 		return r;
 	if (unlink(path) != 0)
@@ -477,6 +490,7 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
 	struct dirent *a, *b, *c;
 	long removed = 0;
 
+	usage_stale(st);
 	if (d1 == NULL)
 		return -errno;
 	while ((a = readdir(d1)) != NULL) {
@@ -499,6 +513,59 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
 	}
 	closedir(d1);
 	return removed;
+}
+
+static void count_dir(DIR *d, uint64_t *n, uint64_t *bytes)
+{
+	struct dirent *e;
+	struct stat sb;
+
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode)) {
+			(*n)++;
+			*bytes += (uint64_t)sb.st_size;
+		}
+}
+
+int store_get_usage(struct store *st, struct store_usage *u)
+{
+	struct store_usage c = { 0 };
+	int64_t now = deadline_now_ms();
+	DIR *d1, *d2, *d3;
+	struct dirent *a, *b;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->usage_at != 0 && now - st->usage_at < STORE_USAGE_MS) {
+		*u = st->usage;
+		pthread_mutex_unlock(&st->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if ((d1 = opendir(st->objects)) == NULL)
+		return -errno;
+	while ((a = readdir(d1)) != NULL) {
+		if (a->d_name[0] == '.' || (d2 = opendir_at(d1, a->d_name)) == NULL)
+			continue;
+		while ((b = readdir(d2)) != NULL) {
+			if (b->d_name[0] == '.' || (d3 = opendir_at(d2, b->d_name)) == NULL)
+				continue;
+			count_dir(d3, &c.blobs, &c.bytes);
+			closedir(d3);
+		}
+		closedir(d2);
+	}
+	closedir(d1);
+	if ((d1 = opendir(st->partial)) != NULL) {
+		count_dir(d1, &c.partials, &c.partial_bytes);
+		closedir(d1);
+	}
+	pthread_mutex_lock(&st->lock);
+	st->usage = c;
+	st->usage_at = now;
+	pthread_mutex_unlock(&st->lock);
+	*u = c;
+	return 0;
 }
 
 /* ---- partial downloads: DATA/partial/<hex> ---- */
@@ -566,6 +633,7 @@ void store_partial_drop(struct store *st, const uint8_t sha[STORE_SHA_BYTES])
 {
 	char path[PATH_MAX];
 
+	usage_stale(st);
 	if (partial_path(st, sha, path, sizeof(path)) == 0)
 		unlink(path);
 }

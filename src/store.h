@@ -55,6 +55,15 @@ int store_remove(struct store *st, const uint8_t sha[STORE_SHA_BYTES]);
 /* Remove every blob for which in_use returns 0.  Returns how many. */
 typedef int (*store_in_use_fn)(const uint8_t sha[STORE_SHA_BYTES], void *ctx);
 long store_gc(struct store *st, store_in_use_fn in_use, void *ctx);
+/* What this node's disk holds: whole blobs and partial downloads, counted
+   on disk (at most every STORE_USAGE_MS; a count that old is given
+   meanwhile). */
+#define STORE_USAGE_MS 5000
+struct store_usage {
+	uint64_t blobs, bytes;
+	uint64_t partials, partial_bytes;
+};
+int store_get_usage(struct store *st, struct store_usage *u);
 /*
  * Downloads (DATA/partial/<hex>), kept across restarts so they resume.
  * store_partial_open: open (making it if missing) read-write; *have is the

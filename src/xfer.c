@@ -38,6 +38,7 @@ struct job {
 	uint64_t size;
 	int state, result, waiters;
 	int64_t progress;	/* created, or last byte (monotonic ms) */
+	int64_t since;		/* when its first reader began to wait (monotonic ms) */
 	int64_t asked_at, retry_at;
 	uint8_t holder[32];
 	uint32_t friend, file;
@@ -304,7 +305,7 @@ int xfer_fetch(struct xfer *x, const uint8_t sha[32], uint64_t size)
 		j->fd = -1;
 		j->state = J_PREP;
 		j->result = 0;
-		j->progress = deadline_now_ms();
+		j->progress = j->since = deadline_now_ms();
 		j->ntried = 0;
 		j->waiters++;
 		r = job_prep(x, j);
@@ -357,22 +358,31 @@ size_t xfer_list(struct xfer *x, struct xfer_info *out, size_t max)
 {
 	size_t k = 0;
 
+	int64_t now = deadline_now_ms();
+
 	pthread_mutex_lock(&x->lock);
+	/* Every fetch a reader waits for, with a holder or not (yet). */
 	for (struct job *j = x->jobs; j != NULL; j = j->next) {
-		if (j->state != J_RECV && j->state != J_ASKED)
+		if (j->state == J_DONE || j->state == J_FAILED || j->waiters == 0)
 			continue;
 		if (k < max) {
+			memset(&out[k], 0, sizeof(out[k]));
 			memcpy(out[k].sha, j->sha, 32);
-			memcpy(out[k].peer, j->holder, 32);
+			if (j->state == J_RECV || j->state == J_ASKED)
+				memcpy(out[k].peer, j->holder, 32);
 			out[k].sending = 0;
+			out[k].waiting = j->state == J_PREP || j->state == J_WAIT;
+			out[k].readers = j->waiters;
+			out[k].waited_ms = now - j->since;
 			out[k].done = j->have;
 			out[k].size = j->size;
-			out[k].rate = j->rate;
+			out[k].rate = j->state == J_RECV ? j->rate : 0;
 		}
 		k++;
 	}
 	for (struct send *s = x->sends; s != NULL; s = s->next) {
 		if (k < max) {
+			memset(&out[k], 0, sizeof(out[k]));
 			memcpy(out[k].sha, s->sha, 32);
 			memcpy(out[k].peer, s->peer, 32);
 			out[k].sending = 1;

@@ -68,6 +68,9 @@ struct xfer_info {
 	uint8_t sha[32];
 	uint8_t peer[32];
 	int sending;		/* 1: to peer, 0: from peer */
+	int waiting;		/* a fetch with no holder answering yet (peer: zero) */
+	int readers;		/* of a fetch: readers waiting for it */
+	int64_t waited_ms;	/* of a fetch: since its first reader began to wait */
 	uint64_t done, size;
 	double rate;		/* bytes per second, recent */
 };

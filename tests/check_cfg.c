@@ -331,6 +331,8 @@ static const struct bad_case bad_cases[] = {
 	{ "oand: { tls-cert = \"c.pem\"; tls-key = \"/k.pem\"; };", "oand.tls-cert", "absolute" },
 	{ "oand: { api-connections = 0; };", "oand.api-connections", NULL },
 	{ "oand: { api-timeout = 0; };", "oand.api-timeout", NULL },
+	{ "oand: { stuck-request = 0; };", "oand.stuck-request", NULL },
+	{ "oand: { stuck-request = 86401; };", "oand.stuck-request", NULL },
 	{ "oand: { api-rate-limit = 0; };", "oand.api-rate-limit", NULL },
 	{ "oand: { api-max-upload = -1; };", "oand.api-max-upload", NULL },
 	{ "oand: { api-max-upload = \"1G\"; };", "oand.api-max-upload", NULL },
@@ -379,17 +381,19 @@ START_TEST(test_api_keys)
 	ck_assert_ptr_null(c->server_address);	/* every address */
 	ck_assert_int_eq(c->api_connections, 64);
 	ck_assert_int_eq(c->api_timeout_ms, 30000);
+	ck_assert_int_eq(c->stuck_request_ms, 30000);
 	ck_assert_int_eq(c->api_rate_limit, 600);
 	ck_assert_int_eq(c->api_max_upload, 64LL << 30);
 	cfg_free(c);
 	ck_assert_int_eq(cfg_parse_string("oand: { tls-cert = \"/c.pem\"; tls-key = \"/k.pem\";"
-					  " api-connections = 2; api-timeout = 1.5;"
+					  " api-connections = 2; api-timeout = 1.5; stuck-request = 2;"
 					  " api-rate-limit = 30; api-max-upload = 1048576; };",
 					  &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c->tls_cert, "/c.pem");
 	ck_assert_str_eq(c->tls_key, "/k.pem");
 	ck_assert_int_eq(c->api_connections, 2);
 	ck_assert_int_eq(c->api_timeout_ms, 1500);
+	ck_assert_int_eq(c->stuck_request_ms, 2000);
 	ck_assert_int_eq(c->api_rate_limit, 30);
 	ck_assert_int_eq(c->api_max_upload, 1048576);
 	cfg_free(c);

@@ -713,6 +713,11 @@ START_TEST(test_status)
 	ck_assert_uint_eq(st.db.tombstones, 1);
 	ck_assert_uint_eq(st.db.blobs, 2);
 	ck_assert_uint_eq(st.db.blob_bytes, 3);
+	/* On disk: what the store holds (not every content named has a
+	   blob of its own there). */
+	ck_assert_uint_ge(st.disk.blobs, 1);
+	ck_assert_uint_ge(st.disk.bytes, 1);
+	ck_assert_uint_eq(st.disk.partials, 0);
 	ck_assert_int_eq(st.open_files, 2);
 
 	ck_assert_int_eq(node_status_json(&st, json, sizeof(json)), 0);
