@@ -808,9 +808,10 @@ static enum MHD_Result get_bootstrap(struct MHD_Connection *c, struct api *a, st
 		return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "standalone node (no cluster-key)");
 	net_status(a->net, &st);
 	return reply_json(c, a, rq, MHD_HTTP_OK,
-			  json_pack("{s:s, s:s, s:i, s:n, s:s, s:I}", "tox_id", st.tox_id, "dht_key",
-				    st.dht_key, "udp_port", (int)st.udp_port, "tcp_port", "name",
-				    a->name, "tox_age_ms", (json_int_t)st.tox_age_ms));
+			  json_pack("{s:s, s:s, s:i, s:n, s:s, s:I, s:I}", "tox_id", st.tox_id,
+				    "dht_key", st.dht_key, "udp_port", (int)st.udp_port, "tcp_port",
+				    "name", a->name, "run_ms", (json_int_t)st.run_ms, "tox_age_ms",
+				    (json_int_t)st.tox_age_ms));
 }
 
 /* ---- dispatch ---- */

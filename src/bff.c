@@ -30,8 +30,10 @@ int bff_parse(const char *body, size_t len, struct bff_info *out)
 	if (!json_is_integer(v) || (port = json_integer_value(v)) < 1 || port > 65535)
 		goto out;
 	out->udp_port = (int)port;
-	/* Told by nodes since the age of a Tox instance decides which of two
-	   that cannot find each other starts afresh (see net.c). */
+	/* Told by nodes since how long they run decides which of two that
+	   cannot find each other starts Tox afresh (see net.c). */
+	v = json_object_get(j, "run_ms");
+	out->run_ms = json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
 	v = json_object_get(j, "tox_age_ms");
 	out->tox_age_ms = json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
 	name = json_string_value(json_object_get(j, "name"));

@@ -20,6 +20,7 @@ struct bff_info {
 	uint8_t dht_key[32];
 	int udp_port;
 	char name[256];
+	int64_t run_ms;		/* since the node started; -1 if not told */
 	int64_t tox_age_ms;	/* since its Tox instance started; -1 if not told */
 };
 

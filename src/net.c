@@ -142,11 +142,16 @@ struct net {
 	int64_t heard;		/* another node last answered over HTTP (monotonic ms) */
 	int64_t fresh_wait;	/* alone this long (with heard) starts Tox afresh */
 	int64_t tox_started;	/* this Tox instance (monotonic ms) */
-	/* Unlinked members whose bootstrap answers came while alone: one
-	   with a younger Tox instance than ours (first heard then), one with
-	   an older (see join_via()). */
-	int64_t older_since;
-	int younger;
+	int64_t run_started;	/* the network, at net_open (monotonic ms) */
+	/* Unlinked members whose bootstrap answers came while alone (see
+	   pace_fresh()). */
+	int64_t older_since;	/* one that started after this node: since */
+	uint8_t older_dht[32];	/* its instance (DHT key) */
+	int younger;		/* one that started before this node */
+	int follow;		/* one that did, and started Tox afresh since ours */
+	uint8_t follow_for[32];	/* the instance followed last */
+	uint8_t fresh_for[32];	/* the instance this one last started afresh for */
+	int64_t fresh_at;	/* then (monotonic ms) */
 	/* Cut off: a member that others hear online and that this node asks
 	   for has no link to it (tick() looks; net thread). */
 	int cut;
@@ -1133,9 +1138,53 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 /* Alone this long while members answer over HTTP: start Tox afresh
    (fresh_tox()); the wait doubles while that does not help. */
 #define FRESH_TOX_MS 45000
-/* An unlinked member younger than our Tox instance: after this long
-   without a link, ours starts afresh. */
+/* An unlinked member that started after this node: after this long
+   without a link to its instance, ours starts afresh. */
 #define OLDER_WAIT_MS(hb) ((hb) > 10000 ? (hb) : 10000)
+/* After that, its current instance is not bootstrapped from this long,
+   while it follows (starts afresh too). */
+#define FOLLOW_WAIT_MS 30000
+
+/*
+ * Two members that cannot find each other over Tox although each answers
+ * the other's bootstrap query over HTTP: c-toxcore keeps every DHT key it
+ * met among the nodes it draws onion paths from (32, a dead one dropped
+ * only when newer ones push it out), and each start of a member leaves
+ * its old key there.  In a small cluster, paths (three nodes drawn from
+ * those) then seldom hold only live ones, and the two stay apart.  What
+ * is decided on b, a member's answer, while alone:
+ * - b started after this node (it restarted): once its instance has had
+ *   no link for OLDER_WAIT_MS, this node starts Tox afresh (net_main()),
+ *   once per instance of b, and does not bootstrap from that instance
+ *   for FOLLOW_WAIT_MS: b is to start afresh too, and two fresh instances
+ *   that met only each other's new keys hold no dead key at all;
+ * - b started before this node and started Tox afresh after ours: this
+ *   node follows at once (once per instance of b);
+ * - otherwise b is older: this node waits for b (its own timer, far
+ *   longer), for a fresh start here would leave a dead key with b.
+ * Ages, not clocks: how long each node and its instance have run.
+ */
+static void pace_fresh(struct net *n, const struct bff_info *b)
+{
+	uint32_t f = friend_of(n, b->tox_id);
+	int64_t now = deadline_now_ms(), run = now - n->run_started, age = now - n->tox_started;
+
+	if (b->run_ms < 0 || (f != UINT32_MAX && n->fr[f].up))
+		return;
+	if (b->run_ms < run) {
+		if (memcmp(b->dht_key, n->fresh_for, sizeof(b->dht_key)) != 0 &&
+		    (n->older_since == 0 || memcmp(b->dht_key, n->older_dht, sizeof(b->dht_key)) != 0)) {
+			n->older_since = now;	/* from when this instance was first heard */
+			memcpy(n->older_dht, b->dht_key, sizeof(b->dht_key));
+		}
+	} else if (b->tox_age_ms >= 0 && b->tox_age_ms < age &&
+		   memcmp(b->dht_key, n->follow_for, sizeof(b->dht_key)) != 0) {
+		n->follow = 1;
+		memcpy(n->follow_for, b->dht_key, sizeof(b->dht_key));
+	} else {
+		n->younger = 1;
+	}
+}
 #define FRESH_TOX_MAX_MS 600000
 
 static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
@@ -1184,28 +1233,18 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
 			  is_bff ? "bff-tox-id" : "the node list");
 		return -EPERM;
 	}
-	if (!tox_bootstrap(n->tox, host, (uint16_t)b.udp_port, b.dht_key, &err))
-		log_warn("net: cannot bootstrap from %s:%d: error %d", host, port, (int)err);
 	if (memcmp(b.tox_id, n->self, TOX_PUBLIC_KEY_SIZE) != 0) {
-		uint32_t f = friend_of(n, b.tox_id);
-		int64_t now = deadline_now_ms();
-
-		n->heard = now;
-		/* Unlinked, and its Tox instance younger than ours: it started
-		   (again) since ours did, and each start leaves its old DHT key
-		   among our onion path nodes, which c-toxcore drops only when
-		   32 newer ones push it out (its paths, three nodes drawn from
-		   them, then seldom hold only live ones).  Its own instance is
-		   fresh: ours is the one to start afresh (net_main()). */
-		if (b.tox_age_ms >= 0 && (f == UINT32_MAX || !n->fr[f].up)) {
-			if (b.tox_age_ms < now - n->tox_started) {
-				if (n->older_since == 0)
-					n->older_since = now;
-			} else {
-				n->younger = 1;
-			}
-		}
+		n->heard = deadline_now_ms();
+		pace_fresh(n, &b);
 	}
+	/* Not from the instance this node started afresh for, while that one
+	   is given time to start afresh too (see pace_fresh()). */
+	if (memcmp(b.dht_key, n->fresh_for, sizeof(b.dht_key)) == 0 &&
+	    deadline_now_ms() - n->fresh_at < FOLLOW_WAIT_MS)
+		log_debug("net: not bootstrapping from %s:%d: its Tox instance is to start afresh",
+			  host, port);
+	else if (!tox_bootstrap(n->tox, host, (uint16_t)b.udp_port, b.dht_key, &err))
+		log_warn("net: cannot bootstrap from %s:%d: error %d", host, port, (int)err);
 	if (is_bff) {
 		memcpy(n->bff, b.tox_id, TOX_PUBLIC_KEY_SIZE);
 		n->has_bff = memcmp(n->bff, n->self, TOX_PUBLIC_KEY_SIZE) != 0;
@@ -1601,6 +1640,7 @@ static void snapshot(struct net *n)
 	n->snap.udp_port = perr == TOX_ERR_GET_PORT_OK ? port : 0;
 	sodium_bin2hex(n->snap.dht_key, sizeof(n->snap.dht_key), dht, sizeof(dht));
 	n->snap.tox_age_ms = deadline_now_ms() - n->tox_started;
+	n->snap.run_ms = deadline_now_ms() - n->run_started;
 	n->snap.connected = (int)tox_self_get_connection_status(n->tox);
 	n->snap.iterations++;
 	if (list != NULL) {
@@ -1822,10 +1862,12 @@ static void fresh_tox(struct net *n)
 	size_t count = tox_self_get_friend_list_size(n->tox);
 	uint32_t *list = calloc(count ? count : 1, sizeof(*list));
 
-	if (n->older_since != 0)
-		log_notice("net: a member started since this node's Tox instance did and has not"
-			   " linked for %lld s; starting Tox afresh",
-			   (long long)((deadline_now_ms() - n->older_since) / 1000));
+	if (n->follow)
+		log_notice("net: a member that runs longer started Tox afresh to find this node;"
+			   " starting Tox afresh too");
+	else if (n->older_since != 0)
+		log_notice("net: a member started after this node and has not linked for %lld s;"
+			   " starting Tox afresh", (long long)((deadline_now_ms() - n->older_since) / 1000));
 	else if (n->cut)
 		log_notice("net: no link to the member at %s:%d for %lld s while others hear it;"
 			   " starting Tox afresh", n->cut_host, n->cut_port,
@@ -1844,8 +1886,13 @@ static void fresh_tox(struct net *n)
 		xfer_net_all_down(n->xfer);
 	tox_kill(n->tox);
 	n->tox = NULL;
+	if (n->older_since != 0 && !n->follow) {
+		memcpy(n->fresh_for, n->older_dht, sizeof(n->fresh_for));
+		n->fresh_at = deadline_now_ms();
+	}
 	n->older_since = 0;
 	n->younger = 0;
+	n->follow = 0;
 	pthread_mutex_lock(&n->lock);
 	n->snap.fresh_starts++;
 	pthread_mutex_unlock(&n->lock);
@@ -1905,10 +1952,12 @@ static void *net_main(void *arg)
 			n->fresh_wait = fresh_first();
 			n->older_since = 0;
 			n->younger = 0;
+			n->follow = 0;
 		} else if (n->alone_since == 0) {
 			n->alone_since = now;
-		} else if (!n->snap.removed && n->older_since != 0 &&
-			   now - n->older_since >= OLDER_WAIT_MS(n->cfg->heartbeat_ms)) {
+		} else if (!n->snap.removed &&
+			   (n->follow || (n->older_since != 0 &&
+					  now - n->older_since >= OLDER_WAIT_MS(n->cfg->heartbeat_ms)))) {
 			fresh_tox(n);
 			n->alone_since = deadline_now_ms();
 			n->cut_asked = 0;
@@ -1978,6 +2027,7 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	n->db = db;
 	n->cfg = cfg;
 	n->xfer = x;
+	n->run_started = deadline_now_ms();
 	n->id = *id;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->qlock, NULL);

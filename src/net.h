@@ -41,6 +41,7 @@ struct net_status {
 	char tox_id[2 * IDENT_ADDRESS_BYTES + 1];
 	char dht_key[65];	/* changes at every start (0.2.18) */
 	int64_t tox_age_ms;	/* since this Tox instance started */
+	int64_t run_ms;		/* since this node's network started */
 	uint64_t fresh_starts;	/* Tox instances started afresh (fresh_tox) */
 	uint16_t udp_port;	/* 0 if UDP is off or not bound */
 	int ipv6;
