@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "db.h"
+#include "deadline.h"
 #include "ident.h"
 #include "log.h"
 #include "net.h"
@@ -333,6 +335,81 @@ static int held_here(const uint8_t sha[STORE_SHA_BYTES], void *ctx)
 	return store_has(n->store, sha);
 }
 
+/* The pid the holder of the data dir's lock wrote in it, or 0. */
+static long lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+
+	if (k <= 0)
+		return 0;
+	buf[k] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 0 ? pid : 0;
+}
+
+#define LOCK_POLL_MS 20
+
+/*
+ * Take the data dir's lock (one node per data dir).  A node that was just
+ * unmounted or told to stop is still closing its database when the
+ * unmount returns, and holds the lock until it exits: wait up to
+ * lock-wait for it before giving up.  The lock file then names us.
+ */
+static int take_lock(struct node *n)
+{
+	char path[PATH_MAX], pid[32];
+	int64_t start = deadline_now_ms();
+	long holder = 0;
+	int r, k;
+
+	snprintf(path, sizeof(path), "%s/lock", n->data_dir);
+	if ((n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		r = -errno;
+		log_error("cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	while (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			r = -errno;
+			log_error("cannot lock %s: %s", path, strerror(-r));
+			return r;
+		}
+		if (holder == 0) {
+			char who[48] = "";
+
+			holder = lock_holder(n->lock_fd);
+			if (holder > 0)
+				snprintf(who, sizeof(who), " (pid %ld)", holder);
+			else
+				holder = -1;
+			if (n->cfg->lock_wait_ms > 0)
+				log_notice("another oand%s holds %s; waiting up to %g s for it to exit",
+					   who, n->data_dir, (double)n->cfg->lock_wait_ms / 1000);
+		}
+		if (deadline_now_ms() - start >= n->cfg->lock_wait_ms) {
+			char who[48] = "";
+
+			if (holder > 0)
+				snprintf(who, sizeof(who), " (pid %ld)", holder);
+			log_error("another oand%s is running on %s and did not exit within %g s;"
+				  " giving up", who, n->data_dir, (double)n->cfg->lock_wait_ms / 1000);
+			return -EBUSY;
+		}
+		poll(NULL, 0, LOCK_POLL_MS);
+	}
+	if (holder != 0)
+		log_notice("the previous oand on %s exited after %lld ms", n->data_dir,
+			   (long long)(deadline_now_ms() - start));
+	k = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(n->lock_fd, 0) != 0 || pwrite(n->lock_fd, pid, (size_t)k, 0) != k)
+		log_debug("cannot write the pid to %s: %s", path, strerror(errno));
+	return 0;
+}
+
 int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 {
 	struct node *n;
@@ -371,17 +448,8 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 		log_error("cannot create data dir %s: %s", n->data_dir, strerror(-r));
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/lock", n->data_dir);
-	if ((n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		r = -errno;
-		log_error("cannot open %s: %s", path, strerror(-r));
+	if ((r = take_lock(n)) != 0)
 		goto out;
-	}
-	if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		r = -EBUSY;
-		log_error("another oand is already running on %s", n->data_dir);
-		goto out;
-	}
 	if ((r = make_private(n->data_dir)) != 0)
 		goto out;
 	if ((r = ident_load(n->data_dir, 1, &n->ident)) != 0) {

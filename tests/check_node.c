@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "../src/cfg.h"
+#include "../src/deadline.h"
 #include "../src/log.h"
 #include "../src/node.h"
 #include "../src/store.h"
@@ -207,8 +210,14 @@ START_TEST(test_second_open_busy)
 	struct t t;
 	struct node *n2 = (struct node *)1;
 
+	int64_t t0;
+
 	t_init(&t);
+	/* It waits lock-wait for the holder to exit, then gives up. */
+	t.cfg->lock_wait_ms = 300;
+	t0 = deadline_now_ms();
 	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), -EBUSY);
+	ck_assert_int_ge(deadline_now_ms() - t0, 300);
 	ck_assert_ptr_null(n2);
 	/* the first node is unharmed */
 	put_file(&t, "/still-works", "ok", 2);
@@ -218,6 +227,45 @@ START_TEST(test_second_open_busy)
 	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), 0);
 	t.n = n2;
 	expect_str(&t, "/still-works", "ok");
+	t_done(&t);
+}
+END_TEST
+
+struct closer {
+	struct t *t;
+	int64_t after_ms;
+};
+
+static void *close_later(void *arg)
+{
+	struct closer *c = arg;
+
+	poll(NULL, 0, (int)c->after_ms);
+	t_close(c->t);
+	return NULL;
+}
+
+/* A start while the holder is still stopping (an unmount returns before
+   the node has exited) waits for it and starts. */
+START_TEST(test_open_waits_for_exiting_holder)
+{
+	struct t t;
+	struct node *n2 = NULL;
+	struct closer c = { &t, 200 };
+	pthread_t th;
+	int64_t t0;
+
+	t_init(&t);
+	t.cfg->lock_wait_ms = 10000;
+	put_file(&t, "/kept", "ok", 2);
+	t0 = deadline_now_ms();
+	ck_assert_int_eq(pthread_create(&th, NULL, close_later, &c), 0);
+	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_ge(deadline_now_ms() - t0, 200);
+	ck_assert_int_lt(deadline_now_ms() - t0, 5000);
+	t.n = n2;
+	expect_str(&t, "/kept", "ok");
 	t_done(&t);
 }
 END_TEST
@@ -820,6 +868,7 @@ static Suite *node_suite(void)
 	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 	tcase_add_test(tc, test_open_makes_data_dir);
 	tcase_add_test(tc, test_second_open_busy);
+	tcase_add_test(tc, test_open_waits_for_exiting_holder);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_large_out_of_order);
 	tcase_add_test(tc, test_close_to_open);

@@ -2,11 +2,13 @@
 # Unmount and remount keep the tree byte for byte: names, kinds, sizes,
 # modes, owners, mtimes, link targets and contents.  So does a node killed
 # with SIGKILL, for everything closed before.  A second oand on the same
-# data dir fails with exit 1 and the first one keeps working.
+# data dir fails with exit 1 (after lock-wait) and the first one keeps
+# working.
 . "$(dirname "$0")/lib.sh"
 t_init
 export LC_ALL=C
-conf=$(t_conf n1)
+# A start against a running node waits lock-wait for it: 2 s here.
+conf=$(t_conf n1 "lock-wait = 2;")
 t_start n1 || t_die "node n1 did not start (see $T_DIR/n1.log)"
 M=$T_DIR/n1.mnt
 S=$T_DIR/src
