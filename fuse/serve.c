@@ -171,8 +171,9 @@ static void raise_readahead(const char *mp)
 		log_debug("cannot raise readahead (%s): %s", path, strerror(errno));
 }
 
-static int mount_fs(const struct serve_opts *o, struct fuse *f)
+static int mount_fs(const struct serve_opts *o, struct fuse *f, struct node *n)
 {
+	char real[PATH_MAX];
 	struct stat sb;
 
 	if (mkdir(o->mount_point, 0755) == 0)
@@ -193,10 +194,15 @@ static int mount_fs(const struct serve_opts *o, struct fuse *f)
 				waitpid(pid, NULL, 0);
 		}
 	}
+	/* Resolved before mounting: once mounted, the path leads into our
+	   own loop, which does not run yet. */
+	if (realpath(o->mount_point, real) == NULL)
+		snprintf(real, sizeof(real), "%s", o->mount_point);
 	if (fuse_mount(f, o->mount_point) != 0) {
 		log_error("cannot mount on %s", o->mount_point);
 		return -EIO;
 	}
+	node_note_mounted(n, real);
 	raise_readahead(o->mount_point);
 	return 0;
 }
@@ -274,7 +280,7 @@ int serve_run(const struct serve_opts *o)
 		goto out;
 	}
 	if (f != NULL) {
-		if (mount_fs(o, f) != 0)
+		if (mount_fs(o, f, n) != 0)
 			goto out;
 		mounted = 1;
 		if ((r = watch_attach(fuse_get_session(f), o->cfg->stuck_request_ms)) != 0) {
@@ -324,6 +330,9 @@ int serve_run(const struct serve_opts *o)
 		status = 0;
 	}
 out:
+	/* Said before the slow part (unmount, closing the node): a start
+	   from now on waits for us instead of refusing. */
+	node_note_stopping(n);
 	if (n != NULL) {
 		node_set_inval(n, NULL, NULL);
 		node_set_mount_probe(n, NULL, NULL);

@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	{ "oand", "max-peers", K_NUM, NUM(max_peers, 2, 256, 1, "peers") },
 	{ "oand", "fetch-timeout", K_NUM, NUM(fetch_timeout_ms, 1, 86400, 1000, "seconds") },
 	{ "oand", "stuck-request", K_NUM, NUM(stuck_request_ms, 1, 86400, 1000, "seconds") },
+	{ "oand", "lock-wait", K_NUM, NUM(lock_wait_ms, 0, 3600, 1000, "seconds") },
 	{ "oand", "replicas", K_NUM, NUM(replicas, 1, 64, 1, "copies") },
 	{ "oand", "tls-cert", K_PATH, OFF(tls_cert) },
 	{ "oand", "tls-key", K_PATH, OFF(tls_key) },
@@ -70,6 +71,7 @@ static const struct key keys[] = {
 #define DEFAULT_FETCH_TIMEOUT_MS 60000
 #define DEFAULT_STUCK_REQUEST_MS 30000
 #define DEFAULT_REPLICAS 2
+#define DEFAULT_LOCK_WAIT_MS 15000
 #define DEFAULT_API_CONNECTIONS 64
 #define DEFAULT_API_TIMEOUT_MS 30000
 #define DEFAULT_API_RATE_LIMIT 600
@@ -134,6 +136,7 @@ static struct cfg *cfg_unset(void)
 	cfg->log_level = (enum log_level)-1;
 	cfg->ipv6 = -1;
 	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = cfg->replicas = -1;
+	cfg->lock_wait_ms = -1;
 	cfg->api_connections = cfg->api_timeout_ms = cfg->api_rate_limit = cfg->api_max_upload = -1;
 	cfg->stuck_request_ms = -1;
 	return cfg;
@@ -174,6 +177,8 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->stuck_request_ms = DEFAULT_STUCK_REQUEST_MS;
 	if (cfg->replicas < 0)
 		cfg->replicas = DEFAULT_REPLICAS;
+	if (cfg->lock_wait_ms < 0)
+		cfg->lock_wait_ms = DEFAULT_LOCK_WAIT_MS;
 	if (cfg->api_connections < 0)
 		cfg->api_connections = DEFAULT_API_CONNECTIONS;
 	if (cfg->api_timeout_ms < 0)

@@ -47,6 +47,8 @@ struct cfg {
 	int64_t max_peers;		/* direct connections to members */
 	int64_t fetch_timeout_ms;	/* fetch-timeout: a read waits this long for a holder */
 	int64_t stuck_request_ms;	/* stuck-request: a FUSE request this old is stuck */
+	int64_t lock_wait_ms;		/* lock-wait: a start waits this long for a node
+					   still stopping on the data dir */
 	int64_t replicas;		/* copies of each content kept on members */
 	char *tls_cert, *tls_key;	/* PEM files: HTTPS on server-port, or NULL */
 	int64_t api_connections;	/* HTTP clients served at once */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "db.h"
+#include "deadline.h"
 #include "ident.h"
 #include "log.h"
 #include "net.h"
@@ -39,7 +41,8 @@ struct node {
 	const struct cfg *cfg;
 	char *data_dir;
 	char *mount_point;
-	int lock_fd;
+	int lock_fd;			/* the data dir's lock, held; or -1 */
+	int stopping_noted;		/* "stopping" is in the lock file */
 	struct ident ident;		/* node.key, sign.key: keys, nospam */
 	uint8_t id[NODE_ID_BYTES];	/* = ident.public_key */
 	uint8_t empty_sha[STORE_SHA_BYTES];
@@ -338,6 +341,192 @@ static int held_here(const uint8_t sha[STORE_SHA_BYTES], void *ctx)
 	return store_has(n->store, sha);
 }
 
+/*
+ * The data dir's lock file says who holds the lock and how it fares, a
+ * line each: its pid; "mounted PATH" once its mount is made (PATH escaped
+ * as in mountinfo); "stopping" once it has begun to stop.  A start that
+ * finds the lock taken reads it to tell a holder on its way out, which it
+ * waits for, from one that runs, which it refuses at once.  Lines are
+ * only appended, each in one write, by the holder alone.
+ */
+#define LOCK_POLL_MS 20
+/* A record without its final newline is being written: read it again
+   for this long before taking the holder for a running one. */
+#define LOCK_PARTIAL_MS 500
+#define LOCK_RECORD_MAX (4 * PATH_MAX + 64)
+
+struct lock_record {
+	long pid;		/* 0 if not known */
+	int complete;		/* read whole: ends with a newline */
+	int stopping;
+	int mount_gone;		/* it was mounted and that mount is gone */
+};
+
+/* Escape as the kernel does in mountinfo's fields. */
+static void mount_escape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 5 < len; in++) {
+		if (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\\')
+			o += (size_t)snprintf(out + o, len - o, "\\%03o", (unsigned char)*in);
+		else
+			out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
+/* Is there an oand mount on mp (escaped) in our mountinfo?  Unknown
+   (unreadable) counts as mounted: the holder is then taken for a
+   running one. */
+static int oand_mounted(const char *mp)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+
+	if (f == NULL)
+		return 1;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char *save = NULL, *field = strtok_r(line, " ", &save), *sep;
+
+		/* id parent major:minor root MOUNTPOINT ... - FSTYPE source ... */
+		for (int i = 1; field != NULL && i < 5; i++)
+			field = strtok_r(NULL, " ", &save);
+		if (field == NULL || strcmp(field, mp) != 0)
+			continue;
+		sep = strstr(save, " - ");
+		found = sep != NULL && strncmp(sep + 3, "fuse.oand ", 10) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static void lock_read(int fd, struct lock_record *rec)
+{
+	char *buf = malloc(LOCK_RECORD_MAX + 1), *save = NULL;
+	ssize_t k;
+
+	memset(rec, 0, sizeof(*rec));
+	if (buf == NULL)
+		return;
+	k = pread(fd, buf, LOCK_RECORD_MAX, 0);
+	if (k > 0) {
+		buf[k] = '\0';
+		rec->complete = buf[k - 1] == '\n';
+		rec->pid = strtol(buf, NULL, 10);
+		if (rec->pid < 0)
+			rec->pid = 0;
+		for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			if (strcmp(l, "stopping") == 0 && rec->complete)
+				rec->stopping = 1;
+			else if (strncmp(l, "mounted ", 8) == 0 && l[8] != '\0' && rec->complete)
+				rec->mount_gone = !oand_mounted(l + 8);
+		}
+	}
+	free(buf);
+}
+
+/* Append a line to our lock file (best effort: it only informs others). */
+static void lock_note(struct node *n, const char *line)
+{
+	size_t len = strlen(line);
+	struct stat sb;
+
+	if (n->lock_fd < 0 || fstat(n->lock_fd, &sb) != 0)
+		return;
+	if (pwrite(n->lock_fd, line, len, sb.st_size) != (ssize_t)len)
+		log_debug("cannot write to %s/lock: %s", n->data_dir, strerror(errno));
+}
+
+/*
+ * Take the data dir's lock (one node per data dir).  A node that was just
+ * unmounted or told to stop is still closing its database when the
+ * unmount returns, and holds the lock until it exits: wait up to
+ * lock-wait for such a one.  A holder that runs is refused at once.
+ */
+static int take_lock(struct node *n)
+{
+	char path[PATH_MAX], pid[32];
+	struct lock_record rec;
+	int64_t start = deadline_now_ms();
+	int r, k, fd, waited = 0;
+
+	snprintf(path, sizeof(path), "%s/lock", n->data_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		r = -errno;
+		log_error("cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		char who[48] = "";
+		int64_t spent = deadline_now_ms() - start;
+
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			r = -errno;
+			log_error("cannot lock %s: %s", path, strerror(-r));
+			goto fail;
+		}
+		lock_read(fd, &rec);
+		if (rec.pid > 0)
+			snprintf(who, sizeof(who), " (pid %ld)", rec.pid);
+		if (!rec.stopping && !rec.mount_gone) {
+			if (rec.complete || spent >= LOCK_PARTIAL_MS) {
+				log_error("another oand%s is already running on %s", who, n->data_dir);
+				r = -EBUSY;
+				goto fail;
+			}
+		} else {
+			if (!waited && n->cfg->lock_wait_ms > 0)
+				log_notice("another oand%s is stopping on %s; waiting up to %g s for it"
+					   " to exit", who, n->data_dir,
+					   (double)n->cfg->lock_wait_ms / 1000);
+			waited = 1;
+			if (spent >= n->cfg->lock_wait_ms) {
+				log_error("another oand%s is stopping on %s but did not exit within"
+					  " %g s; giving up", who, n->data_dir,
+					  (double)n->cfg->lock_wait_ms / 1000);
+				r = -EBUSY;
+				goto fail;
+			}
+		}
+		poll(NULL, 0, LOCK_POLL_MS);
+	}
+	if (waited)
+		log_notice("the previous oand on %s exited after %lld ms", n->data_dir,
+			   (long long)(deadline_now_ms() - start));
+	n->lock_fd = fd;
+	k = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)k, 0) != k)
+		log_debug("cannot write the pid to %s: %s", path, strerror(errno));
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+void node_note_mounted(struct node *n, const char *mount_point)
+{
+	char line[LOCK_RECORD_MAX];
+
+	snprintf(line, sizeof(line), "mounted ");
+	mount_escape(mount_point, line + 8, sizeof(line) - 9);
+	strcat(line, "\n");
+	lock_note(n, line);
+}
+
+void node_note_stopping(struct node *n)
+{
+	if (n == NULL || n->stopping_noted)
+		return;
+	n->stopping_noted = 1;
+	lock_note(n, "stopping\n");
+}
+
 int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 {
 	struct node *n;
@@ -377,17 +566,8 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 		log_error("cannot create data dir %s: %s", n->data_dir, strerror(-r));
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/lock", n->data_dir);
-	if ((n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		r = -errno;
-		log_error("cannot open %s: %s", path, strerror(-r));
+	if ((r = take_lock(n)) != 0)
 		goto out;
-	}
-	if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		r = -EBUSY;
-		log_error("another oand is already running on %s", n->data_dir);
-		goto out;
-	}
 	if ((r = make_private(n->data_dir)) != 0)
 		goto out;
 	if ((r = ident_load(n->data_dir, 1, &n->ident)) != 0) {
@@ -547,6 +727,8 @@ void node_close(struct node *n)
 {
 	if (n == NULL)
 		return;
+	/* A start from now on waits for us rather than refuse. */
+	node_note_stopping(n);
 	/* The net thread stops first, failing what waits on it (an HTTP
 	   GET waiting for a fetch too); then the HTTP and control threads
 	   that may still be calling it end; then it goes. */
@@ -585,8 +767,13 @@ void node_close(struct node *n)
 	db_close(n->db);
 	store_close(n->store);
 	clock_free(n->clock);
-	if (n->lock_fd >= 0)
+	if (n->lock_fd >= 0) {
+		/* What it says is about us: a start that finds the lock still
+		   taken reads it again until the next holder has written. */
+		if (ftruncate(n->lock_fd, 0) != 0)
+			log_debug("cannot clear %s/lock: %s", n->data_dir, strerror(errno));
 		close(n->lock_fd);
+	}
 	ident_clear(&n->ident);
 	pthread_rwlock_destroy(&n->gc_lock);
 	pthread_mutex_destroy(&n->hlock);

@@ -44,6 +44,14 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 /* Start the node's threads (control socket); after any fork. */
 int node_start(struct node *n);
 void node_close(struct node *n);
+/* The node's mount on mount_point (its real path) is made: recorded in
+   the data dir's lock file, so that a start that finds the lock taken and
+   this mount gone (unmounted, the node about to stop) waits for it. */
+void node_note_mounted(struct node *n, const char *mount_point);
+/* The node begins to stop (NULL-safe; node_close says it too): a start
+   that finds the lock taken waits up to lock-wait for it to exit instead
+   of refusing at once. */
+void node_note_stopping(struct node *n);
 /* fn(path, ctx) when a member's change reached path (the mount drops its
    kernel caches there); NULL to stop, which waits for a call under way. */
 void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx);

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "../src/cfg.h"
+#include "../src/deadline.h"
 #include "../src/log.h"
 #include "../src/node.h"
 #include "../src/store.h"
@@ -201,15 +204,40 @@ START_TEST(test_open_makes_data_dir)
 }
 END_TEST
 
-/* One node per data dir. */
+/* The data dir's lock file, as the holder wrote it. */
+static void lock_text(struct t *t, char *buf, size_t len)
+{
+	char p[PATH_MAX];
+	FILE *f;
+	size_t k;
+
+	snprintf(p, sizeof(p), "%s/lock", t->data);
+	ck_assert_ptr_nonnull(f = fopen(p, "r"));
+	k = fread(buf, 1, len - 1, f);
+	buf[k] = '\0';
+	fclose(f);
+}
+
+/* One node per data dir: a start against a holder that runs is refused
+   at once, whatever lock-wait says, and changes nothing of its record. */
 START_TEST(test_second_open_busy)
 {
 	struct t t;
 	struct node *n2 = (struct node *)1;
+	char want[64], got[256];
+	int64_t t0;
 
 	t_init(&t);
+	t.cfg->lock_wait_ms = 10000;
+	snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+	lock_text(&t, got, sizeof(got));
+	ck_assert_str_eq(got, want);
+	t0 = deadline_now_ms();
 	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), -EBUSY);
+	ck_assert_int_lt(deadline_now_ms() - t0, 2000);
 	ck_assert_ptr_null(n2);
+	lock_text(&t, got, sizeof(got));
+	ck_assert_str_eq(got, want);
 	/* the first node is unharmed */
 	put_file(&t, "/still-works", "ok", 2);
 	expect_str(&t, "/still-works", "ok");
@@ -218,6 +246,78 @@ START_TEST(test_second_open_busy)
 	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), 0);
 	t.n = n2;
 	expect_str(&t, "/still-works", "ok");
+	t_done(&t);
+}
+END_TEST
+
+/* A holder that says it stops but does not exit: waited for lock-wait,
+   then refused. */
+START_TEST(test_second_open_gives_up)
+{
+	struct t t;
+	struct node *n2 = (struct node *)1;
+	char want[64], got[256];
+	int64_t t0;
+
+	t_init(&t);
+	t.cfg->lock_wait_ms = 300;
+	node_note_stopping(t.n);
+	snprintf(want, sizeof(want), "%ld\nstopping\n", (long)getpid());
+	lock_text(&t, got, sizeof(got));
+	ck_assert_str_eq(got, want);
+	t0 = deadline_now_ms();
+	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), -EBUSY);
+	ck_assert_int_ge(deadline_now_ms() - t0, 300);
+	ck_assert_ptr_null(n2);
+	t_done(&t);
+}
+END_TEST
+
+struct closer {
+	struct t *t;
+	int64_t after_ms;
+};
+
+static void *close_later(void *arg)
+{
+	struct closer *c = arg;
+
+	poll(NULL, 0, (int)c->after_ms);
+	t_close(c->t);
+	return NULL;
+}
+
+/* A start while the holder is on its way out waits for it and starts:
+   the holder said it stops (_i == 0), or its mount is gone (_i == 1: an
+   unmount returns before the node hears of it).  No oand mount is on
+   the mount point named here. */
+START_TEST(test_open_waits_for_exiting_holder)
+{
+	struct t t;
+	struct node *n2 = NULL;
+	struct closer c = { &t, 200 };
+	char got[256];
+	pthread_t th;
+	int64_t t0;
+
+	t_init(&t);
+	t.cfg->lock_wait_ms = 10000;
+	put_file(&t, "/kept", "ok", 2);
+	if (_i == 0) {
+		node_note_stopping(t.n);
+	} else {
+		node_note_mounted(t.n, "/no where/oand");
+		lock_text(&t, got, sizeof(got));
+		ck_assert_ptr_nonnull(strstr(got, "\nmounted /no\\040where/oand\n"));
+	}
+	t0 = deadline_now_ms();
+	ck_assert_int_eq(pthread_create(&th, NULL, close_later, &c), 0);
+	ck_assert_int_eq(node_open(t.cfg, NULL, &n2), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_ge(deadline_now_ms() - t0, 200);
+	ck_assert_int_lt(deadline_now_ms() - t0, 5000);
+	t.n = n2;
+	expect_str(&t, "/kept", "ok");
 	t_done(&t);
 }
 END_TEST
@@ -825,6 +925,8 @@ static Suite *node_suite(void)
 	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 	tcase_add_test(tc, test_open_makes_data_dir);
 	tcase_add_test(tc, test_second_open_busy);
+	tcase_add_test(tc, test_second_open_gives_up);
+	tcase_add_loop_test(tc, test_open_waits_for_exiting_holder, 0, 2);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_large_out_of_order);
 	tcase_add_test(tc, test_close_to_open);

@@ -90,7 +90,7 @@ sed "s|$T_DIR/n1.mnt|$T_DIR/n2.mnt|" "$conf" > "$T_DIR/n2.conf" && mkdir -p "$T_
 timeout 30 "$OAND" -c "$T_DIR/n2.conf" 2>"$T_DIR/second2.err"
 t_eq "$?" 1 "a second oand on the same data dir, other mount point: exit status"
 t_check "the second oand says why, naming the data dir: $(cat "$T_DIR/second2.err")" \
-	grep -qF "$T_DIR/n1.data" "$T_DIR/second2.err"
+	grep -qF "is already running on $T_DIR/n1.data" "$T_DIR/second2.err"
 t_check "the second oand did not mount" sh -c "! awk -v m='$T_DIR/n2.mnt' '\$2 == m {f=1} END {exit !f}' /proc/mounts"
 t_check "the first node is still running" kill -0 "$pid"
 t_check "the first node is still mounted" t_is_mounted "$M"
