@@ -484,13 +484,13 @@ static DIR *opendir_at(DIR *d, const char *name)
 	return sub;
 }
 
-long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
+/* fn(d, ctx) for each folder of blobs (objects/ab/cd): 0, or -errno if
+   objects/ cannot be read. */
+static int each_blob_dir(struct store *st, void (*fn)(DIR *d, void *ctx), void *ctx)
 {
 	DIR *d1 = opendir(st->objects), *d2, *d3;
-	struct dirent *a, *b, *c;
-	long removed = 0;
+	struct dirent *a, *b;
 
-	usage_stale(st);
 	if (d1 == NULL)
 		return -errno;
 	while ((a = readdir(d1)) != NULL) {
@@ -499,20 +499,45 @@ long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
 		while ((b = readdir(d2)) != NULL) {
 			if (b->d_name[0] == '.' || (d3 = opendir_at(d2, b->d_name)) == NULL)
 				continue;
-			while ((c = readdir(d3)) != NULL) {
-				uint8_t sha[STORE_SHA_BYTES];
-
-				if (c->d_name[0] == '.' || store_unhex(c->d_name, sha) != 0)
-					continue;
-				if (in_use(sha, ctx) == 0 && unlinkat(dirfd(d3), c->d_name, 0) == 0)
-					removed++;
-			}
+			fn(d3, ctx);
 			closedir(d3);
 		}
 		closedir(d2);
 	}
 	closedir(d1);
-	return removed;
+	return 0;
+}
+
+struct gc_walk {
+	store_in_use_fn in_use;
+	void *ctx;
+	long removed;
+};
+
+static void gc_dir(DIR *d, void *ctx)
+{
+	struct gc_walk *g = ctx;
+	struct dirent *c;
+
+	while ((c = readdir(d)) != NULL) {
+		uint8_t sha[STORE_SHA_BYTES];
+
+		if (c->d_name[0] == '.' || store_unhex(c->d_name, sha) != 0)
+			continue;
+		if (g->in_use(sha, g->ctx) == 0 && unlinkat(dirfd(d), c->d_name, 0) == 0)
+			g->removed++;
+	}
+}
+
+long store_gc(struct store *st, store_in_use_fn in_use, void *ctx)
+{
+	struct gc_walk g = { .in_use = in_use, .ctx = ctx };
+	int r;
+
+	usage_stale(st);
+	if ((r = each_blob_dir(st, gc_dir, &g)) != 0)
+		return r;
+	return g.removed;
 }
 
 static void count_dir(DIR *d, uint64_t *n, uint64_t *bytes)
@@ -528,12 +553,19 @@ static void count_dir(DIR *d, uint64_t *n, uint64_t *bytes)
 		}
 }
 
+static void count_blobs(DIR *d, void *ctx)
+{
+	struct store_usage *c = ctx;
+
+	count_dir(d, &c->blobs, &c->bytes);
+}
+
 int store_get_usage(struct store *st, struct store_usage *u)
 {
 	struct store_usage c = { 0 };
 	int64_t now = deadline_now_ms();
-	DIR *d1, *d2, *d3;
-	struct dirent *a, *b;
+	DIR *d1;
+	int r;
 
 	pthread_mutex_lock(&st->lock);
 	if (st->usage_at != 0 && now - st->usage_at < STORE_USAGE_MS) {
@@ -542,20 +574,8 @@ int store_get_usage(struct store *st, struct store_usage *u)
 		return 0;
 	}
 	pthread_mutex_unlock(&st->lock);
-	if ((d1 = opendir(st->objects)) == NULL)
-		return -errno;
-	while ((a = readdir(d1)) != NULL) {
-		if (a->d_name[0] == '.' || (d2 = opendir_at(d1, a->d_name)) == NULL)
-			continue;
-		while ((b = readdir(d2)) != NULL) {
-			if (b->d_name[0] == '.' || (d3 = opendir_at(d2, b->d_name)) == NULL)
-				continue;
-			count_dir(d3, &c.blobs, &c.bytes);
-			closedir(d3);
-		}
-		closedir(d2);
-	}
-	closedir(d1);
+	if ((r = each_blob_dir(st, count_blobs, &c)) != 0)
+		return r;
 	if ((d1 = opendir(st->partial)) != NULL) {
 		count_dir(d1, &c.partials, &c.partial_bytes);
 		closedir(d1);
