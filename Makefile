@@ -66,7 +66,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
 CORE_OBJ = $(CORE:%=$(B)/src/%.o)
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o $(B)/fuse/watch.o
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch
 UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -106,6 +106,7 @@ $(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sy
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
 $(B)/tests/check_xfer: $(B)/tests/check_xfer.o $(B)/src/xfer.o $(B)/src/store.o $(B)/src/db.o \
 	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/src/sha256.o
+$(B)/tests/check_watch: $(B)/tests/check_watch.o $(B)/fuse/watch.o $(B)/src/log.o $(B)/src/deadline.o
 # check_ident compares with toxcore's own idea of the address.
 $(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
 $(UNIT_BIN):
