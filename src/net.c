@@ -1169,7 +1169,10 @@ static void pace_fresh(struct net *n, const struct bff_info *b)
 	uint32_t f = friend_of(n, b->tox_id);
 	int64_t now = deadline_now_ms(), run = now - n->run_started, age = now - n->tox_started;
 
-	if (b->run_ms < 0 || (f != UINT32_MAX && n->fr[f].up))
+	/* Only a node with no member linked at all: one cut off from a member
+	   while it hears others starts afresh by the other rule (net_main()),
+	   and a fresh start here would drop those links too. */
+	if (n->snap.members > 0 || b->run_ms < 0 || (f != UINT32_MAX && n->fr[f].up))
 		return;
 	if (b->run_ms < run) {
 		if (memcmp(b->dht_key, n->fresh_for, sizeof(b->dht_key)) != 0 &&
@@ -1946,16 +1949,18 @@ static void *net_main(void *arg)
 		/* Alone, or cut off from a member the others hear: first ask
 		   that member for its current DHT key and bootstrap from it;
 		   if that does not help either, start Tox afresh. */
+		if (n->snap.members > 0) {
+			n->older_since = 0;
+			n->younger = 0;
+			n->follow = 0;
+		}
 		if (n->snap.members > 0 && !n->cut) {
 			n->alone_since = 0;
 			n->cut_asked = 0;
 			n->fresh_wait = fresh_first();
-			n->older_since = 0;
-			n->younger = 0;
-			n->follow = 0;
 		} else if (n->alone_since == 0) {
 			n->alone_since = now;
-		} else if (!n->snap.removed &&
+		} else if (!n->snap.removed && n->snap.members == 0 &&
 			   (n->follow || (n->older_since != 0 &&
 					  now - n->older_since >= OLDER_WAIT_MS(n->cfg->heartbeat_ms)))) {
 			fresh_tox(n);

@@ -78,7 +78,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	t_log "round $r: files seen after $(( $(date +%s) - t0 )) s"
 done
 # Single clean restarts, of either node, as a user makes them.
-for i in $(seq 1 "${T_SINGLE:-3}"); do
+for i in $(seq 1 "${T_SINGLE:-2}"); do
 	for n in c a; do
 		pid=$(cat "$T_DIR/$n.pid")
 		kill -TERM "$pid"
