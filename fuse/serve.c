@@ -207,20 +207,6 @@ static int mount_fs(const struct serve_opts *o, struct fuse *f, struct node *n)
 	return 0;
 }
 
-static void mount_probe(struct node_mount_stats *st, void *ctx)
-{
-	struct watch_stats w;
-
-	(void)ctx;
-	watch_get(&w);
-	st->in_flight = w.in_flight;
-	st->stuck = w.stuck;
-	st->oldest_ms = w.oldest_ms;
-	snprintf(st->oldest_op, sizeof(st->oldest_op), "%s", w.oldest_op);
-	st->requests = w.requests;
-	st->self_renames = w.self_renames;
-}
-
 /* A member changed path: what the kernel cached of it goes (it may never
    have been looked up: nothing to do then). */
 static void inval_path(const char *path, void *ctx)
@@ -288,7 +274,7 @@ int serve_run(const struct serve_opts *o)
 			goto out;
 		}
 		watched = 1;
-		node_set_mount_probe(n, mount_probe, NULL);
+		node_set_mount_probe(n, watch_get, NULL);
 		node_set_inval(n, inval_path, f);
 	}
 	if (pidfile != NULL) {

@@ -14,6 +14,7 @@
 
 #include "../src/deadline.h"
 #include "../src/log.h"
+#include "../src/node.h"
 
 /* More than libfuse's workers (16) can hold at once. */
 #define SLOTS 64
@@ -247,12 +248,12 @@ void watch_detach(void)
 		pthread_join(w.thread, NULL);
 }
 
-void watch_get(struct watch_stats *st)
+void watch_get(struct node_mount_stats *st, void *ctx)
 {
 	int64_t now = deadline_now_ms();
 
+	(void)ctx;
 	memset(st, 0, sizeof(*st));
-	st->oldest_op = "";
 	pthread_mutex_lock(&w.lock);
 	for (size_t i = 0; i < SLOTS; i++) {
 		const struct slot *s = &w.s[i];
@@ -264,7 +265,7 @@ void watch_get(struct watch_stats *st)
 			st->stuck++;
 		if (st->in_flight == 1 || now - s->since > st->oldest_ms) {
 			st->oldest_ms = now - s->since;
-			st->oldest_op = op_name(s->opcode);
+			snprintf(st->oldest_op, sizeof(st->oldest_op), "%s", op_name(s->opcode));
 		}
 	}
 	st->requests = w.requests;

@@ -19,22 +19,15 @@
 #include <stdint.h>
 
 struct fuse_session;
-
-struct watch_stats {
-	unsigned in_flight;	/* requests read and not answered yet */
-	unsigned stuck;		/* of them, in flight stuck_ms or more */
-	int64_t oldest_ms;	/* age of the oldest, 0 if none */
-	const char *oldest_op;	/* its name ("RENAME"), "" if none */
-	uint64_t requests;	/* read since the start */
-	uint64_t self_renames;	/* renames onto themselves answered here */
-};
+struct node_mount_stats;
 
 /* Put the watch between the mounted session's fd and libfuse: 0 or -errno.
    Starts a thread that logs each request in flight stuck_ms or more
    (once); watch_detach stops it. */
 int watch_attach(struct fuse_session *se, int64_t stuck_ms);
 void watch_detach(void);
-void watch_get(struct watch_stats *st);
+/* The figures for `oand status` (a node_set_mount_probe() function). */
+void watch_get(struct node_mount_stats *st, void *ctx);
 
 /* What the watch does with one request as read from the kernel (len
    bytes): -1, pass it on to libfuse; else answer it at once with that

@@ -142,7 +142,7 @@ struct net {
 	int64_t heard;		/* another node last answered over HTTP (monotonic ms) */
 	int64_t fresh_wait;	/* alone this long (with heard) starts Tox afresh */
 	int64_t tox_started;	/* this Tox instance (monotonic ms) */
-	int64_t run_started;	/* the network, at net_open (monotonic ms) */
+	int64_t run_started;	/* the network, at net_start (monotonic ms) */
 	/* Unlinked members whose bootstrap answers came while alone (see
 	   pace_fresh()). */
 	int64_t older_since;	/* one that started after this node: since */
@@ -1138,6 +1138,7 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 /* Alone this long while members answer over HTTP: start Tox afresh
    (fresh_tox()); the wait doubles while that does not help. */
 #define FRESH_TOX_MS 45000
+#define FRESH_TOX_MAX_MS 600000
 /* An unlinked member that started after this node: after this long
    without a link to its instance, ours starts afresh. */
 #define OLDER_WAIT_MS(hb) ((hb) > 10000 ? (hb) : 10000)
@@ -1164,6 +1165,14 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
  *   longer), for a fresh start here would leave a dead key with b.
  * Ages, not clocks: how long each node and its instance have run.
  */
+/* What pace_fresh() heard is over: a member linked, or Tox started afresh. */
+static void pace_clear(struct net *n)
+{
+	n->older_since = 0;
+	n->younger = 0;
+	n->follow = 0;
+}
+
 static void pace_fresh(struct net *n, const struct bff_info *b)
 {
 	uint32_t f = friend_of(n, b->tox_id);
@@ -1188,8 +1197,6 @@ static void pace_fresh(struct net *n, const struct bff_info *b)
 		n->younger = 1;
 	}
 }
-#define FRESH_TOX_MAX_MS 600000
-
 static void befriend(struct net *n, const uint8_t tox_id[TOX_ADDRESS_SIZE])
 {
 	uint8_t req[ADMIT_REQUEST_BYTES];
@@ -1893,9 +1900,7 @@ static void fresh_tox(struct net *n)
 		memcpy(n->fresh_for, n->older_dht, sizeof(n->fresh_for));
 		n->fresh_at = deadline_now_ms();
 	}
-	n->older_since = 0;
-	n->younger = 0;
-	n->follow = 0;
+	pace_clear(n);
 	pthread_mutex_lock(&n->lock);
 	n->snap.fresh_starts++;
 	pthread_mutex_unlock(&n->lock);
@@ -1908,6 +1913,8 @@ static void fresh_tox(struct net *n)
 			poll(NULL, 0, 1000);
 	}
 	n->next_join = 0;
+	n->alone_since = deadline_now_ms();
+	n->cut_asked = 0;
 }
 
 static void *net_main(void *arg)
@@ -1949,11 +1956,8 @@ static void *net_main(void *arg)
 		/* Alone, or cut off from a member the others hear: first ask
 		   that member for its current DHT key and bootstrap from it;
 		   if that does not help either, start Tox afresh. */
-		if (n->snap.members > 0) {
-			n->older_since = 0;
-			n->younger = 0;
-			n->follow = 0;
-		}
+		if (n->snap.members > 0)
+			pace_clear(n);
 		if (n->snap.members > 0 && !n->cut) {
 			n->alone_since = 0;
 			n->cut_asked = 0;
@@ -1964,8 +1968,6 @@ static void *net_main(void *arg)
 			   (n->follow || (n->older_since != 0 &&
 					  now - n->older_since >= OLDER_WAIT_MS(n->cfg->heartbeat_ms)))) {
 			fresh_tox(n);
-			n->alone_since = deadline_now_ms();
-			n->cut_asked = 0;
 		} else if (n->cut && !n->cut_asked && now - n->alone_since >= n->fresh_wait / 2) {
 			char hex[65];
 
@@ -1983,8 +1985,6 @@ static void *net_main(void *arg)
 			   afresh (a start here would leave one more dead key
 			   there); only if it does not, after a longer wait. */
 			fresh_tox(n);
-			n->alone_since = deadline_now_ms();
-			n->cut_asked = 0;
 			/* Doubled, plus up to half again at random: two nodes
 			   alone at once do not start afresh in step (each start
 			   would undo the other's search). */
