@@ -50,6 +50,8 @@ struct outmsg {
 	uint8_t *buf;
 	size_t len, index, npk;	/* next packet to send, of npk */
 	uint32_t seq;
+	int reply;		/* a reply (its asker may have given up) */
+	int64_t queued_at;	/* monotonic ms */
 	struct outmsg *next;
 };
 
@@ -70,6 +72,15 @@ struct peer {
 	int64_t up_since;	/* when the link came up (monotonic ms) */
 	int64_t up_last;	/* when it was last seen up (monotonic ms) */
 	int64_t last_rx;	/* when a message packet last came on it (monotonic ms) */
+	int64_t last_msg;	/* when a whole message last came (monotonic ms) */
+	/* Counters for the link report (LINK_REPORT_MS). */
+	uint64_t handed;	/* packets Tox took */
+	uint64_t refused;	/* sends Tox refused (SENDQ, or the link going) */
+	uint64_t rx_pk;		/* packets of messages received */
+	uint64_t rep_handed, rep_refused, rep_rx;	/* at the last report */
+	double handed_rate, refused_rate, rx_rate;	/* per second, last report */
+	double tokens;		/* packets oand may hand Tox now (pace_pps) */
+	int64_t tokens_at;	/* when they were last added (monotonic ms) */
 };
 
 /* A request or notice for the service, or a reply or notice to send. */
@@ -106,6 +117,11 @@ struct net {
 	struct peer fr[FRIENDS_MAX];	/* by friend number; net thread only */
 	struct rpc_table rpc;		/* net thread only */
 	int64_t busy_until, next_tick, next_hb, next_join;
+	int64_t next_report;	/* the link report (net thread) */
+	/* Packets per second handed to Tox per peer at most, 0 no limit: an
+	   experiment (OAND_PACE_PPS) to see whether handing Tox no more than
+	   the link takes keeps its lossless channel from throttling. */
+	double pace_pps;
 	int64_t join_retry;	/* ms until the next try while nobody answers */
 	int wake;		/* eventfd */
 	int stop;		/* atomic */
@@ -246,6 +262,8 @@ static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 	m->len = len;
 	m->npk = wire_packets(len);
 	m->seq = p->seq++;
+	m->queued_at = deadline_now_ms();
+	m->reply = len >= 2 && buf[1] == WIRE_REPLY;
 	if (q->tail != NULL)
 		q->tail->next = m;
 	else
@@ -275,13 +293,27 @@ static int flush_queue(struct net *n, uint32_t f, struct outq *q)
 	struct peer *p = &n->fr[f];
 	uint8_t pkt[WIRE_PACKET_MAX];
 
+	if (n->pace_pps > 0) {
+		int64_t now = deadline_now_ms();
+
+		p->tokens += (double)(now - p->tokens_at) * n->pace_pps / 1000.0;
+		p->tokens_at = now;
+		if (p->tokens > 8)
+			p->tokens = 8;
+	}
 	while (q->head != NULL) {
 		struct outmsg *m = q->head;
 		size_t len = wire_packet(m->seq, m->buf, m->len, m->index, pkt);
 		Tox_Err_Friend_Custom_Packet err;
 
-		if (!tox_friend_send_lossless_packet(n->tox, f, pkt, len, &err))
+		if (n->pace_pps > 0 && p->tokens < 1)
+			return 1;
+		if (!tox_friend_send_lossless_packet(n->tox, f, pkt, len, &err)) {
+			p->refused++;
 			return 1;	/* SENDQ or a connection going down */
+		}
+		p->handed++;
+		p->tokens -= 1;
 		if (++m->index < m->npk)
 			continue;
 		q->head = m->next;
@@ -1053,6 +1085,9 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 	case WIRE_REPLY:
 		if ((c = rpc_match(&n->rpc, m.from, m.id)) == NULL) {
 			count(n, &n->snap.unmatched);	/* late, or never asked */
+			pthread_mutex_lock(&n->lock);
+			n->snap.unmatched_bytes += len;
+			pthread_mutex_unlock(&n->lock);
 			break;
 		}
 		c->reply = m.body;
@@ -1089,11 +1124,14 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 			return;
 		}
 		p->last_rx = deadline_now_ms();
+		p->rx_pk++;
 		if (p->reasm == NULL && (p->reasm = wire_reasm_new(REASM_MSGS, REASM_BYTES)) == NULL)
 			return;
-		r = wire_reasm_feed(p->reasm, data, len, &msg, &mlen);
-		if (r == 1)
+		r = wire_reasm_feed_at(p->reasm, p->last_rx, data, len, &msg, &mlen);
+		if (r == 1) {
+			p->last_msg = p->last_rx;
 			on_message(n, f, msg, mlen);
+		}
 		else if (r < 0)
 			count(n, &n->snap.dropped);
 		return;
@@ -1610,6 +1648,114 @@ static void tick(struct net *n)
 	save_members(n);
 }
 
+#define LINK_REPORT_MS 1000
+
+struct qinfo {
+	size_t bytes, msgs, replies;
+	int64_t oldest, oldest_reply;	/* ages, ms */
+};
+
+static void queue_info(const struct outq *q, int64_t now, struct qinfo *qi)
+{
+	for (const struct outmsg *m = q->head; m != NULL; m = m->next) {
+		int64_t age = now - m->queued_at;
+
+		qi->bytes += m->len - (m->index * WIRE_FRAG_PAYLOAD < m->len ? m->index * WIRE_FRAG_PAYLOAD
+									    : m->len);
+		qi->msgs++;
+		if (age > qi->oldest)
+			qi->oldest = age;
+		if (m->reply) {
+			qi->replies++;
+			if (age > qi->oldest_reply)
+				qi->oldest_reply = age;
+		}
+	}
+}
+
+/*
+ * Once a second: where the bytes to and from each peer sit.  Per peer
+ * (debug log): oand's queues (urgent, bulk), what Tox took and refused,
+ * what arrived, the oldest half-received message; in all (the status).
+ */
+static void link_report(struct net *n, int64_t now, int64_t span)
+{
+	struct qinfo all_u = { 0 }, all_b = { 0 };
+	double handed = 0, refused = 0, rx = 0;
+	struct wire_partial oldest = { 0 };
+	size_t partials = 0;
+
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		struct peer *p = &n->fr[f];
+		struct qinfo u = { 0 }, b = { 0 };
+		struct wire_partial w = { 0 };
+		size_t held = 0, msgs = 0;
+		int has_w = 0;
+		char hex[65];
+
+		if (!p->up && p->urgent.head == NULL && p->bulk.head == NULL && p->reasm == NULL)
+			continue;
+		p->handed_rate = (double)(p->handed - p->rep_handed) * 1000.0 / (double)span;
+		p->refused_rate = (double)(p->refused - p->rep_refused) * 1000.0 / (double)span;
+		p->rx_rate = (double)(p->rx_pk - p->rep_rx) * 1000.0 / (double)span;
+		p->rep_handed = p->handed;
+		p->rep_refused = p->refused;
+		p->rep_rx = p->rx_pk;
+		queue_info(&p->urgent, now, &u);
+		queue_info(&p->bulk, now, &b);
+		if (p->reasm != NULL) {
+			held = wire_reasm_held(p->reasm, &msgs);
+			has_w = wire_reasm_oldest(p->reasm, &w);
+		}
+		handed += p->handed_rate;
+		refused += p->refused_rate;
+		rx += p->rx_rate;
+		all_u.bytes += u.bytes;
+		all_b.bytes += b.bytes;
+		all_b.msgs += u.msgs + b.msgs;
+		all_b.replies += u.replies + b.replies;
+		if (u.oldest > all_b.oldest)
+			all_b.oldest = u.oldest;
+		if (b.oldest > all_b.oldest)
+			all_b.oldest = b.oldest;
+		if (u.oldest_reply > all_b.oldest_reply)
+			all_b.oldest_reply = u.oldest_reply;
+		if (b.oldest_reply > all_b.oldest_reply)
+			all_b.oldest_reply = b.oldest_reply;
+		partials += msgs;
+		if (has_w && (oldest.total == 0 || w.started < oldest.started))
+			oldest = w;
+		if (u.msgs + b.msgs == 0 && msgs == 0 && p->handed_rate == 0 && p->rx_rate == 0)
+			continue;
+		hex_key(p->pk, hex);
+		log_debug("net: link %.8s: queued urgent %zu B (%zu msgs), bulk %zu B (%zu msgs), "
+			  "oldest %lld ms, %zu replies (oldest %lld ms); Tox took %.0f pk/s, refused %.0f/s; "
+			  "in %.0f pk/s, last message %lld ms ago; half-received %zu msgs %zu B held, "
+			  "oldest %zu/%zu B, begun %lld ms ago, last byte %lld ms ago",
+			  hex, u.bytes, u.msgs, b.bytes, b.msgs,
+			  (long long)(u.oldest > b.oldest ? u.oldest : b.oldest), u.replies + b.replies,
+			  (long long)(u.oldest_reply > b.oldest_reply ? u.oldest_reply : b.oldest_reply),
+			  p->handed_rate, p->refused_rate, p->rx_rate,
+			  (long long)(p->last_msg ? now - p->last_msg : -1), msgs, held, w.got, w.total,
+			  (long long)(has_w ? now - w.started : -1), (long long)(has_w ? now - w.last : -1));
+	}
+	pthread_mutex_lock(&n->lock);
+	n->snap.queued_urgent = all_u.bytes;
+	n->snap.queued_bulk = all_b.bytes;
+	n->snap.oldest_queued_ms = all_b.oldest;
+	n->snap.replies_queued = all_b.replies;
+	n->snap.oldest_reply_ms = all_b.oldest_reply;
+	n->snap.handed_per_s = handed;
+	n->snap.refused_per_s = refused;
+	n->snap.rx_per_s = rx;
+	n->snap.reasm_msgs = partials;
+	n->snap.reasm_got = oldest.got;
+	n->snap.reasm_total = oldest.total;
+	n->snap.reasm_age_ms = oldest.total ? now - oldest.started : 0;
+	n->snap.reasm_idle_ms = oldest.total ? now - oldest.last : 0;
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void snapshot(struct net *n)
 {
 	Tox_Err_Get_Port perr;
@@ -1953,6 +2099,12 @@ static void *net_main(void *arg)
 			n->next_tick = now + (n->cfg->heartbeat_ms < 1000 ? n->cfg->heartbeat_ms / 4 : 250);
 		}
 		snapshot(n);
+		if (now >= n->next_report) {
+			int64_t span = n->next_report ? now - n->next_report + LINK_REPORT_MS : LINK_REPORT_MS;
+
+			link_report(n, now, span > 0 ? span : LINK_REPORT_MS);
+			n->next_report = now + LINK_REPORT_MS;
+		}
 		/* Alone, or cut off from a member the others hear: first ask
 		   that member for its current DHT key and bootstrap from it;
 		   if that does not help either, start Tox afresh. */
@@ -2031,6 +2183,13 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	n->wake = -1;
 	n->db = db;
 	n->cfg = cfg;
+	{
+		const char *pace = getenv("OAND_PACE_PPS");
+
+		n->pace_pps = pace != NULL ? strtod(pace, NULL) : 0;
+		if (n->pace_pps > 0)
+			log_notice("net: handing Tox at most %.0f packets a second per peer", n->pace_pps);
+	}
 	n->xfer = x;
 	n->run_started = deadline_now_ms();
 	n->id = *id;

@@ -60,6 +60,19 @@ struct net_status {
 	size_t queued_bytes;	/* waiting to be sent (SENDQ back-pressure) */
 	size_t pending;		/* requests awaiting a reply */
 	uint64_t retried;	/* idempotent requests sent again after a reconnect */
+	uint64_t unmatched_bytes;	/* of those replies: whose asker had given up */
+	/* Where the bytes sit, over all peers, as of the last link report
+	   (once a second; per peer in the debug log, "net: link"). */
+	size_t queued_urgent, queued_bulk;	/* in oand's queues */
+	int64_t oldest_queued_ms;	/* age of the oldest message queued */
+	size_t replies_queued;		/* replies among them */
+	int64_t oldest_reply_ms;	/* age of the oldest reply queued */
+	double handed_per_s;		/* packets Tox took */
+	double refused_per_s;		/* sends Tox refused (SENDQ) */
+	double rx_per_s;		/* message packets received */
+	size_t reasm_msgs;		/* messages half received */
+	size_t reasm_got, reasm_total;	/* of the oldest: bytes received, of */
+	int64_t reasm_age_ms, reasm_idle_ms;	/* since its first, its last byte */
 };
 
 /* Start Tox with id's key and the cfg's ports; the thread starts at once.

@@ -2101,7 +2101,12 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       "\"nodes_online\":%d,\"messages_in\":%llu,\"messages_out\":%llu,"
 		       "\"dropped\":%llu,\"unmatched_replies\":%llu,\"reassembly_bytes\":%zu,"
 		       "\"queued_bytes\":%zu,\"pending_requests\":%zu,\"retried_requests\":%llu,"
-		       "\"tox_age_seconds\":%lld,\"fresh_starts\":%llu}}",
+		       "\"tox_age_seconds\":%lld,\"fresh_starts\":%llu,"
+		       "\"unmatched_reply_bytes\":%llu,\"queued_urgent\":%zu,\"queued_bulk\":%zu,"
+		       "\"oldest_queued_ms\":%lld,\"replies_queued\":%zu,\"oldest_reply_ms\":%lld,"
+		       "\"handed_per_s\":%.0f,\"refused_per_s\":%.0f,\"received_per_s\":%.0f,"
+		       "\"reassembling\":%zu,\"reassembly_got\":%zu,\"reassembly_total\":%zu,"
+		       "\"reassembly_age_ms\":%lld,\"reassembly_idle_ms\":%lld}}",
 		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
 		       st->net.ipv6 ? "true" : "false",
 		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
@@ -2112,7 +2117,12 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       (unsigned long long)st->net.dropped, (unsigned long long)st->net.unmatched,
 		       st->net.reasm_bytes, st->net.queued_bytes, st->net.pending,
 		       (unsigned long long)st->net.retried, (long long)(st->net.tox_age_ms / 1000),
-		       (unsigned long long)st->net.fresh_starts);
+		       (unsigned long long)st->net.fresh_starts,
+		       (unsigned long long)st->net.unmatched_bytes, st->net.queued_urgent,
+		       st->net.queued_bulk, (long long)st->net.oldest_queued_ms, st->net.replies_queued,
+		       (long long)st->net.oldest_reply_ms, st->net.handed_per_s, st->net.refused_per_s,
+		       st->net.rx_per_s, st->net.reasm_msgs, st->net.reasm_got, st->net.reasm_total,
+		       (long long)st->net.reasm_age_ms, (long long)st->net.reasm_idle_ms);
 	} else {
 		APPEND(",\"tox\":null}");
 	}
@@ -2120,10 +2130,13 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 	if (pos < len && pos > 0) {
 		pos--;
 		APPEND(",\"sync\":{\"pulls\":%llu,\"applied\":%llu,\"rejected\":%llu,"
-		       "\"served\":%llu,\"last_pull\":%lld},\"transfers\":[",
+		       "\"served\":%llu,\"last_pull\":%lld,\"timeouts\":%llu,\"answer_bytes\":%llu,"
+		       "\"in_flight\":%d,\"oldest_ms\":%lld},\"transfers\":[",
 		       (unsigned long long)st->sync.pulls, (unsigned long long)st->sync.applied,
 		       (unsigned long long)st->sync.rejected, (unsigned long long)st->sync.served,
-		       (long long)st->sync.last_pull);
+		       (long long)st->sync.last_pull, (unsigned long long)st->sync.timeouts,
+		       (unsigned long long)st->sync.answer_bytes, st->sync.in_flight,
+		       (long long)st->sync.oldest_ms);
 		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
 			const struct node_status_xfer *x = &st->xfers[i];
 			double eta = x->x.rate > 0 ? (double)(x->x.size - x->x.done) / x->x.rate : -1;

@@ -953,6 +953,7 @@ struct sync {
 	struct speer peers[PEERS_MAX];
 	size_t npeers;
 	struct sync_stats st;
+	int64_t asked[2];	/* questions in flight: since (monotonic ms), 0 free */
 };
 
 static int64_t wall_ms(void)
@@ -1023,10 +1024,37 @@ static void on_changed(const char *path, void *ctx)
 		s->changed(path, s->ctx);
 }
 
+/* One question to pk, counted while it is in flight. */
+static int pull_call(struct sync *s, const uint8_t *pk, const uint8_t *q, size_t qlen,
+		     uint8_t **reply, size_t *rlen)
+{
+	int64_t t0 = deadline_now_ms();
+	int slot = -1, r;
+
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < 2 && slot < 0; i++)
+		if (s->asked[i] == 0)
+			s->asked[slot = i] = t0;
+	pthread_mutex_unlock(&s->lock);
+	r = net_call(s->net, pk, NET_SYNC_PULL, q, qlen, RPC_IDEMPOTENT, PULL_TIMEOUT_MS, reply, rlen);
+	pthread_mutex_lock(&s->lock);
+	if (slot >= 0)
+		s->asked[slot] = 0;
+	s->st.timeouts += r == -ETIMEDOUT;
+	if (r == 0)
+		s->st.answer_bytes += *rlen;
+	pthread_mutex_unlock(&s->lock);
+	log_debug("sync: a question to %02x%02x%02x%02x: %s after %lld ms, %zu bytes", pk[0], pk[1],
+		  pk[2], pk[3], r == 0 ? "answered" : strerror(-r), (long long)(deadline_now_ms() - t0),
+		  r == 0 ? *rlen : 0);
+	return r;
+}
+
 /* A request on a thread of its own, so that the next answer comes while
    this one is checked and applied (the link stays busy: Tox's lossless
    channel slows down when it idles between answers). */
 struct call {
+	struct sync *s;
 	struct net *net;
 	uint8_t pk[32];
 	uint8_t *q, *reply;
@@ -1039,8 +1067,7 @@ static void *call_main(void *arg)
 {
 	struct call *c = arg;
 
-	c->r = net_call(c->net, c->pk, NET_SYNC_PULL, c->q, c->qlen, RPC_IDEMPOTENT, PULL_TIMEOUT_MS,
-			&c->reply, &c->rlen);
+	c->r = pull_call(c->s, c->pk, c->q, c->qlen, &c->reply, &c->rlen);
 	return NULL;
 }
 
@@ -1162,7 +1189,7 @@ static int stage_apply(struct sync *s, struct stage *st)
  */
 static int pull_from(struct sync *s, const uint8_t *pk)
 {
-	struct call next = { .net = s->net };
+	struct call next = { .s = s, .net = s->net };
 	struct stage st = { 0 };
 	int have_next = 0, r = 0, applied = 0, total = 0, done = 0;
 	char hex[17];
@@ -1194,8 +1221,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 			total += applied;
 			r = sync_question(s->db, pk, &q, &qlen);
 			if (r == 0)
-				r = net_call(s->net, pk, NET_SYNC_PULL, q, qlen, RPC_IDEMPOTENT,
-					     PULL_TIMEOUT_MS, &reply, &rlen);
+				r = pull_call(s, pk, q, qlen, &reply, &rlen);
 			free(q);
 		}
 		if (r != 0) {
@@ -1436,7 +1462,17 @@ void sync_local(struct sync *s)
 
 void sync_get_stats(struct sync *s, struct sync_stats *st)
 {
+	int64_t now = deadline_now_ms();
+
 	pthread_mutex_lock(&s->lock);
 	*st = s->st;
+	st->in_flight = 0;
+	st->oldest_ms = 0;
+	for (int i = 0; i < 2; i++)
+		if (s->asked[i] != 0) {
+			st->in_flight++;
+			if (now - s->asked[i] > st->oldest_ms)
+				st->oldest_ms = now - s->asked[i];
+		}
 	pthread_mutex_unlock(&s->lock);
 }

@@ -63,6 +63,10 @@ struct sync_stats {
 	uint64_t rejected;	/* answers dropped as malformed or failed */
 	uint64_t served;	/* questions answered */
 	int64_t last_pull;	/* ms since the epoch, 0 never */
+	uint64_t timeouts;	/* questions whose answer did not come in time */
+	uint64_t answer_bytes;	/* bytes of answers received */
+	int in_flight;		/* questions asked and not answered yet */
+	int64_t oldest_ms;	/* the age of the oldest of them */
 };
 void sync_get_stats(struct sync *s, struct sync_stats *st);
 

@@ -144,6 +144,7 @@ struct partial {
 	uint32_t seq;
 	uint32_t total;
 	uint32_t got;		/* bytes received so far, all contiguous */
+	int64_t started, last;	/* first and latest packet (caller's clock) */
 	size_t cap;
 	uint8_t *buf;
 };
@@ -207,7 +208,30 @@ void wire_reasm_stats(const struct wire_reasm *r, struct wire_stats *st)
 	*st = r->st;
 }
 
+int wire_reasm_oldest(const struct wire_reasm *r, struct wire_partial *out)
+{
+	const struct partial *o = NULL;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < r->n; i++)
+		if (o == NULL || r->v[i].started < o->started)
+			o = &r->v[i];
+	if (o == NULL)
+		return 0;
+	out->got = o->got;
+	out->total = o->total;
+	out->started = o->started;
+	out->last = o->last;
+	return 1;
+}
+
 int wire_reasm_feed(struct wire_reasm *r, const uint8_t *pkt, size_t n, uint8_t **msg, size_t *len)
+{
+	return wire_reasm_feed_at(r, 0, pkt, n, msg, len);
+}
+
+int wire_reasm_feed_at(struct wire_reasm *r, int64_t now, const uint8_t *pkt, size_t n,
+		       uint8_t **msg, size_t *len)
 {
 	uint32_t seq, total, off;
 	size_t i, data;
@@ -255,6 +279,7 @@ int wire_reasm_feed(struct wire_reasm *r, const uint8_t *pkt, size_t n, uint8_t 
 		memset(p, 0, sizeof(*p));
 		p->seq = seq;
 		p->total = total;
+		p->started = now;
 		i = r->n - 1;
 	} else if (p->total != total || p->got != off) {
 		r->st.out_of_order++;
@@ -285,6 +310,7 @@ int wire_reasm_feed(struct wire_reasm *r, const uint8_t *pkt, size_t n, uint8_t 
 	}
 	memcpy(p->buf + p->got, pkt + WIRE_FRAG_HEADER, data);
 	p->got += (uint32_t)data;
+	p->last = now;
 	r->st.packets++;
 	if (p->got < p->total)
 		return 0;

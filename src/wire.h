@@ -75,6 +75,16 @@ void wire_reasm_reset(struct wire_reasm *r);
  * the packet was dropped (counted in the stats).
  */
 int wire_reasm_feed(struct wire_reasm *r, const uint8_t *pkt, size_t n, uint8_t **msg, size_t *len);
+/* The same, with the time (any monotonic ms) the packet came: partial
+   messages remember when they began and when their last byte came. */
+int wire_reasm_feed_at(struct wire_reasm *r, int64_t now, const uint8_t *pkt, size_t n,
+		       uint8_t **msg, size_t *len);
+/* The partial message that began first: 1 with its state, 0 if none. */
+struct wire_partial {
+	size_t got, total;	/* bytes received of a message of total */
+	int64_t started, last;	/* times given to wire_reasm_feed_at() */
+};
+int wire_reasm_oldest(const struct wire_reasm *r, struct wire_partial *out);
 /* Bytes currently held for partial messages, and how many there are. */
 size_t wire_reasm_held(const struct wire_reasm *r, size_t *msgs);
 void wire_reasm_stats(const struct wire_reasm *r, struct wire_stats *st);
