@@ -40,6 +40,25 @@
 #define REASM_BYTES (NET_BODY_MAX + 2 * WIRE_MSG_HEADER + 2 * WIRE_RESOURCE_MAX + (1u << 20))
 /* Per peer: bytes queued for sending before new requests are refused. */
 #define QUEUE_MAX (4 * (size_t)NET_BODY_MAX)
+/*
+ * Pacing.  c-toxcore 0.2.18 cuts a friend's lossless rate to a fraction
+ * of what was delivered lately whenever its send buffer holds more than
+ * 64 packets and more than two seconds' worth at its current rate, down to
+ * 4 packets a second; a sender that keeps that buffer full (pushing until
+ * SENDQ) keeps it there for good once a burst overshot the link.  So the
+ * receiver tells the sender how many message packets it received on the
+ * link (NET_RX, every RX_EVERY packets or RX_MS), and the sender keeps at
+ * most PACE_WINDOW packets handed to Tox and not yet received: Tox's
+ * buffer stays under its limit and oand's own queues decide what goes
+ * first.  A peer that never sent NET_RX (an older node) is not paced.
+ */
+#define PACE_WINDOW 24		/* packets, at least */
+#define PACE_AHEAD_MS 100	/* and what the link delivered in this long */
+#define RX_EVERY 16
+#define RX_MS 100
+/* No NET_RX for this long with the window full: the counts disagree (a
+   packet dropped before the peer had our proof); they start again. */
+#define PACE_STALL_MS 2000
 /* A message this small goes ahead of bulk ones (heartbeats, pings). */
 #define URGENT_MAX (64u << 10)
 #define BUSY_MS 200		/* iterate fast this long after traffic */
@@ -82,6 +101,17 @@ struct peer {
 	uint64_t rx_pk;		/* packets of messages received */
 	uint64_t rep_handed, rep_refused, rep_rx;	/* at the last report */
 	double handed_rate, refused_rate, rx_rate;	/* per second, last report */
+	/* Pacing (PACE_WINDOW), counted from the link's coming up. */
+	int paced;		/* the peer sends NET_RX */
+	uint64_t handed_up;	/* handed when the link came up, plus resyncs */
+	uint64_t acked;		/* message packets the peer says it received */
+	int64_t acked_at;	/* when its last NET_RX came (monotonic ms) */
+	uint64_t rx_up;		/* rx_pk when the link came up */
+	uint64_t rx_told;	/* rx_pk - rx_up last told the peer */
+	int64_t rx_told_at;
+	uint64_t pace_waits;	/* flushes stopped by the window */
+	uint64_t window;	/* packets in flight at most (0: PACE_WINDOW) */
+	uint64_t rep_acked;	/* acked at the last report */
 	double tokens;		/* packets oand may hand Tox now (pace_pps) */
 	int64_t tokens_at;	/* when they were last added (monotonic ms) */
 };
@@ -306,9 +336,20 @@ static int flush_queue(struct net *n, uint32_t f, struct outq *q)
 	}
 	while (q->head != NULL) {
 		struct outmsg *m = q->head;
-		size_t len = wire_packet(m->seq, m->buf, m->len, m->index, pkt);
+		size_t len;
 		Tox_Err_Friend_Custom_Packet err;
 
+		/* Urgent messages (heartbeats, pings) pass: they are few. */
+		if (p->paced && q == &p->bulk &&
+		    p->handed - p->handed_up >= p->acked + (p->window > PACE_WINDOW ? p->window : PACE_WINDOW)) {
+			if (deadline_now_ms() - p->acked_at < PACE_STALL_MS) {
+				p->pace_waits++;
+				return 1;
+			}
+			p->handed_up = p->handed - p->acked;
+			p->acked_at = deadline_now_ms();
+		}
+		len = wire_packet(m->seq, m->buf, m->len, m->index, pkt);
 		if (n->pace_pps > 0 && p->tokens < 1)
 			return 1;
 		if (!tox_friend_send_lossless_packet(n->tox, f, pkt, len, &err)) {
@@ -327,6 +368,28 @@ static int flush_queue(struct net *n, uint32_t f, struct outq *q)
 		free(m);
 	}
 	return 0;
+}
+
+static void send_notice(struct net *n, uint32_t f, uint16_t method, const uint8_t *body, size_t len);
+
+/* Tell each peer what arrived from it (NET_RX), often enough to pace by. */
+static void tell_rx(struct net *n, int64_t now)
+{
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		struct peer *p = &n->fr[f];
+		uint64_t got = p->rx_pk - p->rx_up;
+		uint8_t b[8];
+
+		if (!p->up || !p->proven || !p->sent || got == p->rx_told)
+			continue;
+		if (got - p->rx_told < RX_EVERY && now - p->rx_told_at < RX_MS)
+			continue;
+		for (int i = 0; i < 8; i++)
+			b[i] = (uint8_t)(got >> (8 * i));
+		send_notice(n, f, NET_RX, b, sizeof(b));
+		p->rx_told = got;
+		p->rx_told_at = now;
+	}
 }
 
 static int flush_all(struct net *n)
@@ -709,6 +772,13 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		n->fr[f].up = 1;
 		n->fr[f].up_since = deadline_now_ms();
 		n->fr[f].sent = 0;
+		n->fr[f].paced = 0;
+		n->fr[f].handed_up = n->fr[f].handed;
+		n->fr[f].acked = 0;
+		n->fr[f].rep_acked = 0;
+		n->fr[f].window = 0;
+		n->fr[f].rx_up = n->fr[f].rx_pk;
+		n->fr[f].rx_told = 0;
 		return;	/* the proofs go out from the loop */
 	}
 	if (n->fr[f].up && c == TOX_CONNECTION_NONE) {
@@ -1032,6 +1102,20 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		}
 		if (m.method >= NET_SERVICE_FIRST) {
 			svc_enqueue(n, f, &m);
+			break;
+		}
+		if (m.method == NET_RX) {
+			if (m.body_len == 8) {
+				uint64_t v = 0;
+
+				for (int i = 7; i >= 0; i--)
+					v = v << 8 | m.body[i];
+				n->fr[f].paced = 1;
+				n->fr[f].acked = v;
+				n->fr[f].acked_at = deadline_now_ms();
+			} else {
+				count(n, &n->snap.dropped);
+			}
 			break;
 		}
 		if (m.method == NET_XFER_WANT || m.method == NET_XFER_NOPE) {
@@ -1704,6 +1788,12 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		p->rep_handed = p->handed;
 		p->rep_refused = p->refused;
 		p->rep_rx = p->rx_pk;
+		/* What the link delivered in PACE_AHEAD_MS, measured over the
+		   last second: enough to keep it busy, too little for Tox's
+		   buffer or a queue on the path to grow long. */
+		if (p->paced && p->acked >= p->rep_acked)
+			p->window = (p->acked - p->rep_acked) * PACE_AHEAD_MS / (uint64_t)span;
+		p->rep_acked = p->acked;
 		queue_info(&p->urgent, now, &u);
 		queue_info(&p->bulk, now, &b);
 		if (p->reasm != NULL) {
@@ -1738,12 +1828,17 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		hex_key(p->pk, hex);
 		log_debug("net: link %.8s: queued urgent %zu B (%zu msgs), bulk %zu B (%zu msgs), "
 			  "oldest %lld ms, %zu replies (oldest %lld ms); Tox took %.0f pk/s, refused %.0f/s; "
+			  "paced %d, in flight %lld of %llu pk, window waits %llu; "
 			  "in %.0f pk/s, last message %lld ms ago; half-received %zu msgs %zu B held, "
 			  "oldest %zu/%zu B, begun %lld ms ago, last byte %lld ms ago",
 			  hex, u.bytes, u.msgs, b.bytes, b.msgs,
 			  (long long)(u.oldest > b.oldest ? u.oldest : b.oldest), u.replies + b.replies,
 			  (long long)(u.oldest_reply > b.oldest_reply ? u.oldest_reply : b.oldest_reply),
-			  p->handed_rate, p->refused_rate, p->rx_rate,
+			  p->handed_rate, p->refused_rate, p->paced,
+			  (long long)(p->handed - p->handed_up - p->acked),
+			  (unsigned long long)(p->window > PACE_WINDOW ? p->window : PACE_WINDOW),
+			  (unsigned long long)p->pace_waits,
+			  p->rx_rate,
 			  (long long)(p->last_msg ? now - p->last_msg : -1), msgs, held, w.got, w.total,
 			  (long long)(has_w ? now - w.started : -1), (long long)(has_w ? now - w.last : -1));
 	}
@@ -2095,6 +2190,7 @@ static void *net_main(void *arg)
 			heartbeat_to(n, -1);
 			n->next_hb = now + n->cfg->heartbeat_ms;
 		}
+		tell_rx(n, now);
 		busy = flush_all(n);
 		rpc_expire(&n->rpc, now, call_done, n);
 		if (now >= n->next_tick) {

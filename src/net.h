@@ -28,6 +28,8 @@ enum net_method {
 	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
 	NET_XFER_WANT = 5,	/* notice: send me this content (src/xfer) */
 	NET_XFER_NOPE = 6,	/* notice: I do not hold it */
+	NET_RX = 7,		/* notice: message packets received from you on this link
+				   (u64 LE); paces what the peer hands Tox */
 	/* From here on, methods go to the service (net_set_service()). */
 	NET_SERVICE_FIRST = 16,
 	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
