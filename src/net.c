@@ -62,6 +62,7 @@
 /* A message this small goes ahead of bulk ones (heartbeats, pings). */
 #define URGENT_MAX (64u << 10)
 #define BUSY_MS 200		/* iterate fast this long after traffic */
+#define HEARD_EVERY_MS 250	/* a peer's packets count as life this often */
 /* A removed member keeps its link this long after this node learned of
    the removal, so that the tombstone reaches it over a heartbeat even if
    the link was still coming up: five heartbeat intervals, at least 30 s. */
@@ -95,6 +96,7 @@ struct peer {
 	int64_t up_last;	/* when it was last seen up (monotonic ms) */
 	int64_t last_rx;	/* when a message packet last came on it (monotonic ms) */
 	int64_t last_msg;	/* when a whole message last came (monotonic ms) */
+	int64_t heard_at;	/* when its packets last counted as a sign of life */
 	/* Counters for the link report (LINK_REPORT_MS). */
 	uint64_t handed;	/* packets Tox took */
 	uint64_t refused;	/* sends Tox refused (SENDQ, or the link going) */
@@ -1212,6 +1214,17 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 		}
 		p->last_rx = deadline_now_ms();
 		p->rx_pk++;
+		/* Packets arriving are a sign of life, also in the middle of a
+		   long message that holds the heartbeats up behind it. */
+		if (p->last_rx - p->heard_at >= HEARD_EVERY_MS) {
+			struct cluster_member *mb;
+
+			p->heard_at = p->last_rx;
+			pthread_mutex_lock(&n->lock);
+			if ((mb = member_locked(n, p->pk)) != NULL && !mb->removed)
+				cluster_heard(mb, wall_ms());
+			pthread_mutex_unlock(&n->lock);
+		}
 		if (p->reasm == NULL && (p->reasm = wire_reasm_new(REASM_MSGS, REASM_BYTES)) == NULL)
 			return;
 		r = wire_reasm_feed_at(p->reasm, p->last_rx, data, len, &msg, &mlen);
