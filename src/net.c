@@ -34,9 +34,6 @@
 #define FRIENDS_MAX 512
 /* Per peer: messages in flight while reassembling, and bytes they hold. */
 #define REASM_MSGS 4
-/* A half-received message that got no byte for this long while the peer's
-   other packets kept coming was given up by its sender: dropped. */
-#define REASM_IDLE_MS 30000
 #define REASM_BYTES (NET_BODY_MAX + 2 * WIRE_MSG_HEADER + 2 * WIRE_RESOURCE_MAX + (1u << 20))
 /* Per peer: bytes queued for sending before new requests are refused. */
 #define QUEUE_MAX (4 * (size_t)NET_BODY_MAX)
@@ -1810,11 +1807,6 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		queue_info(&p->urgent, now, &u);
 		queue_info(&p->bulk, now, &b);
 		if (p->reasm != NULL) {
-			size_t k = wire_reasm_expire(p->reasm, p->last_rx - REASM_IDLE_MS);
-
-			if (k > 0)
-				log_info("net: %zu half-received message(s) from %.16s given up by the sender dropped",
-					 k, (hex_key(p->pk, hex), hex));
 			held = wire_reasm_held(p->reasm, &msgs);
 			has_w = wire_reasm_oldest(p->reasm, &w);
 		}

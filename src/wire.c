@@ -225,19 +225,6 @@ int wire_reasm_oldest(const struct wire_reasm *r, struct wire_partial *out)
 	return 1;
 }
 
-size_t wire_reasm_expire(struct wire_reasm *r, int64_t before)
-{
-	size_t k = 0;
-
-	for (size_t i = r->n; i-- > 0;)
-		if (r->v[i].last < before) {
-			drop(r, i);
-			k++;
-		}
-	r->st.expired += k;
-	return k;
-}
-
 int wire_reasm_feed(struct wire_reasm *r, const uint8_t *pkt, size_t n, uint8_t **msg, size_t *len)
 {
 	return wire_reasm_feed_at(r, 0, pkt, n, msg, len);

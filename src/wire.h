@@ -62,7 +62,6 @@ struct wire_stats {
 	uint64_t malformed;		/* short, unknown id, bad length */
 	uint64_t out_of_order;		/* gaps, overlaps, changed totals */
 	uint64_t over_cap;		/* refused: too many messages or bytes */
-	uint64_t expired;		/* partial messages dropped as given up */
 };
 
 /* max_msgs messages in flight holding at most max_bytes in all. */
@@ -86,10 +85,6 @@ struct wire_partial {
 	int64_t started, last;	/* times given to wire_reasm_feed_at() */
 };
 int wire_reasm_oldest(const struct wire_reasm *r, struct wire_partial *out);
-/* Drop every partial message whose last byte came before before (its
-   sender gave it up: Tox delivers in order, so one that others overtook
-   for long gets nothing more); returns how many went (stats: expired). */
-size_t wire_reasm_expire(struct wire_reasm *r, int64_t before);
 /* Bytes currently held for partial messages, and how many there are. */
 size_t wire_reasm_held(const struct wire_reasm *r, size_t *msgs);
 void wire_reasm_stats(const struct wire_reasm *r, struct wire_stats *st);

@@ -217,57 +217,6 @@ START_TEST(test_violations_dropped_and_counted)
 }
 END_TEST
 
-/* The oldest partial is reported; one that got nothing while others
-   came is dropped once its last byte is older than asked, and counted. */
-START_TEST(test_oldest_and_expire)
-{
-	uint8_t a[5000], b[5000], pkt[WIRE_PACKET_MAX], *got;
-	struct wire_reasm *r = wire_reasm_new(4, 1 << 20);
-	struct wire_partial w;
-	struct wire_stats st;
-	size_t n, len, msgs;
-
-	memset(a, 'a', sizeof(a));
-	memset(b, 'b', sizeof(b));
-	ck_assert_int_eq(wire_reasm_oldest(r, &w), 0);
-	n = wire_packet(1, a, sizeof(a), 0, pkt);
-	ck_assert_int_eq(wire_reasm_feed_at(r, 1000, pkt, n, &got, &len), 0);
-	n = wire_packet(2, b, sizeof(b), 0, pkt);
-	ck_assert_int_eq(wire_reasm_feed_at(r, 2000, pkt, n, &got, &len), 0);
-	n = wire_packet(2, b, sizeof(b), 1, pkt);
-	ck_assert_int_eq(wire_reasm_feed_at(r, 3000, pkt, n, &got, &len), 0);
-	ck_assert_int_eq(wire_reasm_oldest(r, &w), 1);
-	ck_assert_uint_eq(w.got, WIRE_FRAG_PAYLOAD);
-	ck_assert_uint_eq(w.total, sizeof(a));
-	ck_assert_int_eq(w.started, 1000);
-	ck_assert_int_eq(w.last, 1000);
-	/* Nothing is older than 1000: nothing goes. */
-	ck_assert_uint_eq(wire_reasm_expire(r, 1000), 0);
-	ck_assert_uint_eq(wire_reasm_expire(r, 2500), 1);
-	wire_reasm_held(r, &msgs);
-	ck_assert_uint_eq(msgs, 1);
-	ck_assert_int_eq(wire_reasm_oldest(r, &w), 1);
-	ck_assert_int_eq(w.started, 2000);
-	ck_assert_int_eq(w.last, 3000);
-	wire_reasm_stats(r, &st);
-	ck_assert_uint_eq(st.expired, 1);
-	/* The message dropped cannot go on; the other completes. */
-	n = wire_packet(1, a, sizeof(a), 1, pkt);
-	ck_assert_int_eq(wire_reasm_feed_at(r, 4000, pkt, n, &got, &len), -EPROTO);
-	for (size_t i = 2; i < wire_packets(sizeof(b)); i++) {
-		n = wire_packet(2, b, sizeof(b), i, pkt);
-		if (wire_reasm_feed_at(r, 4000, pkt, n, &got, &len) == 1) {
-			ck_assert_uint_eq(len, sizeof(b));
-			ck_assert_mem_eq(got, b, sizeof(b));
-			free(got);
-		}
-	}
-	ck_assert_uint_eq(wire_reasm_held(r, &msgs), 0);
-	ck_assert_uint_eq(msgs, 0);
-	wire_reasm_free(r);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("wire");
@@ -279,7 +228,6 @@ int main(void)
 	tcase_add_loop_test(tc, test_fragments_roundtrip, 0, 6);
 	tcase_add_test(tc, test_interleaved);
 	tcase_add_test(tc, test_violations_dropped_and_counted);
-	tcase_add_test(tc, test_oldest_and_expire);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
