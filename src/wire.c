@@ -181,6 +181,18 @@ static void drop(struct wire_reasm *r, size_t i)
 	memset(&r->v[r->n], 0, sizeof(r->v[r->n]));
 }
 
+/* The partial message (other than slot skip) whose last packet came
+   first. */
+static size_t stalest(const struct wire_reasm *r, size_t skip)
+{
+	size_t o = r->n;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (i != skip && (o == r->n || r->v[i].last < r->v[o].last))
+			o = i;
+	return o;
+}
+
 void wire_reasm_reset(struct wire_reasm *r)
 {
 	while (r->n > 0)
@@ -271,9 +283,13 @@ int wire_reasm_feed_at(struct wire_reasm *r, int64_t now, const uint8_t *pkt, si
 			r->st.messages++;
 			return 1;
 		}
+		/* Every slot taken: the message whose last packet came
+		   longest ago goes (its sender gave it up, or dropped its
+		   queue).  A sender sends one message of each queue at a
+		   time, so a live one is never the stalest of several. */
 		if (r->n == r->max_msgs) {
-			r->st.over_cap++;
-			return -ENOBUFS;
+			r->st.expired++;
+			drop(r, stalest(r, r->n));
 		}
 		p = &r->v[r->n++];
 		memset(p, 0, sizeof(*p));
@@ -295,6 +311,16 @@ int wire_reasm_feed_at(struct wire_reasm *r, int64_t now, const uint8_t *pkt, si
 			cap *= 2;
 		if (cap > p->total)
 			cap = p->total;
+		/* Over the byte cap: staler messages go first, then this one. */
+		while (r->held - p->cap + cap > r->max_bytes && r->n > 1) {
+			size_t j = stalest(r, i);
+
+			r->st.expired++;
+			drop(r, j);
+			if (i == r->n)		/* drop() moved the last slot to j */
+				i = j;
+			p = &r->v[i];
+		}
 		if (r->held - p->cap + cap > r->max_bytes) {
 			r->st.over_cap++;
 			drop(r, i);

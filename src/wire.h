@@ -61,10 +61,13 @@ struct wire_stats {
 	uint64_t packets, messages;	/* accepted packets, completed messages */
 	uint64_t malformed;		/* short, unknown id, bad length */
 	uint64_t out_of_order;		/* gaps, overlaps, changed totals */
-	uint64_t over_cap;		/* refused: too many messages or bytes */
+	uint64_t over_cap;		/* refused: one message over the byte cap */
+	uint64_t expired;		/* half-received ones dropped for newer */
 };
 
-/* max_msgs messages in flight holding at most max_bytes in all. */
+/* max_msgs messages in flight holding at most max_bytes in all; a new
+   message that does not fit pushes out the ones whose last packet came
+   longest ago (half-received messages expire when room is needed). */
 struct wire_reasm *wire_reasm_new(size_t max_msgs, size_t max_bytes);
 void wire_reasm_free(struct wire_reasm *r);
 /* Forget every partial message (the peer went away). */

@@ -189,30 +189,90 @@ START_TEST(test_violations_dropped_and_counted)
 	n = wire_packet(4, m, sizeof(m), 0, pkt);
 	pkt[8] = 0xff;
 	ck_assert_int_eq(wire_reasm_feed(r, pkt, n, &got, &len), -EBADMSG);
-	/* caps: two messages in flight at most, 12000 bytes in all */
+	/* caps: two messages in flight at most, 12000 bytes in all; a new
+	   one pushes out the one whose last packet came longest ago */
 	for (uint32_t s = 10; s < 13; s++) {
 		n = wire_packet(s, m, sizeof(m), 0, pkt);
-		ck_assert_int_eq(wire_reasm_feed(r, pkt, n, &got, &len), s < 12 ? 0 : -ENOBUFS);
+		ck_assert_int_eq(wire_reasm_feed_at(r, s, pkt, n, &got, &len), 0);
 	}
 	ck_assert_uint_le(wire_reasm_held(r, &msgs), 12000);
 	ck_assert_uint_eq(msgs, 2);
+	wire_reasm_stats(r, &st);
+	ck_assert_uint_eq(st.expired, 1);
+	/* 10 went: its next packet belongs to nothing */
+	n = wire_packet(10, m, sizeof(m), 1, pkt);
+	ck_assert_int_eq(wire_reasm_feed_at(r, 13, pkt, n, &got, &len), -EPROTO);
+	/* 12 grows past the byte cap: 11, staler, goes and 12 completes */
 	for (size_t i = 1; i < wire_packets(sizeof(m)); i++) {
 		int rc;
 
-		n = wire_packet(10, m, sizeof(m), i, pkt);
-		rc = wire_reasm_feed(r, pkt, n, &got, &len);
-		if (rc < 0)
-			break;	/* the byte cap stopped it */
+		n = wire_packet(12, m, sizeof(m), i, pkt);
+		rc = wire_reasm_feed_at(r, 20 + (int64_t)i, pkt, n, &got, &len);
+		ck_assert_int_eq(rc, i + 1 < wire_packets(sizeof(m)) ? 0 : 1);
 		ck_assert_uint_le(wire_reasm_held(r, NULL), 12000);
+	}
+	ck_assert_uint_eq(len, sizeof(m));
+	ck_assert_mem_eq(got, m, sizeof(m));
+	free(got);
+	ck_assert_uint_eq(wire_reasm_held(r, &msgs), 0);
+	ck_assert_uint_eq(msgs, 0);
+	/* one message bigger than the byte cap on its own is refused */
+	{
+		static uint8_t big[20000];
+		int rc = 0;
+
+		for (size_t i = 0; i < wire_packets(sizeof(big)) && rc >= 0; i++) {
+			n = wire_packet(14, big, sizeof(big), i, pkt);
+			rc = wire_reasm_feed_at(r, 40 + (int64_t)i, pkt, n, &got, &len);
+		}
+		ck_assert_int_eq(rc, -ENOBUFS);
+		ck_assert_uint_eq(wire_reasm_held(r, NULL), 0);
 	}
 	wire_reasm_stats(r, &st);
 	ck_assert_uint_eq(st.malformed, 4);
-	ck_assert_uint_eq(st.out_of_order, 3);
-	ck_assert_uint_ge(st.over_cap, 2);
+	ck_assert_uint_eq(st.out_of_order, 4);
+	ck_assert_uint_eq(st.expired, 2);
+	ck_assert_uint_eq(st.over_cap, 1);
 	/* a peer gone: nothing stays */
 	wire_reasm_reset(r);
 	ck_assert_uint_eq(wire_reasm_held(r, &msgs), 0);
 	ck_assert_uint_eq(msgs, 0);
+	wire_reasm_free(r);
+}
+END_TEST
+
+/* Half-received messages whose sender gave them up expire when room is
+   needed; the one still arriving is never the one pushed out. */
+START_TEST(test_abandoned_expire)
+{
+	uint8_t m[10000], pkt[WIRE_PACKET_MAX], *got = NULL;
+	struct wire_reasm *r = wire_reasm_new(4, 25000);
+	struct wire_stats st;
+	size_t n, len, msgs;
+	int done = 0;
+
+	memset(m, 'l', sizeof(m));
+	n = wire_packet(20, m, sizeof(m), 0, pkt);
+	ck_assert_int_eq(wire_reasm_feed_at(r, 100, pkt, n, &got, &len), 0);
+	/* between each two packets of 20, another message starts and stops */
+	for (uint32_t s = 21; !done; s++) {
+		int rc;
+
+		n = wire_packet(s, m, sizeof(m), 0, pkt);
+		ck_assert_int_eq(wire_reasm_feed_at(r, 100 + 2 * (int64_t)s, pkt, n, &got, &len), 0);
+		ck_assert_uint_le(wire_reasm_held(r, &msgs), 25000);
+		ck_assert_uint_le(msgs, 4);
+		n = wire_packet(20, m, sizeof(m), s - 20, pkt);
+		rc = wire_reasm_feed_at(r, 101 + 2 * (int64_t)s, pkt, n, &got, &len);
+		done = s - 20 + 1 == wire_packets(sizeof(m));
+		ck_assert_int_eq(rc, done ? 1 : 0);
+	}
+	ck_assert_uint_eq(len, sizeof(m));
+	ck_assert_mem_eq(got, m, sizeof(m));
+	free(got);
+	wire_reasm_stats(r, &st);
+	ck_assert_uint_ge(st.expired, 3);
+	ck_assert_uint_eq(st.over_cap, 0);
 	wire_reasm_free(r);
 }
 END_TEST
@@ -228,6 +288,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_fragments_roundtrip, 0, 6);
 	tcase_add_test(tc, test_interleaved);
 	tcase_add_test(tc, test_violations_dropped_and_counted);
+	tcase_add_test(tc, test_abandoned_expire);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
