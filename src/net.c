@@ -56,6 +56,8 @@
 /* No NET_RX for this long with the window full: the counts disagree (a
    packet dropped before the peer had our proof); they start again. */
 #define PACE_STALL_MS 2000
+/* Cancelled requests a peer remembers (their replies are not sent). */
+#define CANCEL_KEEP 16
 /* A message this small goes ahead of bulk ones (heartbeats, pings). */
 #define URGENT_MAX (64u << 10)
 #define BUSY_MS 200		/* iterate fast this long after traffic */
@@ -71,6 +73,7 @@ struct outmsg {
 	size_t len, index, npk;	/* next packet to send, of npk */
 	uint32_t seq;
 	int reply;		/* a reply (its asker may have given up) */
+	uint64_t id;		/* the request it answers (replies) */
 	int64_t queued_at;	/* monotonic ms */
 	struct outmsg *next;
 };
@@ -111,6 +114,17 @@ struct peer {
 	uint64_t pace_waits;	/* flushes stopped by the window */
 	uint64_t window;	/* packets in flight at most (0: PACE_WINDOW) */
 	uint64_t rep_acked;	/* acked at the last report */
+	uint64_t rep_waits, rep_refused_pace;	/* pace_waits, refused then */
+	/* Bytes a second the link delivers to this peer, measured while the
+	   link, not oand, limited what went (0: not measured yet). */
+	double rate;
+	/* Replies the peer no longer waits for (NET_CANCEL): dropped from
+	   the queue if not begun, and when the service answers later. */
+	uint64_t cancelled[CANCEL_KEEP];
+	unsigned ncancelled;
+	/* When a packet of a message longer than one packet last came: a
+	   reply on its way, which keeps calls to this peer from expiring. */
+	int64_t progress_at;
 	double tokens;		/* packets oand may hand Tox now (pace_pps) */
 	int64_t tokens_at;	/* when they were last added (monotonic ms) */
 };
@@ -150,6 +164,11 @@ struct net {
 	struct rpc_table rpc;		/* net thread only */
 	int64_t busy_until, next_tick, next_hb, next_join;
 	int64_t next_report;	/* the link report (net thread) */
+	/* Each friend's link rate as of the last report (under lock). */
+	struct {
+		uint8_t pk[IDENT_KEY_BYTES];
+		double rate;	/* bytes/s, 0 not measured, -1 unpaced */
+	} rates[FRIENDS_MAX];
 	/* Packets per second handed to Tox per peer at most, 0 no limit: an
 	   experiment (OAND_PACE_PPS) to see whether handing Tox no more than
 	   the link takes keeps its lossless channel from throttling. */
@@ -279,8 +298,68 @@ static void outq_free(struct outq *q)
 	q->tail = NULL;
 }
 
-/* Queue an encoded message (taken over) for friend f. */
-static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len)
+static void put_u64(uint8_t *b, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/*
+ * Friend f gave up waiting for its request id (NET_CANCEL): a reply to it
+ * not yet begun leaves the queues, and one the service gives later is not
+ * sent; a reply begun goes on (its peer holds part of it).
+ */
+static void cancel_reply(struct net *n, uint32_t f, uint64_t id)
+{
+	struct peer *p = &n->fr[f];
+	struct outq *qs[2] = { &p->urgent, &p->bulk };
+
+	p->cancelled[p->ncancelled++ % CANCEL_KEEP] = id;
+	for (int i = 0; i < 2; i++) {
+		struct outmsg **pp = &qs[i]->head, *prev = NULL;
+
+		while (*pp != NULL) {
+			struct outmsg *m = *pp;
+
+			if (!m->reply || m->id != id || m->index != 0) {
+				prev = m;
+				pp = &m->next;
+				continue;
+			}
+			*pp = m->next;
+			if (qs[i]->tail == m)
+				qs[i]->tail = prev;
+			p->queued -= m->len;
+			pthread_mutex_lock(&n->lock);
+			n->snap.cancelled++;
+			n->snap.cancelled_bytes += m->len;
+			pthread_mutex_unlock(&n->lock);
+			free(m->buf);
+			free(m);
+		}
+	}
+}
+
+static int is_cancelled(const struct peer *p, uint64_t id)
+{
+	for (unsigned i = 0; i < CANCEL_KEEP; i++)
+		if (p->cancelled[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Queue an encoded message (taken over) for friend f; a reply to request
+   id if reply is set. */
+static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len, int reply, uint64_t id)
 {
 	struct peer *p = &n->fr[f];
 	struct outmsg *m = calloc(1, sizeof(*m));
@@ -295,7 +374,8 @@ static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 	m->npk = wire_packets(len);
 	m->seq = p->seq++;
 	m->queued_at = deadline_now_ms();
-	m->reply = len >= 2 && buf[1] == WIRE_REPLY;
+	m->reply = reply;
+	m->id = id;
 	if (q->tail != NULL)
 		q->tail->next = m;
 	else
@@ -312,7 +392,7 @@ static int send_msg(struct net *n, uint32_t f, const struct wire_msg *m)
 	size_t len;
 	int r = wire_encode(m, &buf, &len);
 
-	return r != 0 ? r : enqueue(n, f, buf, len);
+	return r != 0 ? r : enqueue(n, f, buf, len, m->type == WIRE_REPLY, m->id);
 }
 
 /*
@@ -383,8 +463,7 @@ static void tell_rx(struct net *n, int64_t now)
 			continue;
 		if (got - p->rx_told < RX_EVERY && now - p->rx_told_at < RX_MS)
 			continue;
-		for (int i = 0; i < 8; i++)
-			b[i] = (uint8_t)(got >> (8 * i));
+		put_u64(b, got);
 		send_notice(n, f, NET_RX, b, sizeof(b));
 		p->rx_told = got;
 		p->rx_told_at = now;
@@ -425,6 +504,34 @@ static void call_done(struct rpc_call *c, int err, void *ctx)
 	pthread_mutex_unlock(&n->qlock);
 }
 
+static uint32_t friend_of(struct net *n, const uint8_t *pk);
+
+/* A call that ran out of time: if its request went out, the peer is told
+   to drop the reply (NET_CANCEL), then it fails like any other. */
+static void call_expired(struct rpc_call *c, int err, void *ctx)
+{
+	struct net *n = ctx;
+	uint32_t f;
+
+	if (c->phase == RPC_SENT && (f = friend_of(n, c->peer)) != UINT32_MAX && n->fr[f].up &&
+	    n->fr[f].proven && n->fr[f].sent) {
+		uint8_t b[8];
+
+		put_u64(b, c->id);
+		send_notice(n, f, NET_CANCEL, b, sizeof(b));
+	}
+	call_done(c, err, ctx);
+}
+
+/* When a reply last made progress from peer (rpc_extend()). */
+static int64_t reply_progress(const uint8_t *peer, void *ctx)
+{
+	struct net *n = ctx;
+	uint32_t f = friend_of(n, peer);
+
+	return f == UINT32_MAX || !n->fr[f].up ? 0 : n->fr[f].progress_at;
+}
+
 static uint32_t friend_of(struct net *n, const uint8_t *pk)
 {
 	uint32_t f = tox_friend_by_public_key(n->tox, pk, NULL);
@@ -444,6 +551,20 @@ static int member_removed(struct net *n, const uint8_t *pk)
 
 	pthread_mutex_lock(&n->lock);
 	r = cluster_is_removed(&n->cl, pk);
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+double net_link_rate(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+{
+	double r = -1;
+
+	pthread_mutex_lock(&n->lock);
+	for (uint32_t f = 0; f < FRIENDS_MAX; f++)
+		if (memcmp(n->rates[f].pk, pk, IDENT_KEY_BYTES) == 0) {
+			r = n->rates[f].rate;
+			break;
+		}
 	pthread_mutex_unlock(&n->lock);
 	return r;
 }
@@ -550,7 +671,7 @@ static void ping(struct net *n, const uint8_t *pk, int64_t timeout_ms)
 	memcpy(c->peer, pk, RPC_KEY_BYTES);
 	c->method = NET_PING;
 	c->flags = F_INTERNAL;
-	c->deadline = deadline_now_ms() + timeout_ms;
+	rpc_set_timeout(c, deadline_now_ms(), timeout_ms);
 	rpc_add(&n->rpc, c);
 }
 
@@ -569,7 +690,7 @@ int net_call(struct net *n, const uint8_t peer[IDENT_KEY_BYTES], uint16_t method
 	c.body = body;
 	c.body_len = len;
 	c.flags = flags & RPC_IDEMPOTENT;
-	c.deadline = deadline_now_ms() + timeout_ms;
+	rpc_set_timeout(&c, deadline_now_ms(), timeout_ms);
 	pthread_mutex_lock(&n->qlock);
 	if (__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_unlock(&n->qlock);
@@ -776,6 +897,7 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		n->fr[f].acked = 0;
 		n->fr[f].rep_acked = 0;
 		n->fr[f].window = 0;
+		n->fr[f].rate = 0;
 		n->fr[f].rx_up = n->fr[f].rx_pk;
 		n->fr[f].rx_told = 0;
 		return;	/* the proofs go out from the loop */
@@ -1033,6 +1155,13 @@ static void take_out(struct net *n)
 			if (it->all ? it->has_skip && memcmp(p->pk, it->skip, WIRE_KEY_BYTES) == 0
 				    : memcmp(p->pk, it->peer, WIRE_KEY_BYTES) != 0)
 				continue;
+			if (!it->notice && is_cancelled(p, it->id)) {
+				pthread_mutex_lock(&n->lock);
+				n->snap.cancelled++;
+				n->snap.cancelled_bytes += it->len;
+				pthread_mutex_unlock(&n->lock);
+				break;
+			}
 			memcpy(m.to, p->pk, WIRE_KEY_BYTES);
 			if (!it->notice && p->queued > QUEUE_MAX) {
 				m.status = ENOBUFS;
@@ -1105,16 +1234,19 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		}
 		if (m.method == NET_RX) {
 			if (m.body_len == 8) {
-				uint64_t v = 0;
-
-				for (int i = 7; i >= 0; i--)
-					v = v << 8 | m.body[i];
 				n->fr[f].paced = 1;
-				n->fr[f].acked = v;
+				n->fr[f].acked = get_u64(m.body);
 				n->fr[f].acked_at = deadline_now_ms();
 			} else {
 				count(n, &n->snap.dropped);
 			}
+			break;
+		}
+		if (m.method == NET_CANCEL) {
+			if (m.body_len == 8)
+				cancel_reply(n, f, get_u64(m.body));
+			else
+				count(n, &n->snap.dropped);
 			break;
 		}
 		if (m.method == NET_XFER_WANT || m.method == NET_XFER_NOPE) {
@@ -1225,6 +1357,8 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 		if (p->reasm == NULL && (p->reasm = wire_reasm_new(REASM_MSGS, REASM_BYTES)) == NULL)
 			return;
 		r = wire_reasm_feed_at(p->reasm, p->last_rx, data, len, &msg, &mlen);
+		if (r == 0 || (r == 1 && mlen > WIRE_FRAG_PAYLOAD))
+			p->progress_at = p->last_rx;
 		if (r == 1) {
 			p->last_msg = p->last_rx;
 			on_message(n, f, msg, mlen);
@@ -1801,9 +1935,27 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		/* What the link delivered in PACE_AHEAD_MS, measured over the
 		   last second: enough to keep it busy, too little for Tox's
 		   buffer or a queue on the path to grow long. */
-		if (p->paced && p->acked >= p->rep_acked)
+		if (p->paced && p->acked >= p->rep_acked) {
+			double got = (double)(p->acked - p->rep_acked) * WIRE_PACKET_MAX * 1000.0 /
+				     (double)span;
+			/* Limited by the link (the window was full, or Tox
+			   refused): what came is the link's rate.  Otherwise it
+			   is what oand had to send: a floor. */
+			int limited = p->pace_waits != p->rep_waits || p->refused != p->rep_refused_pace;
+
 			p->window = (p->acked - p->rep_acked) * PACE_AHEAD_MS / (uint64_t)span;
+			if (limited)
+				p->rate = p->rate > 0 ? (p->rate + got) / 2 : got;
+			else if (got > p->rate)
+				p->rate = got;
+		}
+		pthread_mutex_lock(&n->lock);
+		memcpy(n->rates[f].pk, p->pk, IDENT_KEY_BYTES);
+		n->rates[f].rate = p->up && p->paced ? p->rate : -1;
+		pthread_mutex_unlock(&n->lock);
 		p->rep_acked = p->acked;
+		p->rep_waits = p->pace_waits;
+		p->rep_refused_pace = p->refused;
 		queue_info(&p->urgent, now, &u);
 		queue_info(&p->bulk, now, &b);
 		if (p->reasm != NULL) {
@@ -2197,7 +2349,8 @@ static void *net_main(void *arg)
 		}
 		tell_rx(n, now);
 		busy = flush_all(n);
-		rpc_expire(&n->rpc, now, call_done, n);
+		rpc_extend(&n->rpc, now, reply_progress, n);
+		rpc_expire(&n->rpc, now, call_expired, n);
 		if (now >= n->next_tick) {
 			tick(n);
 			pthread_mutex_lock(&n->lock);

@@ -30,6 +30,8 @@ enum net_method {
 	NET_XFER_NOPE = 6,	/* notice: I do not hold it */
 	NET_RX = 7,		/* notice: message packets received from you on this link
 				   (u64 LE); paces what the peer hands Tox */
+	NET_CANCEL = 8,		/* notice: I no longer wait for the reply to my
+				   request (u64 LE id): do not send it */
 	/* From here on, methods go to the service (net_set_service()). */
 	NET_SERVICE_FIRST = 16,
 	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
@@ -63,6 +65,7 @@ struct net_status {
 	size_t pending;		/* requests awaiting a reply */
 	uint64_t retried;	/* idempotent requests sent again after a reconnect */
 	uint64_t unmatched_bytes;	/* of those replies: whose asker had given up */
+	uint64_t cancelled, cancelled_bytes;	/* replies not sent: their asker gave up */
 	/* Where the bytes sit, over all peers, as of the last link report
 	   (once a second; per peer in the debug log, "net: link"). */
 	size_t queued_urgent, queued_bulk;	/* in oand's queues */
@@ -132,6 +135,10 @@ int net_notify(struct net *n, const uint8_t *to, const uint8_t *skip, uint16_t m
 /* The members linked now (connected and proven): up to max keys into pks;
    returns how many there are. */
 size_t net_linked(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);
+/* Bytes a second the link to pk delivers, as measured while it was busy
+   (any thread): 0 not measured yet, -1 a peer that does not report what
+   it receives (an older node: nothing to go by). */
+double net_link_rate(struct net *n, const uint8_t pk[IDENT_KEY_BYTES]);
 /* The other members the node list has online now (linked or heard of
    through others): up to max keys into pks; returns how many there are. */
 size_t net_online(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);

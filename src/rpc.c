@@ -108,6 +108,28 @@ size_t rpc_resume(struct rpc_table *t, const uint8_t peer[RPC_KEY_BYTES])
 	return n;
 }
 
+void rpc_set_timeout(struct rpc_call *c, int64_t now, int64_t timeout_ms)
+{
+	c->timeout = timeout_ms;
+	c->deadline = now + timeout_ms;
+	c->limit = now + RPC_LIMIT_TIMES * timeout_ms;
+}
+
+void rpc_extend(struct rpc_table *t, int64_t now, int64_t (*progress)(const uint8_t *peer, void *ctx),
+		void *ctx)
+{
+	for (struct rpc_call *c = t->head; c != NULL; c = c->next) {
+		int64_t at, d;
+
+		if (c->deadline > now || c->phase != RPC_SENT || c->timeout <= 0)
+			continue;
+		if ((at = progress(c->peer, ctx)) <= 0 || at + c->timeout <= now)
+			continue;
+		d = at + c->timeout;
+		c->deadline = d < c->limit ? d : c->limit;
+	}
+}
+
 static int expired(struct rpc_call *c, const void *now)
 {
 	return c->deadline <= *(const int64_t *)now;

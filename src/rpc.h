@@ -26,6 +26,8 @@ struct rpc_call {
 	size_t body_len;
 	int flags;
 	int64_t deadline;	/* ms, monotonic */
+	int64_t timeout;	/* ms without progress before it fails (rpc_extend) */
+	int64_t limit;		/* ms, monotonic: the latest deadline, progress or not */
 	/* results, valid once done */
 	int err;		/* 0, or -errno (transport or the peer's status) */
 	uint8_t *reply;		/* owned by the caller once done */
@@ -62,6 +64,21 @@ void rpc_peer_down(struct rpc_table *t, const uint8_t peer[RPC_KEY_BYTES], int o
 		   void (*done)(struct rpc_call *c, int err, void *ctx), void *ctx);
 /* The peer is back: its parked calls go back to RPC_QUEUED; returns how many. */
 size_t rpc_resume(struct rpc_table *t, const uint8_t peer[RPC_KEY_BYTES]);
+/* The longest a call may last while its reply keeps arriving: this many
+   times its timeout. */
+#define RPC_LIMIT_TIMES 10
+/* Give c a deadline timeout_ms from now (ms, monotonic), which progress
+   may push back (rpc_extend()) up to RPC_LIMIT_TIMES timeouts. */
+void rpc_set_timeout(struct rpc_call *c, int64_t now, int64_t timeout_ms);
+/*
+ * A reply that is arriving keeps its call alive: every sent call past its
+ * deadline whose peer made progress (progress(peer) returns when bytes of
+ * a reply last came, ms monotonic, or 0) within its timeout gets a new
+ * deadline, that time plus its timeout, never past its limit.  A slow link
+ * then fails a call only when nothing comes for a whole timeout.
+ */
+void rpc_extend(struct rpc_table *t, int64_t now, int64_t (*progress)(const uint8_t *peer, void *ctx),
+		void *ctx);
 /* Fail (unlink, done() with -ETIMEDOUT) every call past its deadline. */
 void rpc_expire(struct rpc_table *t, int64_t now,
 		void (*done)(struct rpc_call *c, int err, void *ctx), void *ctx);

@@ -567,6 +567,7 @@ out:
 
 struct answer {
 	const struct ident *id;
+	size_t budget;	/* bytes of versions at most */
 	struct buf b;
 	size_t recs;
 	uint64_t last;	/* seq of the last version put in */
@@ -596,7 +597,7 @@ static int answer_rec(const struct db_rec *r, void *ctx)
 	a->last = r->e.seq;
 	if (a->b.err)
 		return a->b.err;
-	if (a->b.len >= SYNC_REPLY_BUDGET || a->recs >= SYNC_RECS_MAX) {
+	if (a->b.len >= a->budget || a->recs >= SYNC_RECS_MAX) {
 		a->full = 1;
 		return 1;
 	}
@@ -710,10 +711,16 @@ out:
 int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
 		uint8_t **out, size_t *len)
 {
+	return sync_answer_within(db, id, question, qlen, SYNC_REPLY_BUDGET, out, len);
+}
+
+int sync_answer_within(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
+		       size_t budget, uint8_t **out, size_t *len)
+{
 	struct db_range *have = NULL;
 	struct seen_list mine = { 0 };
 	struct buf ranges = { 0 }, keys = { 0 };
-	struct answer a = { .id = id };
+	struct answer a = { .id = id, .budget = budget };
 	struct sync_gap gap;
 	size_t nhave = 0, nranges = 0, nkeys = 0;
 	int r;
@@ -998,9 +1005,12 @@ int sync_service(void *ctx, const uint8_t from[32], uint16_t method, int notice,
 	{
 		int64_t t0 = deadline_now_ms();
 
-		r = sync_answer(s->db, s->id, body, len, reply, reply_len);
-		log_debug("sync: answered %02x%02x%02x%02x with %zu bytes in %lld ms", from[0], from[1],
-			  from[2], from[3], r == 0 ? *reply_len : 0, (long long)(deadline_now_ms() - t0));
+		size_t budget = sync_budget(net_link_rate(s->net, from));
+
+		r = sync_answer_within(s->db, s->id, body, len, budget, reply, reply_len);
+		log_debug("sync: answered %02x%02x%02x%02x with %zu bytes (at most %zu) in %lld ms",
+			  from[0], from[1], from[2], from[3], r == 0 ? *reply_len : 0, budget,
+			  (long long)(deadline_now_ms() - t0));
 	}
 	pthread_mutex_lock(&s->lock);
 	s->st.served += r == 0;
@@ -1022,6 +1032,18 @@ static void on_changed(const char *path, void *ctx)
 
 	if (s->changed != NULL)
 		s->changed(path, s->ctx);
+}
+
+size_t sync_budget(double rate)
+{
+	double b;
+
+	if (rate < 0)
+		return SYNC_REPLY_BUDGET;	/* an older peer: nothing measured */
+	if (rate == 0)
+		return SYNC_BUDGET_START;
+	b = rate * SYNC_ANSWER_MS / 1000.0;
+	return b < SYNC_BUDGET_MIN ? SYNC_BUDGET_MIN : b > SYNC_REPLY_BUDGET ? SYNC_REPLY_BUDGET : (size_t)b;
 }
 
 /* One question to pk, counted while it is in flight. */

@@ -33,7 +33,15 @@
 #include "ident.h"
 
 #define SYNC_VERSION 2	/* 2: signed versions and keys */
-#define SYNC_REPLY_BUDGET (1u << 20)	/* bytes of versions per answer */
+#define SYNC_REPLY_BUDGET (1u << 20)	/* bytes of versions per answer, at most */
+/* An answer takes about SYNC_ANSWER_MS on the link it goes over: its
+   budget follows the link's measured rate (net_link_rate()), between
+   SYNC_BUDGET_MIN and SYNC_REPLY_BUDGET, SYNC_BUDGET_START until the
+   rate is known.  A slow link then gets small answers that each arrive
+   well within a deadline; a fast one gets big ones. */
+#define SYNC_ANSWER_MS 2000
+#define SYNC_BUDGET_MIN (16u << 10)
+#define SYNC_BUDGET_START (64u << 10)
 #define SYNC_RECS_MAX 65536		/* versions in one answer */
 #define SYNC_ORIGINS_MAX 4096		/* origins in a question or answer */
 #define SYNC_PERIOD_MS 30000
@@ -125,6 +133,12 @@ int sync_check_reply(struct db *db, const uint8_t self[DB_NODE_BYTES], const uin
 /* The question to ask member: what db holds of each origin, and of the
    member's own versions what the member itself said it sent. */
 int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **q, size_t *qlen);
+/* Bytes of versions an answer over a link of rate bytes/s holds (0 not
+   measured, -1 unknown: an older peer). */
+size_t sync_budget(double rate);
+/* sync_answer() with at most budget bytes of versions. */
+int sync_answer_within(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
+		       size_t budget, uint8_t **out, size_t *len);
 /* Answer a question from db's contents, as node id. */
 int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
 		uint8_t **out, size_t *len);

@@ -359,6 +359,74 @@ START_TEST(test_expire)
 }
 END_TEST
 
+/* progress(): P's reply last made progress at progress_p, Q's never. */
+static int64_t progress_p;
+
+static int64_t progress(const uint8_t *peer, void *ctx)
+{
+	(void)ctx;
+	return memcmp(peer, P, RPC_KEY_BYTES) == 0 ? progress_p : 0;
+}
+
+START_TEST(test_extend)
+{
+	struct rpc_table t;
+	struct rpc_call a, b, q, idle;
+	struct done_log l = { .t = &t };
+
+	rpc_init(&t);
+	call(&a, P, RPC_IDEMPOTENT, 0);
+	call(&b, P, 0, 0);
+	call(&q, Q, 0, 0);
+	call(&idle, P, 0, 0);
+	rpc_set_timeout(&a, 0, 100);	/* deadline 100, limit 1000 */
+	rpc_set_timeout(&b, 0, 100);
+	rpc_set_timeout(&q, 0, 100);
+	rpc_set_timeout(&idle, 0, 100);
+	ck_assert_int_eq(a.deadline, 100);
+	ck_assert_int_eq(a.limit, 100 * RPC_LIMIT_TIMES);
+	rpc_add(&t, &a);
+	rpc_add(&t, &b);
+	rpc_add(&t, &q);
+	rpc_add(&t, &idle);
+	sent(&a);
+	sent(&b);
+	sent(&q);	/* idle stays queued: not sent, not extended */
+	/* bytes from P at 90: P's sent calls live until 190; Q's fails */
+	progress_p = 90;
+	rpc_extend(&t, 100, progress, NULL);
+	rpc_expire(&t, 100, on_done, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_int_eq(logged(&l, &q), 1);
+	ck_assert_int_eq(logged(&l, &idle), 1);
+	ck_assert_int_eq(a.deadline, 190);
+	ck_assert_int_eq(b.deadline, 190);
+	/* no progress since: they fail at 190 unless bytes came */
+	rpc_extend(&t, 150, progress, NULL);
+	ck_assert_int_eq(a.deadline, 190);
+	progress_p = 185;
+	rpc_extend(&t, 190, progress, NULL);
+	rpc_expire(&t, 190, on_done, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_int_eq(a.deadline, 285);
+	/* progress that is older than a timeout does not count */
+	progress_p = 150;
+	rpc_extend(&t, 285, progress, NULL);
+	ck_assert_int_eq(a.deadline, 285);
+	/* never past the limit, however steady the progress */
+	for (int64_t now = 285; now <= 1035; now += 50) {
+		progress_p = now;
+		rpc_extend(&t, now, progress, NULL);
+		rpc_expire(&t, now, on_done, &l);
+		ck_assert_int_le(a.deadline, 1000);
+	}
+	ck_assert_int_eq(l.n, 4);
+	ck_assert_int_eq(logged(&l, &a), 1);
+	ck_assert_int_eq(logged(&l, &b), 1);
+	ck_assert_uint_eq(t.pending, 0);
+}
+END_TEST
+
 START_TEST(test_fail_all)
 {
 	struct rpc_table t;
@@ -409,6 +477,7 @@ int main(void)
 	tcase_add_test(tc, test_peer_down_and_resume);
 	tcase_add_test(tc, test_peer_offline);
 	tcase_add_test(tc, test_expire);
+	tcase_add_test(tc, test_extend);
 	tcase_add_test(tc, test_fail_all);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -103,7 +103,11 @@ struct pull_result {
 	size_t first_recs;	/* of them in the first answer */
 	int first_more;		/* the first answer said there was more */
 	int applied;		/* paths changed */
+	size_t biggest;		/* bytes of the biggest answer */
 };
+
+/* Bytes of versions per answer in pull(): 0 for sync_answer()'s own. */
+static size_t pull_budget;
 
 /* One pull as the sync thread does it: until the member has no more. */
 static struct pull_result pull(struct side *to, struct side *from)
@@ -117,8 +121,13 @@ static struct pull_result pull(struct side *to, struct side *from)
 		int r;
 
 		ck_assert_int_eq(sync_question(to->db, from->self, &q, &qlen), 0);
-		ck_assert_int_eq(sync_answer(from->db, &from->id, q, qlen, &a, &alen), 0);
+		if (pull_budget)
+			ck_assert_int_eq(sync_answer_within(from->db, &from->id, q, qlen, pull_budget, &a, &alen), 0);
+		else
+			ck_assert_int_eq(sync_answer(from->db, &from->id, q, qlen, &a, &alen), 0);
 		free(q);
+		if (alen > res.biggest)
+			res.biggest = alen;
 		ck_assert_int_eq(sync_decode_reply(a, alen, &b), 0);
 		free(a);
 		ck_assert_int_eq(sync_check_reply(to->db, to->self, from->self, &b, NULL, NULL), 0);
@@ -681,8 +690,30 @@ START_TEST(test_two_nodes_in_parts)
 	assert_same_tree(&a, &b);
 	res = pull(&b, &a);
 	ck_assert_uint_eq(res.recs, 0);
+	side_close(&b);
+	/* A slow link's budget: many small answers, each within it (plus the
+	   one version that crossed it), and all of it arrives. */
+	side_open(&b, 0xbc);
+	pull_budget = SYNC_BUDGET_MIN;
+	res = pull(&b, &a);
+	pull_budget = 0;
+	ck_assert_uint_ge(res.answers, 20);
+	ck_assert_uint_le(res.biggest, SYNC_BUDGET_MIN + 4096);
+	ck_assert_uint_eq(res.recs, (size_t)files + 4 + 1);
+	assert_same_tree(&a, &b);
 	side_close(&a);
 	side_close(&b);
+}
+END_TEST
+
+/* An answer's budget follows the link's rate, within its bounds. */
+START_TEST(test_budget)
+{
+	ck_assert_uint_eq(sync_budget(-1), SYNC_REPLY_BUDGET);	/* an older peer */
+	ck_assert_uint_eq(sync_budget(0), SYNC_BUDGET_START);	/* not measured yet */
+	ck_assert_uint_eq(sync_budget(100), SYNC_BUDGET_MIN);	/* 800 bit/s */
+	ck_assert_uint_eq(sync_budget(125000), 125000 * SYNC_ANSWER_MS / 1000);	/* 1 Mbit/s */
+	ck_assert_uint_eq(sync_budget(125e6), SYNC_REPLY_BUDGET);	/* 1 Gbit/s */
 }
 END_TEST
 
@@ -1576,6 +1607,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_pull_limits);
 	tcase_add_test(tc, test_two_nodes);
 	tcase_add_test(tc, test_two_nodes_in_parts);
+	tcase_add_test(tc, test_budget);
 	tcase_add_test(tc, test_answer_layout);
 	tcase_add_test(tc, test_reply_truncated);
 	tcase_add_loop_test(tc, test_reply_spoilt, 0, SP_COUNT);

@@ -57,3 +57,10 @@ int net_removed(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
 	(void)pk;
 	return 0;
 }
+
+double net_link_rate(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+{
+	(void)n;
+	(void)pk;
+	return -1;
+}
