@@ -38,21 +38,30 @@
 /* Per peer: bytes queued for sending before new requests are refused. */
 #define QUEUE_MAX (4 * (size_t)NET_BODY_MAX)
 /*
- * Pacing.  c-toxcore 0.2.18 cuts a friend's lossless rate to a fraction
- * of what was delivered lately whenever its send buffer holds more than
- * 64 packets and more than two seconds' worth at its current rate, down to
- * 4 packets a second; a sender that keeps that buffer full (pushing until
- * SENDQ) keeps it there for good once a burst overshot the link.  So the
- * receiver tells the sender how many message packets it received on the
- * link (NET_RX, every RX_EVERY packets or RX_MS), and the sender keeps at
- * most PACE_WINDOW packets handed to Tox and not yet received: Tox's
- * buffer stays under its limit and oand's own queues decide what goes
- * first.  A peer that never sent NET_RX (an older node) is not paced.
+ * Pacing.  c-toxcore 0.2.18 cuts a friend's lossless rate to 90% of what
+ * was delivered lately after every loss (a packet the peer asks for
+ * again), and to a fraction of it whenever its send buffer holds more than
+ * 64 packets and two seconds' worth, down to 4 packets a second; it grows
+ * again only after a second without loss.  A sender that pushes until
+ * SENDQ overflows the queue of a slow link (a home router's, tbf's), loses
+ * packets, and keeps Tox at that floor for good.  So the receiver tells
+ * the sender how many message packets it received on the link (NET_RX,
+ * every few packets or RX_MS), and the sender keeps in flight (handed to
+ * Tox, not yet received) about twice what the link delivers in a round
+ * trip: pace_window().  The link stays busy, the queues on the path stay
+ * short, and oand's own queues, not Tox's, decide what goes first.
+ * Control messages (heartbeats, pings, NET_RX, cancels) are not held:
+ * they are few and small, and a window waiting for NET_RX must not hold
+ * NET_RX up.  A peer that never sent NET_RX (an older node) is not paced.
  */
-#define PACE_WINDOW 24		/* packets, at least */
-#define PACE_AHEAD_MS 100	/* and what the link delivered in this long */
-#define RX_EVERY 16
-#define RX_MS 100
+#define PACE_START 16		/* packets in flight before the rate is known */
+#define PACE_MIN 2		/* packets in flight at least */
+#define PACE_MAX 8192		/* and at most */
+#define PACE_GAIN 2		/* round trips' worth of the link in flight */
+#define RATE_MS 250		/* the link's rate is measured this often */
+#define RX_EVERY 8		/* NET_RX after this many packets at least ... */
+#define RX_ACKS_PER_S 200	/* ... or enough for this many a second at most */
+#define RX_MS 25		/* and after this long when something came */
 /* No NET_RX for this long with the window full: the counts disagree (a
    packet dropped before the peer had our proof); they start again. */
 #define PACE_STALL_MS 2000
@@ -88,7 +97,9 @@ struct peer {
 	int up;			/* Tox connection up */
 	uint8_t pk[TOX_PUBLIC_KEY_SIZE];
 	struct wire_reasm *reasm;
-	struct outq urgent, bulk;
+	/* Control messages (not paced), then small requests and notices,
+	   then replies and anything big (both paced). */
+	struct outq ctl, urgent, bulk;
 	size_t queued;
 	uint32_t seq;
 	int64_t added;		/* when we asked it (monotonic ms) */
@@ -103,18 +114,23 @@ struct peer {
 	uint64_t rx_pk;		/* packets of messages received */
 	uint64_t rep_handed, rep_refused, rep_rx;	/* at the last report */
 	double handed_rate, refused_rate, rx_rate;	/* per second, last report */
-	/* Pacing (PACE_WINDOW), counted from the link's coming up. */
+	/* Pacing (pace_window()), counted from the link's coming up. */
 	int paced;		/* the peer sends NET_RX */
-	uint64_t handed_up;	/* handed when the link came up, plus resyncs */
+	uint64_t counted;	/* packets handed that the peer counts (WIRE_PACKET_ID) */
+	uint64_t counted_up;	/* counted when the link came up, plus resyncs */
 	uint64_t acked;		/* message packets the peer says it received */
 	int64_t acked_at;	/* when its last NET_RX came (monotonic ms) */
 	uint64_t rx_up;		/* rx_pk when the link came up */
 	uint64_t rx_told;	/* rx_pk - rx_up last told the peer */
 	int64_t rx_told_at;
 	uint64_t pace_waits;	/* flushes stopped by the window */
-	uint64_t window;	/* packets in flight at most (0: PACE_WINDOW) */
-	uint64_t rep_acked;	/* acked at the last report */
-	uint64_t rep_waits, rep_refused_pace;	/* pace_waits, refused then */
+	int turn;		/* replies and files share the window by turns */
+	uint64_t window;	/* packets in flight at most */
+	uint64_t timed_pk;	/* the packet whose round trip is being timed (+1; 0 none) */
+	int64_t timed_at;	/* when it was handed (monotonic ms) */
+	int64_t min_rtt;	/* the shortest round trip on this link (ms) */
+	int64_t rate_at;	/* when the rate was last measured */
+	uint64_t rate_acked, rate_waits, rate_refused;	/* acked, pace_waits, refused then */
 	/* Bytes a second the link delivers to this peer, measured while the
 	   link, not oand, limited what went (0: not measured yet). */
 	double rate;
@@ -125,8 +141,6 @@ struct peer {
 	/* When a packet of a message longer than one packet last came: a
 	   reply on its way, which keeps calls to this peer from expiring. */
 	int64_t progress_at;
-	double tokens;		/* packets oand may hand Tox now (pace_pps) */
-	int64_t tokens_at;	/* when they were last added (monotonic ms) */
 };
 
 /* A request or notice for the service, or a reply or notice to send. */
@@ -164,15 +178,8 @@ struct net {
 	struct rpc_table rpc;		/* net thread only */
 	int64_t busy_until, next_tick, next_hb, next_join;
 	int64_t next_report;	/* the link report (net thread) */
-	/* Each friend's link rate as of the last report (under lock). */
-	struct {
-		uint8_t pk[IDENT_KEY_BYTES];
-		double rate;	/* bytes/s, 0 not measured, -1 unpaced */
-	} rates[FRIENDS_MAX];
-	/* Packets per second handed to Tox per peer at most, 0 no limit: an
-	   experiment (OAND_PACE_PPS) to see whether handing Tox no more than
-	   the link takes keeps its lossless channel from throttling. */
-	double pace_pps;
+	/* Each friend's link as of the last report (under lock). */
+	struct net_link links[FRIENDS_MAX];
 	int64_t join_retry;	/* ms until the next try while nobody answers */
 	int wake;		/* eventfd */
 	int stop;		/* atomic */
@@ -321,10 +328,10 @@ static uint64_t get_u64(const uint8_t *b)
 static void cancel_reply(struct net *n, uint32_t f, uint64_t id)
 {
 	struct peer *p = &n->fr[f];
-	struct outq *qs[2] = { &p->urgent, &p->bulk };
+	struct outq *qs[] = { &p->urgent, &p->bulk };
 
 	p->cancelled[p->ncancelled++ % CANCEL_KEEP] = id;
-	for (int i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
 		struct outmsg **pp = &qs[i]->head, *prev = NULL;
 
 		while (*pp != NULL) {
@@ -357,13 +364,13 @@ static int is_cancelled(const struct peer *p, uint64_t id)
 	return 0;
 }
 
-/* Queue an encoded message (taken over) for friend f; a reply to request
-   id if reply is set. */
-static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len, int reply, uint64_t id)
+/* Queue an encoded message (taken over) for friend f: a control message
+   (not paced) if ctl is set; a reply to request id if reply is set. */
+static int enqueue(struct net *n, uint32_t f, uint8_t *buf, size_t len, int ctl, int reply, uint64_t id)
 {
 	struct peer *p = &n->fr[f];
 	struct outmsg *m = calloc(1, sizeof(*m));
-	struct outq *q = len <= URGENT_MAX ? &p->urgent : &p->bulk;
+	struct outq *q = ctl ? &p->ctl : !reply && len <= URGENT_MAX ? &p->urgent : &p->bulk;
 
 	if (m == NULL) {
 		free(buf);
@@ -392,51 +399,87 @@ static int send_msg(struct net *n, uint32_t f, const struct wire_msg *m)
 	size_t len;
 	int r = wire_encode(m, &buf, &len);
 
-	return r != 0 ? r : enqueue(n, f, buf, len, m->type == WIRE_REPLY, m->id);
+	return r != 0 ? r : enqueue(n, f, buf, len, m->method < NET_SERVICE_FIRST && len <= URGENT_MAX,
+				    m->type == WIRE_REPLY, m->id);
+}
+
+/* Packets friend f may have in flight: about PACE_GAIN round trips of
+   what the link delivers (the round trip counted with NET_RX's wait). */
+static uint64_t pace_window(const struct peer *p)
+{
+	double w;
+
+	if (p->rate <= 0)
+		return PACE_START;
+	w = PACE_GAIN * p->rate / WIRE_PACKET_MAX * (double)((p->min_rtt > 0 ? p->min_rtt : 100) + RX_MS) /
+	    1000.0;
+	return w < PACE_MIN ? PACE_MIN : w > PACE_MAX ? PACE_MAX : (uint64_t)w;
 }
 
 /*
- * Send what the queue holds until Tox says SENDQ (its window is full: try
- * again at the next iteration, nothing is dropped).  Returns 1 if the
- * queue still holds something.
+ * Packets friend f may hand Tox now: what its window leaves (SIZE_MAX for
+ * a peer that is not paced).  No NET_RX for PACE_STALL_MS with the window
+ * full: the two counts disagree (a packet dropped before the peer had our
+ * proof, a file chunk for a transfer it had ended); they start again.
  */
-static int flush_queue(struct net *n, uint32_t f, struct outq *q)
+static size_t pace_room(struct peer *p, int64_t now)
+{
+	uint64_t out = p->counted - p->counted_up;	/* packet number on this link */
+
+	if (!p->paced)
+		return SIZE_MAX;
+	if (out < p->acked + p->window)
+		return (size_t)(p->acked + p->window - out);
+	if (now - p->acked_at < PACE_STALL_MS)
+		return 0;
+	p->counted_up = p->counted - p->acked;
+	p->acked_at = now;
+	p->timed_pk = 0;
+	return (size_t)p->window;
+}
+
+/* One more packet counted by the peer went: time it if none is timed. */
+static void pace_sent(struct peer *p)
+{
+	if (p->timed_pk == 0) {
+		p->timed_pk = p->counted - p->counted_up;	/* its number + 1 */
+		p->timed_at = deadline_now_ms();
+	}
+}
+
+/*
+ * Send what the queue holds until Tox says SENDQ (try again at the next
+ * iteration, nothing is dropped) or *room packets went (room NULL: not
+ * paced).  Returns 1 if the queue still holds something.
+ */
+static int flush_queue(struct net *n, uint32_t f, struct outq *q, size_t *room)
 {
 	struct peer *p = &n->fr[f];
 	uint8_t pkt[WIRE_PACKET_MAX];
 
-	if (n->pace_pps > 0) {
-		int64_t now = deadline_now_ms();
-
-		p->tokens += (double)(now - p->tokens_at) * n->pace_pps / 1000.0;
-		p->tokens_at = now;
-		if (p->tokens > 8)
-			p->tokens = 8;
-	}
 	while (q->head != NULL) {
 		struct outmsg *m = q->head;
 		size_t len;
 		Tox_Err_Friend_Custom_Packet err;
 
-		/* Urgent messages (heartbeats, pings) pass: they are few. */
-		if (p->paced && q == &p->bulk &&
-		    p->handed - p->handed_up >= p->acked + (p->window > PACE_WINDOW ? p->window : PACE_WINDOW)) {
-			if (deadline_now_ms() - p->acked_at < PACE_STALL_MS) {
-				p->pace_waits++;
-				return 1;
-			}
-			p->handed_up = p->handed - p->acked;
-			p->acked_at = deadline_now_ms();
-		}
-		len = wire_packet(m->seq, m->buf, m->len, m->index, pkt);
-		if (n->pace_pps > 0 && p->tokens < 1)
+		if (room != NULL && *room == 0)
 			return 1;
+		len = wire_packet(m->seq, m->buf, m->len, m->index, pkt);
+		/* A peer that paces counts only what is paced: the control
+		   messages' packets (acks among them) are marked apart. */
+		if (room == NULL && p->paced)
+			pkt[0] = WIRE_PACKET_UNCOUNTED;
 		if (!tox_friend_send_lossless_packet(n->tox, f, pkt, len, &err)) {
 			p->refused++;
 			return 1;	/* SENDQ or a connection going down */
 		}
 		p->handed++;
-		p->tokens -= 1;
+		if (pkt[0] == WIRE_PACKET_ID) {
+			p->counted++;
+			pace_sent(p);
+		}
+		if (room != NULL && *room != SIZE_MAX)
+			(*room)--;
 		if (++m->index < m->npk)
 			continue;
 		q->head = m->next;
@@ -447,6 +490,73 @@ static int flush_queue(struct net *n, uint32_t f, struct outq *q)
 		free(m);
 	}
 	return 0;
+}
+
+/* File chunks Tox asked for, at most *room of them (src/xfer). */
+static int flush_files(struct net *n, uint32_t f, size_t *room)
+{
+	struct peer *p = &n->fr[f];
+	int refused = 0;
+	size_t sent;
+
+	if (n->xfer == NULL || *room == 0)
+		return n->xfer != NULL && xfer_net_waiting(n->xfer, f);
+	sent = xfer_net_pump(n->xfer, n->tox, f, *room, &refused);
+	p->handed += sent;
+	p->counted += sent;
+	for (size_t i = 0; i < sent && p->timed_pk == 0; i++)
+		pace_sent(p);
+	if (*room != SIZE_MAX)
+		*room -= sent;
+	p->refused += refused;
+	return refused || xfer_net_waiting(n->xfer, f);
+}
+
+/* NET_RX from friend f: it received acked packets of this link. */
+static void pace_acked(struct peer *p, uint64_t acked, int64_t now)
+{
+	p->paced = 1;
+	p->acked = acked;
+	p->acked_at = now;
+	if (p->timed_pk != 0 && acked >= p->timed_pk) {
+		int64_t rtt = now - p->timed_at;
+
+		/* The shortest only: a sample taken while the window keeps a
+		   queue on the path would grow the window, and the queue with
+		   it (the link's own round trip changes when it comes up). */
+		if (p->min_rtt <= 0 || rtt < p->min_rtt)
+			p->min_rtt = rtt > 0 ? rtt : 1;
+		p->timed_pk = 0;
+	}
+}
+
+/*
+ * Every RATE_MS: what the link delivered to friend f.  When the link, not
+ * oand, limited what went (the window was full, or Tox refused), that is
+ * the link's rate (averaged); otherwise it is only what oand had to send,
+ * which raises the estimate but never lowers it.
+ */
+static void pace_measure(struct peer *p, int64_t now)
+{
+	int64_t span = now - p->rate_at;
+	double got;
+	int limited;
+
+	if (!p->paced || span < RATE_MS)
+		return;
+	if (p->rate_at != 0 && p->acked >= p->rate_acked) {
+		got = (double)(p->acked - p->rate_acked) * WIRE_PACKET_MAX * 1000.0 / (double)span;
+		limited = p->pace_waits != p->rate_waits || p->refused != p->rate_refused;
+		if (limited)
+			p->rate = p->rate > 0 ? (3 * p->rate + got) / 4 : got;
+		else if (got > p->rate)
+			p->rate = got;
+	}
+	p->rate_at = now;
+	p->rate_acked = p->acked;
+	p->rate_waits = p->pace_waits;
+	p->rate_refused = p->refused;
+	p->window = pace_window(p);
 }
 
 static void send_notice(struct net *n, uint32_t f, uint16_t method, const uint8_t *body, size_t len);
@@ -461,7 +571,10 @@ static void tell_rx(struct net *n, int64_t now)
 
 		if (!p->up || !p->proven || !p->sent || got == p->rx_told)
 			continue;
-		if (got - p->rx_told < RX_EVERY && now - p->rx_told_at < RX_MS)
+		/* Often enough to pace by, not one per packet on a fast link. */
+		uint64_t every = (uint64_t)(p->rx_rate / RX_ACKS_PER_S);
+
+		if (got - p->rx_told < (every > RX_EVERY ? every : RX_EVERY) && now - p->rx_told_at < RX_MS)
 			continue;
 		put_u64(b, got);
 		send_notice(n, f, NET_RX, b, sizeof(b));
@@ -470,18 +583,52 @@ static void tell_rx(struct net *n, int64_t now)
 	}
 }
 
+/*
+ * What goes to each peer, in this order: control messages (not paced);
+ * then, within the window, small requests and notices; then replies and
+ * file chunks sharing what is left half and half while both wait (so that
+ * a catch-up and a transfer both go on, neither waiting for the other to
+ * end), either taking all of it alone.
+ */
 static int flush_all(struct net *n)
 {
+	int64_t now = deadline_now_ms();
 	int left = 0;
 
 	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
 		struct peer *p = &n->fr[f];
+		size_t room, half;
+		int more_b, more_f;
 
-		if (!p->up || !p->sent || (p->urgent.head == NULL && p->bulk.head == NULL))
+		if (!p->up || !p->sent)
 			continue;
-		/* Heartbeats and pings go between the packets of a big message. */
-		if (flush_queue(n, f, &p->urgent) || flush_queue(n, f, &p->bulk))
+		pace_measure(p, now);
+		if (p->ctl.head != NULL && flush_queue(n, f, &p->ctl, NULL))
 			left = 1;
+		if (p->urgent.head == NULL && p->bulk.head == NULL &&
+		    (n->xfer == NULL || !xfer_net_waiting(n->xfer, f)))
+			continue;
+		room = pace_room(p, now);
+		more_b = flush_queue(n, f, &p->urgent, &room);
+		if (p->bulk.head != NULL && room != SIZE_MAX && n->xfer != NULL &&
+		    xfer_net_waiting(n->xfer, f)) {
+			/* Both wait: each its half, the first (by turns, as the
+			   window may hold one packet) the odd one. */
+			half = (room + 1) / 2;
+			room -= half;
+			if (p->turn ^= 1)
+				more_b |= flush_queue(n, f, &p->bulk, &half);
+			else
+				flush_files(n, f, &half);
+			room += half;	/* what the first left */
+		}
+		more_b |= flush_queue(n, f, &p->bulk, &room);
+		more_f = flush_files(n, f, &room);
+		if (more_b || more_f) {
+			left = 1;
+			if (room == 0)
+				p->pace_waits++;	/* the link, not oand, limits */
+		}
 	}
 	return left;
 }
@@ -555,18 +702,27 @@ static int member_removed(struct net *n, const uint8_t *pk)
 	return r;
 }
 
-double net_link_rate(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+int net_link(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], struct net_link *out)
 {
-	double r = -1;
+	int found = 0;
 
 	pthread_mutex_lock(&n->lock);
-	for (uint32_t f = 0; f < FRIENDS_MAX; f++)
-		if (memcmp(n->rates[f].pk, pk, IDENT_KEY_BYTES) == 0) {
-			r = n->rates[f].rate;
-			break;
+	for (uint32_t f = 0; f < FRIENDS_MAX && !found; f++)
+		if (n->links[f].up && memcmp(n->links[f].pk, pk, IDENT_KEY_BYTES) == 0) {
+			*out = n->links[f];
+			found = 1;
 		}
 	pthread_mutex_unlock(&n->lock);
-	return r;
+	return found;
+}
+
+double net_link_rate(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+{
+	struct net_link l;
+
+	if (!net_link(n, pk, &l) || !l.paced)
+		return -1;
+	return l.rate;
 }
 
 int net_removed(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
@@ -729,6 +885,7 @@ static void peer_reset(struct net *n, uint32_t f, int offline)
 
 	if (p->reasm != NULL)
 		wire_reasm_reset(p->reasm);
+	outq_free(&p->ctl);
 	outq_free(&p->urgent);
 	outq_free(&p->bulk);
 	p->queued = 0;
@@ -893,11 +1050,13 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		n->fr[f].up_since = deadline_now_ms();
 		n->fr[f].sent = 0;
 		n->fr[f].paced = 0;
-		n->fr[f].handed_up = n->fr[f].handed;
+		n->fr[f].counted_up = n->fr[f].counted;
 		n->fr[f].acked = 0;
-		n->fr[f].rep_acked = 0;
-		n->fr[f].window = 0;
+		n->fr[f].window = PACE_START;
 		n->fr[f].rate = 0;
+		n->fr[f].timed_pk = 0;
+		n->fr[f].min_rtt = 0;
+		n->fr[f].rate_at = 0;
 		n->fr[f].rx_up = n->fr[f].rx_pk;
 		n->fr[f].rx_told = 0;
 		return;	/* the proofs go out from the loop */
@@ -1234,9 +1393,7 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 		}
 		if (m.method == NET_RX) {
 			if (m.body_len == 8) {
-				n->fr[f].paced = 1;
-				n->fr[f].acked = get_u64(m.body);
-				n->fr[f].acked_at = deadline_now_ms();
+				pace_acked(&n->fr[f], get_u64(m.body), deadline_now_ms());
 			} else {
 				count(n, &n->snap.dropped);
 			}
@@ -1332,7 +1489,7 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 	}
 	p = &n->fr[f];
 	n->busy_until = deadline_now_ms() + BUSY_MS;
-	if (data[0] == WIRE_PACKET_ID) {
+	if (data[0] == WIRE_PACKET_ID || data[0] == WIRE_PACKET_UNCOUNTED) {
 		uint8_t *msg;
 		size_t mlen;
 		int r;
@@ -1342,7 +1499,7 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 			return;
 		}
 		p->last_rx = deadline_now_ms();
-		p->rx_pk++;
+		p->rx_pk += data[0] == WIRE_PACKET_ID;	/* what NET_RX tells */
 		/* Packets arriving are a sign of life, also in the middle of a
 		   long message that holds the heartbeats up behind it. */
 		if (p->last_rx - p->heard_at >= HEARD_EVERY_MS) {
@@ -1924,7 +2081,8 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		int has_w = 0;
 		char hex[65];
 
-		if (!p->up && p->urgent.head == NULL && p->bulk.head == NULL && p->reasm == NULL)
+		if (!p->up && p->ctl.head == NULL && p->urgent.head == NULL && p->bulk.head == NULL &&
+		    p->reasm == NULL)
 			continue;
 		p->handed_rate = (double)(p->handed - p->rep_handed) * 1000.0 / (double)span;
 		p->refused_rate = (double)(p->refused - p->rep_refused) * 1000.0 / (double)span;
@@ -1932,36 +2090,28 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		p->rep_handed = p->handed;
 		p->rep_refused = p->refused;
 		p->rep_rx = p->rx_pk;
-		/* What the link delivered in PACE_AHEAD_MS, measured over the
-		   last second: enough to keep it busy, too little for Tox's
-		   buffer or a queue on the path to grow long. */
-		if (p->paced && p->acked >= p->rep_acked) {
-			double got = (double)(p->acked - p->rep_acked) * WIRE_PACKET_MAX * 1000.0 /
-				     (double)span;
-			/* Limited by the link (the window was full, or Tox
-			   refused): what came is the link's rate.  Otherwise it
-			   is what oand had to send: a floor. */
-			int limited = p->pace_waits != p->rep_waits || p->refused != p->rep_refused_pace;
-
-			p->window = (p->acked - p->rep_acked) * PACE_AHEAD_MS / (uint64_t)span;
-			if (limited)
-				p->rate = p->rate > 0 ? (p->rate + got) / 2 : got;
-			else if (got > p->rate)
-				p->rate = got;
-		}
-		pthread_mutex_lock(&n->lock);
-		memcpy(n->rates[f].pk, p->pk, IDENT_KEY_BYTES);
-		n->rates[f].rate = p->up && p->paced ? p->rate : -1;
-		pthread_mutex_unlock(&n->lock);
-		p->rep_acked = p->acked;
-		p->rep_waits = p->pace_waits;
-		p->rep_refused_pace = p->refused;
+		queue_info(&p->ctl, now, &u);
 		queue_info(&p->urgent, now, &u);
 		queue_info(&p->bulk, now, &b);
 		if (p->reasm != NULL) {
 			held = wire_reasm_held(p->reasm, &msgs);
 			has_w = wire_reasm_oldest(p->reasm, &w);
 		}
+		pthread_mutex_lock(&n->lock);
+		memcpy(n->links[f].pk, p->pk, IDENT_KEY_BYTES);
+		n->links[f].up = p->up;
+		n->links[f].paced = p->paced;
+		n->links[f].rate = p->rate;
+		n->links[f].rtt_ms = p->min_rtt;
+		n->links[f].window = p->paced ? p->window : 0;
+		n->links[f].in_flight = p->paced ? p->counted - p->counted_up - p->acked : 0;
+		n->links[f].queued = p->queued;
+		n->links[f].oldest_queued_ms = u.oldest > b.oldest ? u.oldest : b.oldest;
+		n->links[f].receiving = has_w ? w.got : 0;
+		n->links[f].receiving_of = has_w ? w.total : 0;
+		n->links[f].sent_per_s = p->handed_rate * WIRE_PACKET_MAX;
+		n->links[f].received_per_s = p->rx_rate * WIRE_PACKET_MAX;
+		pthread_mutex_unlock(&n->lock);
 		handed += p->handed_rate;
 		refused += p->refused_rate;
 		rx += p->rx_rate;
@@ -1985,16 +2135,16 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		hex_key(p->pk, hex);
 		log_debug("net: link %.8s: queued urgent %zu B (%zu msgs), bulk %zu B (%zu msgs), "
 			  "oldest %lld ms, %zu replies (oldest %lld ms); Tox took %.0f pk/s, refused %.0f/s; "
-			  "paced %d, in flight %lld of %llu pk, window waits %llu; "
+			  "paced %d, in flight %lld of %llu pk, window waits %llu, rate %.0f B/s, rtt %lld ms; "
 			  "in %.0f pk/s, last message %lld ms ago; half-received %zu msgs %zu B held, "
 			  "oldest %zu/%zu B, begun %lld ms ago, last byte %lld ms ago",
 			  hex, u.bytes, u.msgs, b.bytes, b.msgs,
 			  (long long)(u.oldest > b.oldest ? u.oldest : b.oldest), u.replies + b.replies,
 			  (long long)(u.oldest_reply > b.oldest_reply ? u.oldest_reply : b.oldest_reply),
 			  p->handed_rate, p->refused_rate, p->paced,
-			  (long long)(p->handed - p->handed_up - p->acked),
-			  (unsigned long long)(p->window > PACE_WINDOW ? p->window : PACE_WINDOW),
-			  (unsigned long long)p->pace_waits,
+			  (long long)(p->counted - p->counted_up - p->acked),
+			  (unsigned long long)p->window, (unsigned long long)p->pace_waits, p->rate,
+			  (long long)p->min_rtt,
 			  p->rx_rate,
 			  (long long)(p->last_msg ? now - p->last_msg : -1), msgs, held, w.got, w.total,
 			  (long long)(has_w ? now - w.started : -1), (long long)(has_w ? now - w.last : -1));
@@ -2118,7 +2268,7 @@ static void say_bye(struct net *n)
 			continue;
 		memcpy(m.to, n->fr[f].pk, WIRE_KEY_BYTES);
 		if (send_msg(n, f, &m) == 0)
-			flush_queue(n, f, &n->fr[f].urgent);
+			flush_queue(n, f, &n->fr[f].ctl, NULL);
 	}
 }
 
@@ -2144,6 +2294,8 @@ static void on_file_chunk(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, con
 {
 	struct net *n = user;
 
+	if (f < FRIENDS_MAX && len > 0)
+		n->fr[f].rx_pk++;	/* a packet NET_RX counts */
 	if (n->xfer != NULL && f < FRIENDS_MAX && n->fr[f].proven)
 		xfer_net_chunk(n->xfer, tox, f, file, pos, data, len);
 }
@@ -2445,13 +2597,6 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	n->wake = -1;
 	n->db = db;
 	n->cfg = cfg;
-	{
-		const char *pace = getenv("OAND_PACE_PPS");
-
-		n->pace_pps = pace != NULL ? strtod(pace, NULL) : 0;
-		if (n->pace_pps > 0)
-			log_notice("net: handing Tox at most %.0f packets a second per peer", n->pace_pps);
-	}
 	n->xfer = x;
 	n->run_started = deadline_now_ms();
 	n->id = *id;
@@ -2547,6 +2692,7 @@ void net_shutdown(struct net *n)
 	svc_stop(n);
 	save_members(n);
 	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
+		outq_free(&n->fr[f].ctl);
 		outq_free(&n->fr[f].urgent);
 		outq_free(&n->fr[f].bulk);
 		wire_reasm_free(n->fr[f].reasm);

@@ -135,6 +135,22 @@ int net_notify(struct net *n, const uint8_t *to, const uint8_t *skip, uint16_t m
 /* The members linked now (connected and proven): up to max keys into pks;
    returns how many there are. */
 size_t net_linked(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);
+/* One member's link, as of the last report (once a second). */
+struct net_link {
+	uint8_t pk[IDENT_KEY_BYTES];
+	int up;			/* Tox connected */
+	int paced;		/* it reports what it receives (NET_RX) */
+	double rate;		/* bytes/s the link delivers to it (0 not measured) */
+	int64_t rtt_ms;		/* shortest round trip lately, NET_RX's wait included */
+	uint64_t window;	/* packets in flight at most */
+	uint64_t in_flight;	/* packets handed to Tox, not yet received */
+	size_t queued;		/* bytes waiting in oand's queues for it */
+	int64_t oldest_queued_ms;	/* age of the oldest message among them */
+	size_t receiving, receiving_of;	/* the oldest message half received from it */
+	double sent_per_s, received_per_s;	/* message bytes (packets' worth) */
+};
+/* The link to pk: 1 and *out, or 0 if it is not connected. */
+int net_link(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], struct net_link *out);
 /* Bytes a second the link to pk delivers, as measured while it was busy
    (any thread): 0 not measured yet, -1 a peer that does not report what
    it receives (an older node: nothing to go by). */

@@ -1114,14 +1114,17 @@ static void call_wait(struct call *c)
  * alone, a later change (a pointer renamed into place) could show before
  * an earlier one it depends on (the files it names).  So the answers of
  * one catch-up are applied together, in one transaction, once the member
- * has nothing more; only a catch-up larger than STAGE_BYTES, or cut by a
+ * has nothing more; only a catch-up larger than STAGE_BYTES, longer than
+ * STAGE_MS (a slow link: what came shows within seconds), or cut by a
  * failure, is applied in parts (progress before order then).
  */
 #define STAGE_BYTES (16u << 20)
+#define STAGE_MS 5000
 
 struct stage {
 	struct sync_batch *b;
 	size_t n, cap, bytes;
+	int64_t since;	/* when the first answer staged came (monotonic ms) */
 	struct db_range *claims;	/* every staged answer's, in order */
 	size_t nclaims, ccap;
 };
@@ -1150,6 +1153,8 @@ static int stage_add(struct stage *st, struct sync_batch *b, size_t bytes)
 	if (b->nranges > 0)
 		memcpy(st->claims + st->nclaims, b->ranges, b->nranges * sizeof(*b->ranges));
 	st->nclaims += b->nranges;
+	if (st->n == 0)
+		st->since = deadline_now_ms();
 	st->b[st->n++] = *b;
 	memset(b, 0, sizeof(*b));
 	st->bytes += bytes;
@@ -1265,6 +1270,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 			sync_batch_clear(&b);
 		/* The next question, asked while this answer is checked. */
 		if (r == 0 && more && round + 1 < PULL_ROUNDS && st.bytes < STAGE_BYTES &&
+		    deadline_now_ms() - st.since < STAGE_MS &&
 		    question_after(s->db, pk, st.claims, st.nclaims, &next.q, &next.qlen) == 0) {
 			if (call_start(&next) == 0)
 				have_next = 1;
@@ -1290,8 +1296,8 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 			done = 1;
 			break;
 		}
-		/* Past STAGE_BYTES no next question was asked: the next round
-		   applies what is staged before it asks. */
+		/* Past STAGE_BYTES or STAGE_MS no next question was asked:
+		   the next round applies what is staged before it asks. */
 	}
 	if (have_next) {
 		/* Asked as if the answers so far had been applied: not taken. */

@@ -251,7 +251,7 @@ int wire_reasm_feed_at(struct wire_reasm *r, int64_t now, const uint8_t *pkt, si
 
 	*msg = NULL;
 	*len = 0;
-	if (n < WIRE_FRAG_HEADER || n > WIRE_PACKET_MAX || pkt[0] != WIRE_PACKET_ID) {
+	if (n < WIRE_FRAG_HEADER || n > WIRE_PACKET_MAX || (pkt[0] != WIRE_PACKET_ID && pkt[0] != WIRE_PACKET_UNCOUNTED)) {
 		r->st.malformed++;
 		return -EBADMSG;
 	}

@@ -21,6 +21,9 @@
 
 #define WIRE_PACKET_MAX 1373		/* TOX_MAX_CUSTOM_PACKET_SIZE */
 #define WIRE_PACKET_ID 160		/* first byte of our fragments */
+/* The same fragments, not counted in what the receiver acknowledges
+   (src/net's control messages, to peers that pace). */
+#define WIRE_PACKET_UNCOUNTED 162
 #define WIRE_FRAG_HEADER 13		/* id, message number, total, offset */
 #define WIRE_FRAG_PAYLOAD (WIRE_PACKET_MAX - WIRE_FRAG_HEADER)
 #define WIRE_VERSION 1

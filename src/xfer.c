@@ -66,6 +66,8 @@ struct send {
 	uint32_t friend, file;
 	int fd;
 	uint64_t size, done, rate_bytes;
+	uint64_t asked;		/* Tox asked for the bytes up to here (done..asked waits) */
+	size_t chunk;		/* the size Tox asks for (all but the last chunk) */
 	int64_t rate_t;
 	double rate;
 	struct send *next;
@@ -950,11 +952,16 @@ static void send_drop(struct xfer *x, struct send **prev)
 	x->nsends--;
 }
 
+/*
+ * Tox asks for the next chunk when its own congestion control has room,
+ * which overflows a slow link's queue (see src/net's pacing).  So a
+ * request is only noted here; xfer_net_pump() sends the chunks when the
+ * link has room, in order (Tox takes them only in order).
+ */
 void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
 			    size_t len)
 {
 	struct send *s, **prev;
-	uint8_t buf[TOX_MAX_CUSTOM_PACKET_SIZE * 2];
 
 	pthread_mutex_lock(&x->lock);
 	if ((s = send_find(x, f, file, &prev)) == NULL) {
@@ -966,24 +973,73 @@ void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file,
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
-	if (len > sizeof(buf) || pos > s->size || len > s->size - pos ||
-	    pread(s->fd, buf, len, (off_t)pos) != (ssize_t)len) {
+	if (pos != s->asked || len > TOX_MAX_CUSTOM_PACKET_SIZE || pos > s->size || len > s->size - pos) {
 		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
 		send_drop(x, prev);
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
-	if (x->corrupt && pos == 0)
-		buf[0] ^= 0xff;
-	if (!tox_file_send_chunk(tox, f, file, pos, buf, len, NULL)) {
-		/* Tox will not ask for this chunk again: end the transfer now
-		   (the receiver goes on from what it has), not at its stall. */
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		send_drop(x, prev);
-	} else if (pos + len > s->done) {
-		s->done = pos + len;
+	s->asked = pos + len;
+	if (len > s->chunk)
+		s->chunk = len;
+	pthread_mutex_unlock(&x->lock);
+}
+
+size_t xfer_net_pump(struct xfer *x, Tox *tox, uint32_t f, size_t max, int *refused)
+{
+	uint8_t buf[TOX_MAX_CUSTOM_PACKET_SIZE];
+	size_t sent = 0;
+	int full = 0;
+
+	pthread_mutex_lock(&x->lock);
+	for (struct send **prev = &x->sends, *s; (s = *prev) != NULL && sent < max && !full;) {
+		if (s->friend != f || s->done >= s->asked) {
+			prev = &s->next;
+			continue;
+		}
+		while (s->done < s->asked && sent < max) {
+			uint64_t pos = s->done;
+			size_t len = s->asked - pos > s->chunk ? s->chunk : (size_t)(s->asked - pos);
+			Tox_Err_File_Send_Chunk err;
+
+			if (pread(s->fd, buf, len, (off_t)pos) != (ssize_t)len)
+				err = TOX_ERR_FILE_SEND_CHUNK_NOT_FOUND;	/* cancelled below */
+			else if (x->corrupt && pos == 0)
+				buf[0] ^= 0xff;
+			if (tox_file_send_chunk(tox, f, s->file, pos, buf, len, &err)) {
+				s->done = pos + len;
+				sent++;
+				continue;
+			}
+			if (err == TOX_ERR_FILE_SEND_CHUNK_SENDQ) {
+				full = 1;	/* Tox's own limit: again later */
+				break;
+			}
+			/* Tox will not take this chunk: end the transfer now
+			   (the receiver goes on from what it has), not at its
+			   stall. */
+			tox_file_control(tox, f, s->file, TOX_FILE_CONTROL_CANCEL, NULL);
+			send_drop(x, prev);
+			s = NULL;
+			break;
+		}
+		if (s != NULL && *prev == s)
+			prev = &s->next;
 	}
 	pthread_mutex_unlock(&x->lock);
+	*refused = full;
+	return sent;
+}
+
+int xfer_net_waiting(struct xfer *x, uint32_t f)
+{
+	int w = 0;
+
+	pthread_mutex_lock(&x->lock);
+	for (struct send *s = x->sends; s != NULL && !w; s = s->next)
+		w = s->friend == f && s->done < s->asked;
+	pthread_mutex_unlock(&x->lock);
+	return w;
 }
 
 void xfer_net_control(struct xfer *x, uint32_t f, uint32_t file, Tox_File_Control c)

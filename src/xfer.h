@@ -101,6 +101,11 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 		    const uint8_t *data, size_t len);
 void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
 			    size_t len);
+/* Send at most max chunks Tox asked for to friend f, in order: how many
+   went (fewer, and *refused set, when Tox's queue is full). */
+size_t xfer_net_pump(struct xfer *x, Tox *tox, uint32_t f, size_t max, int *refused);
+/* 1 if chunks Tox asked for wait to go to friend f. */
+int xfer_net_waiting(struct xfer *x, uint32_t f);
 void xfer_net_control(struct xfer *x, uint32_t f, uint32_t file, Tox_File_Control c);
 void xfer_net_tick(struct xfer *x, Tox *tox);
 /* 1 while bytes flow (the net thread then iterates fast). */
