@@ -2109,8 +2109,8 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		n->links[f].oldest_queued_ms = u.oldest > b.oldest ? u.oldest : b.oldest;
 		n->links[f].receiving = has_w ? w.got : 0;
 		n->links[f].receiving_of = has_w ? w.total : 0;
-		n->links[f].sent_per_s = p->handed_rate * WIRE_PACKET_MAX;
-		n->links[f].received_per_s = p->rx_rate * WIRE_PACKET_MAX;
+		n->links[f].packets_out_per_s = p->handed_rate;
+		n->links[f].packets_in_per_s = p->rx_rate;
 		pthread_mutex_unlock(&n->lock);
 		handed += p->handed_rate;
 		refused += p->refused_rate;

@@ -147,7 +147,7 @@ struct net_link {
 	size_t queued;		/* bytes waiting in oand's queues for it */
 	int64_t oldest_queued_ms;	/* age of the oldest message among them */
 	size_t receiving, receiving_of;	/* the oldest message half received from it */
-	double sent_per_s, received_per_s;	/* message bytes (packets' worth) */
+	double packets_out_per_s, packets_in_per_s;	/* over the last second */
 };
 /* The link to pk: 1 and *out, or 0 if it is not connected. */
 int net_link(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], struct net_link *out);

@@ -1996,8 +1996,21 @@ int node_status(struct node *n, struct node_status *st)
 		st->has_net = 1;
 		net_status(n->net, &st->net);
 	}
-	if (n->sync != NULL)
+	if (n->sync != NULL) {
+		struct sync_member sm[NODE_STATUS_MEMBERS];
+
 		sync_get_stats(n->sync, &st->sync);
+		st->nmembers = sync_members(n->sync, sm, NODE_STATUS_MEMBERS);
+		for (size_t i = 0; i < st->nmembers; i++) {
+			struct node_status_member *o = &st->members[i];
+
+			o->s = sm[i];
+			o->has_link = n->net != NULL && net_link(n->net, sm[i].pk, &o->link);
+			if (n->net == NULL || net_name_of(n->net, sm[i].pk, o->name, sizeof(o->name)) != 0)
+				for (int j = 0; j < 8; j++)
+					snprintf(o->name + 2 * j, 3, "%02x", sm[i].pk[j]);
+		}
+	}
 	if (n->xfer != NULL) {
 		struct xfer_info xi[NODE_STATUS_XFERS];
 
@@ -2131,12 +2144,42 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		pos--;
 		APPEND(",\"sync\":{\"pulls\":%llu,\"applied\":%llu,\"rejected\":%llu,"
 		       "\"served\":%llu,\"last_pull\":%lld,\"timeouts\":%llu,\"answer_bytes\":%llu,"
-		       "\"in_flight\":%d,\"oldest_ms\":%lld},\"transfers\":[",
+		       "\"in_flight\":%d,\"oldest_ms\":%lld},\"members\":[",
 		       (unsigned long long)st->sync.pulls, (unsigned long long)st->sync.applied,
 		       (unsigned long long)st->sync.rejected, (unsigned long long)st->sync.served,
 		       (long long)st->sync.last_pull, (unsigned long long)st->sync.timeouts,
 		       (unsigned long long)st->sync.answer_bytes, st->sync.in_flight,
 		       (long long)st->sync.oldest_ms);
+		for (size_t i = 0; i < st->nmembers && i < NODE_STATUS_MEMBERS; i++) {
+			const struct node_status_member *m = &st->members[i];
+			const struct net_link *l = &m->link;
+
+			APPEND("%s{\"name\":", i ? "," : "");
+			json_str(buf, len, &pos, m->name);
+			APPEND(",\"linked\":%s,\"caught_up\":%s,\"behind\":%llu,\"behind_seconds\":%.1f,"
+			       "\"since_answer_seconds\":%.1f,\"stalled\":%s,\"pulls\":%d,"
+			       "\"pull_age_ms\":%lld,\"last_error\":",
+			       m->s.linked ? "true" : "false", m->s.caught_up ? "true" : "false",
+			       (unsigned long long)m->s.behind, (double)m->s.behind_ms / 1000.0,
+			       (double)m->s.since_answer_ms / 1000.0, m->s.stalled ? "true" : "false",
+			       m->s.pulls, (long long)m->s.pull_age_ms);
+			if (m->s.last_err)
+				json_str(buf, len, &pos, strerror(-m->s.last_err));
+			else
+				APPEND("null");
+			if (m->has_link)
+				APPEND(",\"link\":{\"paced\":%s,\"rate\":%.0f,\"rtt_ms\":%lld,\"window\":%llu,"
+				       "\"in_flight\":%llu,\"queued_bytes\":%zu,\"oldest_queued_ms\":%lld,"
+				       "\"receiving\":%zu,\"receiving_of\":%zu,\"packets_out_per_s\":%.0f,"
+				       "\"packets_in_per_s\":%.0f}}",
+				       l->paced ? "true" : "false", l->rate, (long long)l->rtt_ms,
+				       (unsigned long long)l->window, (unsigned long long)l->in_flight,
+				       l->queued, (long long)l->oldest_queued_ms, l->receiving,
+				       l->receiving_of, l->packets_out_per_s, l->packets_in_per_s);
+			else
+				APPEND(",\"link\":null}");
+		}
+		APPEND("],\"transfers\":[");
 		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
 			const struct node_status_xfer *x = &st->xfers[i];
 			double eta = x->x.rate > 0 ? (double)(x->x.size - x->x.done) / x->x.rate : -1;
@@ -2217,6 +2260,37 @@ int node_status_text(const struct node_status *st, char *buf, size_t len)
 				      st->mount.in_flight, st->mount.oldest_op,
 				      (double)st->mount.oldest_ms / 1000.0,
 				      st->mount.stuck ? "; STUCK (see the log)" : "");
+		if (n < 0 || (size_t)n >= len)
+			return -ENOSPC;
+	}
+	for (size_t i = 0; i < st->nmembers && i < NODE_STATUS_MEMBERS; i++) {
+		const struct node_status_member *m = &st->members[i];
+		size_t pos = (size_t)n;
+		char state[160], link[240] = "";
+
+		if (!m->s.linked)
+			snprintf(state, sizeof(state), "not linked");
+		else if (m->s.caught_up)
+			snprintf(state, sizeof(state), "caught up");
+		else if (m->s.behind)
+			snprintf(state, sizeof(state), "behind by %llu change(s) for %.0f s",
+				 (unsigned long long)m->s.behind, (double)m->s.behind_ms / 1000.0);
+		else
+			snprintf(state, sizeof(state), "catching up for %.0f s", (double)m->s.behind_ms / 1000.0);
+		if (m->s.stalled)
+			snprintf(state + strlen(state), sizeof(state) - strlen(state),
+				 "; NO ANSWER for %.0f s", (double)m->s.since_answer_ms / 1000.0);
+		if (m->has_link && m->s.pulls && m->link.receiving_of)
+			snprintf(link, sizeof(link), "; an answer under way for %.1f s, %zu of %zu bytes here",
+				 (double)m->s.pull_age_ms / 1000.0, m->link.receiving, m->link.receiving_of);
+		else if (m->has_link && m->s.pulls)
+			snprintf(link, sizeof(link), "; a question waiting for %.1f s",
+				 (double)m->s.pull_age_ms / 1000.0);
+		if (m->has_link)
+			snprintf(link + strlen(link), sizeof(link) - strlen(link),
+				 "; to it: %.1f KiB/s, round trip %lld ms, %zu bytes queued",
+				 m->link.rate / 1024, (long long)m->link.rtt_ms, m->link.queued);
+		n += snprintf(buf + pos, len - pos, "member:      %s: %s%s\n", m->name, state, link);
 		if (n < 0 || (size_t)n >= len)
 			return -ENOSPC;
 	}

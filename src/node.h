@@ -171,6 +171,7 @@ struct node_content {
 int node_open_content(struct node *n, const char *path, struct node_content *out);
 
 #define NODE_STATUS_XFERS 16
+#define NODE_STATUS_MEMBERS 32
 struct node_status {
 	char name[256];
 	char id_hex[2 * NODE_ID_BYTES + 1];
@@ -193,6 +194,15 @@ struct node_status {
 		char file[256];		/* a path with that content, shortened */
 		char peer[64];		/* the member's name */
 	} xfers[NODE_STATUS_XFERS];
+	/* Each member met: replication with it and its link (up to
+	   NODE_STATUS_MEMBERS of nmembers). */
+	size_t nmembers;
+	struct node_status_member {
+		char name[64];
+		struct sync_member s;
+		int has_link;
+		struct net_link link;
+	} members[NODE_STATUS_MEMBERS];
 };
 int node_status(struct node *n, struct node_status *st);
 /* The status as one JSON object, or as text for people (NUL-terminated). */

@@ -17,6 +17,7 @@
 
 #define PULL_TIMEOUT_MS 60000
 #define PULL_ROUNDS 64		/* answers in a row from one member before others get a turn */
+#define SYNC_STALL_MS 120000	/* no answer this long while behind: said in log and status */
 #define NEWS_GAP_MS 50		/* news of local changes go out at most this often */
 #define WAIT_MS 250		/* how often the list of linked members is looked at */
 #define PEERS_MAX 512
@@ -945,6 +946,15 @@ struct speer {
 	int want;		/* pull soon */
 	int64_t last;		/* last pull (monotonic ms) */
 	int64_t retry_at;	/* after a failure, not before this (monotonic ms) */
+	/* Caught up: its last catch-up ended with nothing more, and no news
+	   came since.  news_seq: the newest of its own versions it told of
+	   (NET_SYNC_NEWS), 0 unknown. */
+	int caught_up;
+	uint64_t news_seq;
+	int64_t behind_since;	/* when it last stopped being caught up (0: it is) */
+	int64_t progress_at;	/* when an answer from it last came (monotonic ms) */
+	int stalled;		/* no answer for SYNC_STALL_MS while behind: logged */
+	int last_err;		/* the last pull's error (0 none) */
 };
 
 struct sync {
@@ -961,6 +971,7 @@ struct sync {
 	size_t npeers;
 	struct sync_stats st;
 	int64_t asked[2];	/* questions in flight: since (monotonic ms), 0 free */
+	uint8_t asked_pk[2][32];	/* and to whom */
 };
 
 static int64_t wall_ms(void)
@@ -969,6 +980,16 @@ static int64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* p has (or may have) changes this node lacks (lock held). */
+static void behind(struct speer *p, int64_t now)
+{
+	if (p->caught_up || p->behind_since == 0) {
+		p->behind_since = now;
+		p->progress_at = now;
+	}
+	p->caught_up = 0;
 }
 
 /* The entry for pk, made if missing (lock held); NULL if full. */
@@ -994,8 +1015,18 @@ int sync_service(void *ctx, const uint8_t from[32], uint16_t method, int notice,
 		struct speer *p;
 
 		pthread_mutex_lock(&s->lock);
-		if ((p = speer_of(s, from)) != NULL)
+		if ((p = speer_of(s, from)) != NULL) {
 			p->want = 1;
+			behind(p, deadline_now_ms());
+			if (len == 8) {	/* its own newest version (older nodes: none) */
+				uint64_t v = 0;
+
+				for (int i = 7; i >= 0; i--)
+					v = v << 8 | body[i];
+				if (v > p->news_seq)
+					p->news_seq = v;
+			}
+		}
 		pthread_cond_signal(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		return 0;
@@ -1055,8 +1086,10 @@ static int pull_call(struct sync *s, const uint8_t *pk, const uint8_t *q, size_t
 
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < 2 && slot < 0; i++)
-		if (s->asked[i] == 0)
+		if (s->asked[i] == 0) {
 			s->asked[slot = i] = t0;
+			memcpy(s->asked_pk[i], pk, 32);
+		}
 	pthread_mutex_unlock(&s->lock);
 	r = net_call(s->net, pk, NET_SYNC_PULL, q, qlen, RPC_IDEMPOTENT, PULL_TIMEOUT_MS, reply, rlen);
 	pthread_mutex_lock(&s->lock);
@@ -1065,6 +1098,20 @@ static int pull_call(struct sync *s, const uint8_t *pk, const uint8_t *q, size_t
 	s->st.timeouts += r == -ETIMEDOUT;
 	if (r == 0)
 		s->st.answer_bytes += *rlen;
+	{
+		struct speer *p = speer_of(s, pk);
+
+		if (p != NULL) {
+			p->last_err = r;
+			if (r == 0) {
+				p->progress_at = deadline_now_ms();
+				if (p->stalled)
+					log_notice("sync: answers from %02x%02x%02x%02x come again", pk[0], pk[1],
+						   pk[2], pk[3]);
+				p->stalled = 0;
+			}
+		}
+	}
 	pthread_mutex_unlock(&s->lock);
 	log_debug("sync: a question to %02x%02x%02x%02x: %s after %lld ms, %zu bytes", pk[0], pk[1],
 		  pk[2], pk[3], r == 0 ? "answered" : strerror(-r), (long long)(deadline_now_ms() - t0),
@@ -1321,6 +1368,19 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 	/* News travel on: members not linked to that one hear it from us. */
 	if (total > 0)
 		net_notify(s->net, NULL, pk, NET_SYNC_NEWS, NULL, 0);
+	if (done) {
+		pthread_mutex_lock(&s->lock);
+		{
+			struct speer *p = speer_of(s, pk);
+
+			/* Unless news came meanwhile (want set again). */
+			if (p != NULL && !p->want) {
+				p->caught_up = 1;
+				p->behind_since = 0;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (r != 0 || done)
 		return r;
 	/* More remains: come back after the others had their turn. */
@@ -1333,6 +1393,57 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+struct seen_one {
+	const uint8_t *origin;
+	uint64_t seq;
+};
+
+static int seen_one(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx)
+{
+	struct seen_one *o = ctx;
+
+	if (memcmp(origin, o->origin, DB_NODE_BYTES) == 0)
+		o->seq = seq;
+	return 0;
+}
+
+/* The newest version of origin this node holds complete (0 none). */
+static uint64_t held_of(struct db *db, const uint8_t *origin)
+{
+	struct seen_one o = { .origin = origin };
+
+	return db_seen(db, seen_one, &o) == 0 ? o.seq : 0;
+}
+
+/* News of this node's own changes: its newest version (u64 LE), so that
+   members can tell how far behind it they are. */
+static void send_news(struct sync *s)
+{
+	uint64_t v = held_of(s->db, s->id->public_key);
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	net_notify(s->net, NULL, NULL, NET_SYNC_NEWS, b, sizeof(b));
+}
+
+/* A member this node is behind and hears no answer from for long: said
+   once in the log (and in the status) until answers come again. */
+static void check_stalls(struct sync *s, int64_t now)
+{
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct speer *p = &s->peers[i];
+
+		if (!p->linked || p->caught_up || p->behind_since == 0 || p->stalled ||
+		    now - p->progress_at < SYNC_STALL_MS)
+			continue;
+		p->stalled = 1;
+		log_warn("sync: no answer from %02x%02x%02x%02x for %lld s while behind it%s%s",
+			 p->pk[0], p->pk[1], p->pk[2], p->pk[3], (long long)((now - p->progress_at) / 1000),
+			 p->last_err ? "; last question: " : "", p->last_err ? strerror(-p->last_err) : "");
+	}
 }
 
 static void *sync_main(void *arg)
@@ -1358,7 +1469,7 @@ static void *sync_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (news) {
 			last_news = now;
-			net_notify(s->net, NULL, NULL, NET_SYNC_NEWS, NULL, 0);
+			send_news(s);
 		}
 		k = net_linked(s->net, linked, PEERS_MAX);
 		if (k > PEERS_MAX)
@@ -1371,12 +1482,15 @@ static void *sync_main(void *arg)
 
 			if (p == NULL)
 				continue;
-			if (!p->linked && p->last == 0)
+			if (!p->linked && p->last == 0) {
 				p->want = 1;	/* a new link: catch up */
+				behind(p, now);
+			}
 			p->linked = 1;
 			if (now - p->last >= SYNC_PERIOD_MS)
 				p->want = 1;
 		}
+		check_stalls(s, now);
 		for (size_t i = 0; i < s->npeers && !have_todo; i++) {
 			struct speer *p = &s->peers[i];
 
@@ -1486,6 +1600,44 @@ void sync_local(struct sync *s)
 	s->local = 1;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+size_t sync_members(struct sync *s, struct sync_member *out, size_t max)
+{
+	int64_t now = deadline_now_ms();
+	size_t k = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->npeers && k < max; i++) {
+		const struct speer *p = &s->peers[i];
+		struct sync_member *o = &out[k++];
+
+		memset(o, 0, sizeof(*o));
+		memcpy(o->pk, p->pk, 32);
+		o->linked = p->linked;
+		o->caught_up = p->caught_up;
+		o->news_seq = p->news_seq;
+		o->behind_ms = p->behind_since ? now - p->behind_since : 0;
+		o->since_answer_ms = p->progress_at ? now - p->progress_at : -1;
+		o->stalled = p->stalled;
+		o->last_err = p->last_err;
+		for (int j = 0; j < 2; j++)
+			if (s->asked[j] != 0 && memcmp(s->asked_pk[j], p->pk, 32) == 0) {
+				o->pulls++;
+				if (now - s->asked[j] > o->pull_age_ms)
+					o->pull_age_ms = now - s->asked[j];
+			}
+	}
+	pthread_mutex_unlock(&s->lock);
+	/* How far behind: its newest told of, past what is held of it. */
+	for (size_t i = 0; i < k; i++) {
+		uint64_t held = out[i].news_seq ? held_of(s->db, out[i].pk) : 0;
+
+		out[i].behind = out[i].news_seq > held ? out[i].news_seq - held : 0;
+		if (out[i].caught_up)
+			out[i].behind = 0;
+	}
+	return k;
 }
 
 void sync_get_stats(struct sync *s, struct sync_stats *st)

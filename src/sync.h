@@ -77,6 +77,21 @@ struct sync_stats {
 	int64_t oldest_ms;	/* the age of the oldest of them */
 };
 void sync_get_stats(struct sync *s, struct sync_stats *st);
+/* Where this node stands with each member it has met. */
+struct sync_member {
+	uint8_t pk[32];
+	int linked;
+	int caught_up;		/* its last catch-up ended with nothing more, no news since */
+	uint64_t news_seq;	/* the newest of its own versions it told of (0 unknown) */
+	uint64_t behind;	/* of them, how many this node lacks (0 if unknown) */
+	int64_t behind_ms;	/* behind it for this long (0: caught up) */
+	int64_t since_answer_ms;	/* since its last answer (-1 never) */
+	int stalled;		/* no answer for SYNC_STALL_MS while behind */
+	int last_err;		/* the last question's error, 0 none */
+	int pulls;		/* questions to it in flight */
+	int64_t pull_age_ms;	/* the oldest of them */
+};
+size_t sync_members(struct sync *s, struct sync_member *out, size_t max);
 
 /* ---- the codec (pure; tests and the fuzz target use it) ---- */
 
