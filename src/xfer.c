@@ -973,6 +973,9 @@ void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file,
 		pthread_mutex_unlock(&x->lock);
 		return;
 	}
+	/* The first request starts where the receiver resumes (its seek). */
+	if (s->asked == 0 && s->done == 0)
+		s->asked = s->done = pos;
 	if (pos != s->asked || len > TOX_MAX_CUSTOM_PACKET_SIZE || pos > s->size || len > s->size - pos) {
 		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
 		send_drop(x, prev);

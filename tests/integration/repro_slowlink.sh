@@ -115,6 +115,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		[ "$now" -ge "$deadline" ] && break
 		sleep 0.5
 	done
+	ip netns exec "$P-a" tc -s qdisc show dev eth0 >&2; ip netns exec "$P-a" cat /sys/class/net/eth0/statistics/tx_packets >&2
 	sent=$(( $(tx_bytes "$P-a") - tx0 ))
 	if [ -n "$done_ms" ]; then
 		bound=$(( 2 * sent * 8 * 1000 / BITS + 10000 ))

@@ -13,7 +13,11 @@
 # - the claim that b's changes are complete up to 2^63-1: b's later
 #   changes still reach a;
 # - a file of 2^40 bytes that only it holds: a read fails at once with
-#   ENOSPC, nothing is written.
+#   ENOSPC, nothing is written;
+# - control notices made to harm (receive counts of 0, 2^64-1 and garbage,
+#   cancels of random ids, news of 2^64-1 changes, wrong lengths), five a
+#   second: a stays up, keeps taking b's changes and answering its status,
+#   and still lists e online.
 . "$(dirname "$0")/lib.sh"
 t_init
 command -v jq >/dev/null || t_die "jq is needed (make deps)"
@@ -88,5 +92,11 @@ t_refused "reading it fails at once for want of space" "No space left" cat "$A/h
 t_check "within seconds" test $(( $(date +%s) - start )) -lt 10
 after=$(du -sk "$T_DIR/a.data" | cut -f1)
 t_check "nothing was written for it" test $((after - before)) -lt 1024
+echo noise > "$T_DIR/e.data/evil.mode"
+t_check "with e's noise, b's changes reach a" b_change
+t_check "and again" b_change
+t_check "a still answers its status" sh -c "'$OAND' -c '$T_DIR/a.conf' status --json | jq -e '.members | length >= 2' >/dev/null"
+e_online() { [ "$(t_state a e)" = online ]; }
+t_check "a still lists e online" t_wait 30 "a to list e online" e_online
 t_check "a is alive at the end" sh -c "kill -0 $APID"
 t_done

@@ -17,6 +17,11 @@
  *   forge NAME    a file /forged as a version of member NAME, signed with this
  *                 node's key (and that key told as NAME's)
  *   claim NAME    the claim that NAME's changes are complete up to 2^63-1
+ *   noise         no versions; and every 200 ms, to every member, the link's
+ *                 control notices made to harm: receive counts (NET_RX) of
+ *                 0, 2^64-1 and random values and of wrong lengths, cancels
+ *                 (NET_CANCEL) of random and wrong-length ids, news of 2^64-1
+ *                 and of a wrong length
  *
  * Every answer it gives appends the mode and the first 8 hex digits of the
  * asker's key to DATA/evil.log, so a test can wait for the answer to be
@@ -210,6 +215,28 @@ static int evil_service(void *ctx, const uint8_t from[IDENT_KEY_BYTES], uint16_t
 	return r;
 }
 
+static void noise(struct evil *ev)
+{
+	uint8_t b[16];
+	uint64_t v[3] = { 0, UINT64_MAX, 0 };
+
+	randombytes_buf(&v[2], sizeof(v[2]));
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 8; j++)
+			b[j] = (uint8_t)(v[i] >> (8 * j));
+		net_notify(ev->net, NULL, NULL, NET_RX, b, 8);
+		net_notify(ev->net, NULL, NULL, NET_CANCEL, b, 8);
+	}
+	randombytes_buf(b, sizeof(b));
+	net_notify(ev->net, NULL, NULL, NET_RX, b, 7);
+	net_notify(ev->net, NULL, NULL, NET_RX, b, 9);
+	net_notify(ev->net, NULL, NULL, NET_RX, NULL, 0);
+	net_notify(ev->net, NULL, NULL, NET_CANCEL, b, 16);
+	memset(b, 0xff, 8);
+	net_notify(ev->net, NULL, NULL, NET_SYNC_NEWS, b, 8);
+	net_notify(ev->net, NULL, NULL, NET_SYNC_NEWS, b, 3);
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg *cfg = NULL;
@@ -251,6 +278,8 @@ int main(int argc, char **argv)
 		if (sigtimedwait(&sigs, &si, &one) > 0)
 			break;
 		read_mode(&ev, mode, sizeof(mode));
+		if (strcmp(mode, "noise") == 0)
+			noise(&ev);
 		if (strcmp(mode, last) != 0) {
 			strcpy(last, mode);
 			net_notify(ev.net, NULL, NULL, NET_SYNC_NEWS, NULL, 0);
