@@ -569,11 +569,11 @@ static void tell_rx(struct net *n, int64_t now)
 		uint64_t got = p->rx_pk - p->rx_up;
 		uint8_t b[8];
 
+		uint64_t every = (uint64_t)(p->rx_rate / RX_ACKS_PER_S);
+
 		if (!p->up || !p->proven || !p->sent || got == p->rx_told)
 			continue;
 		/* Often enough to pace by, not one per packet on a fast link. */
-		uint64_t every = (uint64_t)(p->rx_rate / RX_ACKS_PER_S);
-
 		if (got - p->rx_told < (every > RX_EVERY ? every : RX_EVERY) && now - p->rx_told_at < RX_MS)
 			continue;
 		put_u64(b, got);
@@ -2081,6 +2081,11 @@ static void link_report(struct net *n, int64_t now, int64_t span)
 		int has_w = 0;
 		char hex[65];
 
+		if (!p->up) {
+			pthread_mutex_lock(&n->lock);
+			n->links[f].up = 0;
+			pthread_mutex_unlock(&n->lock);
+		}
 		if (!p->up && p->ctl.head == NULL && p->urgent.head == NULL && p->bulk.head == NULL &&
 		    p->reasm == NULL)
 			continue;

@@ -2144,7 +2144,7 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		pos--;
 		APPEND(",\"sync\":{\"pulls\":%llu,\"applied\":%llu,\"rejected\":%llu,"
 		       "\"served\":%llu,\"last_pull\":%lld,\"timeouts\":%llu,\"answer_bytes\":%llu,"
-		       "\"in_flight\":%d,\"oldest_ms\":%lld},\"members\":[",
+		       "\"in_flight\":%d,\"oldest_ms\":%lld,\"members\":[",
 		       (unsigned long long)st->sync.pulls, (unsigned long long)st->sync.applied,
 		       (unsigned long long)st->sync.rejected, (unsigned long long)st->sync.served,
 		       (long long)st->sync.last_pull, (unsigned long long)st->sync.timeouts,
@@ -2179,7 +2179,7 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 			else
 				APPEND(",\"link\":null}");
 		}
-		APPEND("],\"transfers\":[");
+		APPEND("]},\"transfers\":[");
 		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
 			const struct node_status_xfer *x = &st->xfers[i];
 			double eta = x->x.rate > 0 ? (double)(x->x.size - x->x.done) / x->x.rate : -1;

@@ -95,7 +95,7 @@ t_check "nothing was written for it" test $((after - before)) -lt 1024
 echo noise > "$T_DIR/e.data/evil.mode"
 t_check "with e's noise, b's changes reach a" b_change
 t_check "and again" b_change
-t_check "a still answers its status" sh -c "'$OAND' -c '$T_DIR/a.conf' status --json | jq -e '.members | length >= 2' >/dev/null"
+t_check "a still answers its status" sh -c "'$OAND' -c '$T_DIR/a.conf' status --json | jq -e '.sync.members | length >= 2' >/dev/null"
 e_online() { [ "$(t_state a e)" = online ]; }
 t_check "a still lists e online" t_wait 30 "a to list e online" e_online
 t_check "a is alive at the end" sh -c "kill -0 $APID"

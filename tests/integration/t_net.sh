@@ -93,7 +93,7 @@ start_in_ns() {
 		t_die "node $1 did not start (see $T_DIR/$1.log)"
 	T_PIDS+=("$(cat "$T_DIR/$1.pid")")
 }
-members_of() { json_num "$(node_json "$1")" members; }
+members_of() { node_json "$1" | jq -r '.tox.members // empty'; }
 members_are() { [ "$(members_of "$1")" = "$2" ]; }
 mkconf b 33602 "$key" http
 start_in_ns b
