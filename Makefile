@@ -2,6 +2,7 @@
 #
 #   make              build oand and mount.oand
 #   make check        unit tests (Check) and integration tests (real mounts)
+#   make check-slow   the longer integration tests (tests/integration/s_*.sh: slow links)
 #   make SAN=1 check  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make install      PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make deps         install the Debian packages the build and tests need
@@ -140,6 +141,11 @@ ifeq ($(SAN),1)
 	@if ls $(SAN_LOG).* >/dev/null 2>&1; then echo "sanitizer reports:"; cat $(SAN_LOG).*; exit 1; fi
 endif
 
+# The longer integration tests: slow, shaped and cut links, big files
+# (tests/integration/s_*.sh; about half an hour).
+check-slow: all $(TOOLS)
+	OAND_BIN=$(abspath $(BIN)) OAND_TOOLS=$(abspath $(B)/tests/tools) KIND=s tests/integration/run-all
+
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
@@ -265,5 +271,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration fuzz check bench bench-cluster bench-share bench-http bench-sync install uninstall deps man-check clean
+.PHONY: all unit integration check-slow fuzz check bench bench-cluster bench-share bench-http bench-sync install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)

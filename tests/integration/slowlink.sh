@@ -166,3 +166,71 @@ sl_catchup() {
 
 # sl_secs MS: seconds with one decimal.
 sl_secs() { awk -v ms="$1" 'BEGIN {printf "%.1f", ms / 1000}'; }
+
+# sl_read_start FILE [OUT]: read FILE whole (into OUT, /dev/null by
+# default) in the background; SL_READ is the file that gets "rc end-ns"
+# when the read ends.  A read stuck in a FUSE request cannot be killed
+# while its node answers nothing: the test waits for SL_READ with a
+# deadline instead, and lib.sh's cleanup (killing the nodes) frees it.
+SL_READS=0
+sl_read_start() {
+	SL_READS=$((SL_READS + 1))
+	SL_READ=$T_DIR/read.$SL_READS
+	rm -f "$SL_READ"
+	( cat "$1" > "${2:-/dev/null}"; echo "$? $(date +%s%N)" > "$SL_READ.tmp"; mv "$SL_READ.tmp" "$SL_READ" ) &
+	T_PIDS+=("$!")
+}
+# sl_read_ended: the read of the last sl_read_start has ended.
+sl_read_ended() { [ -f "$SL_READ" ]; }
+# sl_read_rc / sl_read_end: its exit status and end time (ns).
+sl_read_rc() { cut -d' ' -f1 "$SL_READ"; }
+sl_read_end() { cut -d' ' -f2 "$SL_READ"; }
+# sl_in_bytes NAME: bytes of file content NAME has received in the
+# transfers now coming in (`oand status --json` .transfers, direction
+# "in": .done); empty when none is under way.
+sl_in_bytes() { sl_status "$1" | jq -r '[.transfers[] | select(.direction == "in") | .done] | if length > 0 then add else empty end'; }
+# sl_read_wait NAME LIMIT_S STALL_S: wait (a poll a second) until the
+# read of the last sl_read_start ends (0), or LIMIT_S seconds have passed,
+# or node NAME has received no byte of it for STALL_S seconds (1, with
+# SL_READ_WHY saying which): a read that stalls fails without waiting
+# out the whole limit.
+sl_read_wait() {
+	local name=$1 now last= n
+	local deadline=$(( $(date +%s%N) + $2 * 1000000000 )) moved=$(date +%s%N)
+	while ! sl_read_ended; do
+		now=$(date +%s%N)
+		n=$(sl_in_bytes "$name")
+		if [ -n "$n" ] && [ "$n" != "$last" ]; then last=$n moved=$now; fi
+		if [ "$now" -ge "$deadline" ]; then
+			SL_READ_WHY="not ended after $2 s"
+			return 1
+		fi
+		if [ $(( (now - moved) / 1000000000 )) -ge "$3" ]; then
+			SL_READ_WHY="no byte received for $3 s"
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+# sl_cut: cut the link both ways.  SL_CUT=blackhole (the default): every
+# packet each end sends is dropped silently (tc's blackhole qdisc on both
+# ends; like a firewall's drop, the nodes see nothing but silence);
+# SL_CUT=down: a's end goes down (b's loses its carrier; sends fail at
+# once).  sl_restore puts the link back as sl_pair made it.
+sl_cut() {
+	case "${SL_CUT:-blackhole}" in
+	blackhole)
+		ip netns exec "$SL_P-a" tc qdisc replace dev eth0 root blackhole &&
+			ip netns exec "$SL_P-b" tc qdisc replace dev eth0 root blackhole ;;
+	down) ip -n "$SL_P-a" link set eth0 down ;;
+	*) t_die "SL_CUT: blackhole or down, not '$SL_CUT'" ;;
+	esac
+}
+sl_restore() {
+	case "${SL_CUT:-blackhole}" in
+	blackhole)
+		sl_shape "$SL_P-a" "$SL_RATE" && sl_shape "$SL_P-b" "" ;;
+	down) ip -n "$SL_P-a" link set eth0 up ;;
+	esac
+}
