@@ -142,13 +142,18 @@ EOF
 # there), SL_GOT (B's last entry count), SL_OFFLINE, SL_SENT (bytes a
 # sent since SL_TX0).  SAMPLES gets "ms entries bytes-sent state" lines.
 sl_catchup() {
-	local B=$1 A=$2 want=$3 limit=$4 samples=${5:-/dev/null} now st
+	local B=$1 A=$2 want=$3 limit=$4 samples=${5:-/dev/null} now st js b
 	local deadline=$(( SL_T0 + limit * 1000000000 ))
-	SL_DONE_MS= SL_GOT=0 SL_OFFLINE=0
+	SL_DONE_MS= SL_GOT=0 SL_OFFLINE=0 SL_BEHIND=0
 	while :; do
 		now=$(date +%s%N)
-		SL_GOT=$(sl_entries "$B")
+		js=$(sl_status "$B")
+		SL_GOT=$(jq -r '.entries // empty' <<<"$js" 2>/dev/null)
 		SL_GOT=${SL_GOT:-0}
+		# The most b's status said it lacked of a's changes.
+		b=$(jq -r --arg a "$A" '.sync.members[]? | select(.name == $a and .caught_up == false) | .behind' \
+			<<<"$js" 2>/dev/null | head -1)
+		[ "${b:-0}" -gt "$SL_BEHIND" ] && SL_BEHIND=$b
 		st=$(sl_state "$B" "$A")
 		[ "$st" = offline ] && SL_OFFLINE=$((SL_OFFLINE + 1))
 		SL_SENT=$(( $(sl_tx a) - SL_TX0 ))
@@ -162,6 +167,11 @@ sl_catchup() {
 		sleep "${SL_POLL:-0.5}"
 	done
 	SL_SENT=$(( $(sl_tx a) - SL_TX0 ))
+}
+
+# sl_caught_up B A: B's status says it has caught up with A.
+sl_caught_up() {
+	[ "$(sl_status "$1" | jq -r --arg a "$2" '.sync.members[]? | select(.name == $a) | .caught_up')" = true ]
 }
 
 # sl_secs MS: seconds with one decimal.

@@ -11,9 +11,11 @@
 #     start of the burst until then (veth counters), plus 10 s, and
 #   - an absolute cap: the same with 300 bytes per entry, whatever a sent
 #     (a node that sends too much is as wrong as one that stalls),
-# and b must never list a offline meanwhile.  Rounds: two at 1 Mbit/s,
-# one at 256 kbit/s; each prints its time, the bytes a sent and the bytes
-# per entry.
+# and b must never list a offline meanwhile; b's status must say it lacks
+# a's changes during the catch-up and that it caught up after it.  Rounds:
+# one at 1 Mbit/s, one at 256 kbit/s (T_RATES; make check-slow runs
+# more: s_slowrounds.sh); each prints its time, the bytes a sent and the
+# bytes per entry.
 #
 # Knobs for manual runs: T_RATE=R runs T_ROUNDS (3) rounds at R instead;
 # T_FOLDERS, T_FILES size the burst; T_WATCH=S keeps watching a round that
@@ -30,7 +32,7 @@ ENTRIES=$((1 + FOLDERS + FOLDERS * FILES))
 if [ -n "${T_RATE:-}" ]; then
 	RATES=$(for _ in $(seq 1 "${T_ROUNDS:-3}"); do echo "$T_RATE"; done)
 else
-	RATES="1mbit 1mbit 256kbit"
+	RATES=${T_RATES:-1mbit 256kbit}
 fi
 
 # With T_DEBUG, every poll also records both nodes' counters.
@@ -73,6 +75,10 @@ for rate in $RATES; do
 			[ "$SL_DONE_MS" -le "$cap_ms" ]
 		n=$(find "$T_DIR/$B.mnt/burst" | wc -l)
 		t_eq "$n" "$ENTRIES" "round $r: b's mount lists every entry of the burst"
+		t_check "round $r: b's status said it lacked changes of a meanwhile (at most $SL_BEHIND)" \
+			[ "$SL_BEHIND" -gt 0 ]
+		t_check "round $r: b's status says it caught up with a" t_wait 15 "b to say it caught up" \
+			sl_caught_up $B $A
 	else
 		t_fail "round $r ($rate): b held $((SL_GOT - base)) of $ENTRIES entries after $watch s" \
 			"(cap $(sl_secs $cap_ms) s); a sent $SL_SENT bytes, $((SL_SENT / (SL_GOT - base > 0 ? SL_GOT - base : 1))) per entry held"
