@@ -142,9 +142,11 @@ ifeq ($(SAN),1)
 endif
 
 # The longer integration tests: slow, shaped and cut links, big files
-# (tests/integration/s_*.sh; about half an hour).
+# (tests/integration/s_*.sh).  All at once: most of their time is spent
+# waiting on shaped links, and they start their nodes with nsenter --net
+# only (run-all, JOBS); about 6 minutes.
 check-slow: all $(TOOLS)
-	OAND_BIN=$(abspath $(BIN)) OAND_TOOLS=$(abspath $(B)/tests/tools) KIND=s tests/integration/run-all
+	OAND_BIN=$(abspath $(BIN)) OAND_TOOLS=$(abspath $(B)/tests/tools) KIND=s JOBS=8 tests/integration/run-all
 
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20

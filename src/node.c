@@ -2119,7 +2119,8 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       "\"oldest_queued_ms\":%lld,\"replies_queued\":%zu,\"oldest_reply_ms\":%lld,"
 		       "\"handed_per_s\":%.0f,\"refused_per_s\":%.0f,\"received_per_s\":%.0f,"
 		       "\"reassembling\":%zu,\"reassembly_got\":%zu,\"reassembly_total\":%zu,"
-		       "\"reassembly_age_ms\":%lld,\"reassembly_idle_ms\":%lld}}",
+		       "\"reassembly_age_ms\":%lld,\"reassembly_idle_ms\":%lld,"
+		       "\"cancelled_replies\":%llu,\"cancelled_bytes\":%llu}}",
 		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
 		       st->net.ipv6 ? "true" : "false",
 		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
@@ -2135,7 +2136,8 @@ int node_status_json(const struct node_status *st, char *buf, size_t len)
 		       st->net.queued_bulk, (long long)st->net.oldest_queued_ms, st->net.replies_queued,
 		       (long long)st->net.oldest_reply_ms, st->net.handed_per_s, st->net.refused_per_s,
 		       st->net.rx_per_s, st->net.reasm_msgs, st->net.reasm_got, st->net.reasm_total,
-		       (long long)st->net.reasm_age_ms, (long long)st->net.reasm_idle_ms);
+		       (long long)st->net.reasm_age_ms, (long long)st->net.reasm_idle_ms,
+		       (unsigned long long)st->net.cancelled, (unsigned long long)st->net.cancelled_bytes);
 	} else {
 		APPEND(",\"tox\":null}");
 	}
