@@ -11,6 +11,7 @@
 #   make bench-share  only the shared-tree ones between mounted nodes (bench/share)
 #   make bench-http   only the HTTP API against the mount and plain servers (bench/http)
 #   make bench-sync   only the replication path without the network (bench/syncpath.c)
+#   make bench-slowlink only replication and transfer on shaped links (bench/slowlink)
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -209,6 +210,7 @@ bench: all build/bench/toxref build/bench/httpload build/bench/syncpath
 	bench/run
 	bench/cluster
 	bench/share
+	bench/slowlink
 	bench/http
 	build/bench/syncpath
 
@@ -217,6 +219,9 @@ bench-cluster: all build/bench/toxref
 
 bench-share: all build/bench/toxref
 	bench/share
+
+bench-slowlink: all
+	bench/slowlink
 
 bench-http: all build/bench/httpload
 	bench/http
@@ -273,5 +278,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration check-slow fuzz check bench bench-cluster bench-share bench-http bench-sync install uninstall deps man-check clean
+.PHONY: all unit integration check-slow fuzz check bench bench-cluster bench-share bench-slowlink bench-http bench-sync install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)
