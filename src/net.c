@@ -531,10 +531,11 @@ static void pace_acked(struct peer *p, uint64_t acked, int64_t now)
 }
 
 /*
- * Every RATE_MS: what the link delivered to friend f.  When the link, not
- * oand, limited what went (the window was full, or Tox refused), that is
- * the link's rate (averaged); otherwise it is only what oand had to send,
- * which raises the estimate but never lowers it.
+ * Every RATE_MS: what the link delivered to friend f.  More than the
+ * estimate raises it at once (with the window at twice the estimate, the
+ * rate doubles every RATE_MS until the link is full).  Less lowers it
+ * (averaged) only when the link, not oand, limited what went (the window
+ * was full, or Tox refused); otherwise it is only what oand had to send.
  */
 static void pace_measure(struct peer *p, int64_t now)
 {
@@ -547,10 +548,10 @@ static void pace_measure(struct peer *p, int64_t now)
 	if (p->rate_at != 0 && p->acked >= p->rate_acked) {
 		got = (double)(p->acked - p->rate_acked) * WIRE_PACKET_MAX * 1000.0 / (double)span;
 		limited = p->pace_waits != p->rate_waits || p->refused != p->rate_refused;
-		if (limited)
-			p->rate = p->rate > 0 ? (3 * p->rate + got) / 4 : got;
-		else if (got > p->rate)
+		if (got > p->rate)
 			p->rate = got;
+		else if (limited)
+			p->rate = (3 * p->rate + got) / 4;
 	}
 	p->rate_at = now;
 	p->rate_acked = p->acked;
