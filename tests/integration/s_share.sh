@@ -45,11 +45,8 @@ file_bound_ms=$(( (SIZE + ENTRIES * BPE) * 8 * 1000 / bits * 3 / 2 + 30000 ))
 
 sl_pair "$RATE"
 sl_nodes a b
-head -c "$SIZE" /dev/urandom > "$T_DIR/src" || t_die "cannot make the source file"
-want_sum=$(sha256sum < "$T_DIR/src" | cut -d' ' -f1)
-cp "$T_DIR/src" "$T_DIR/a.mnt/big" || t_die "cannot write big on a"
-t_wait 30 "b to list big at $SIZE bytes" sh -c "[ \"\$(stat -c %s '$T_DIR/b.mnt/big')\" = $SIZE ]" ||
-	t_die "b does not list big"
+sl_put_file big "$SIZE"
+want_sum=$SL_SUM
 base=$(sl_entries b)
 want=$((base + ENTRIES))
 

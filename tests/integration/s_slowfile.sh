@@ -25,11 +25,8 @@ bound_ms=$(( link_ms * 5 / 4 + SETUP_MS ))
 
 sl_pair "$RATE"
 sl_nodes a b
-head -c "$SIZE" /dev/urandom > "$T_DIR/src" || t_die "cannot make the source file"
-want=$(sha256sum < "$T_DIR/src" | cut -d' ' -f1)
-cp "$T_DIR/src" "$T_DIR/a.mnt/f" || t_die "cannot write f on a"
-t_wait 30 "b to list f at $SIZE bytes" sh -c "[ \"\$(stat -c %s '$T_DIR/b.mnt/f')\" = $SIZE ]" ||
-	t_die "b does not list f"
+sl_put_file f "$SIZE"
+want=$SL_SUM
 if command -v getfattr >/dev/null; then
 	t_eq "$(getfattr --only-values -n user.oand.state "$T_DIR/b.mnt/f" 2>/dev/null)" remote \
 		"b does not hold f's content before reading it (a cold read)"

@@ -169,6 +169,16 @@ sl_catchup() {
 	SL_SENT=$(( $(sl_tx a) - SL_TX0 ))
 }
 
+# sl_put_file NAME SIZE: SIZE random bytes written on a as NAME (through
+# its mount), then listed by b at that size; SL_SUM is their SHA-256.
+sl_put_file() {
+	head -c "$2" /dev/urandom > "$T_DIR/src" || t_die "cannot make the source file"
+	SL_SUM=$(sha256sum < "$T_DIR/src" | cut -d' ' -f1)
+	cp "$T_DIR/src" "$T_DIR/a.mnt/$1" || t_die "cannot write $1 on a"
+	t_wait 30 "b to list $1 at $2 bytes" sh -c "[ \"\$(stat -c %s '$T_DIR/b.mnt/$1')\" = $2 ]" ||
+		t_die "b does not list $1"
+}
+
 # sl_caught_up B A: B's status says it has caught up with A.
 sl_caught_up() {
 	[ "$(sl_status "$1" | jq -r --arg a "$2" '.sync.members[]? | select(.name == $a) | .caught_up')" = true ]
