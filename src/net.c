@@ -1054,6 +1054,9 @@ static void on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		n->fr[f].counted_up = n->fr[f].counted;
 		n->fr[f].acked = 0;
 		n->fr[f].window = PACE_START;
+		/* Request ids start again with a restarted peer. */
+		memset(n->fr[f].cancelled, 0, sizeof(n->fr[f].cancelled));
+		n->fr[f].ncancelled = 0;
 		n->fr[f].rate = 0;
 		n->fr[f].timed_pk = 0;
 		n->fr[f].min_rtt = 0;
