@@ -599,20 +599,19 @@ static int flush_all(struct net *n)
 	for (uint32_t f = 0; f < FRIENDS_MAX; f++) {
 		struct peer *p = &n->fr[f];
 		size_t room, half;
-		int more_b, more_f;
+		int more_b, more_f, files;
 
 		if (!p->up || !p->sent)
 			continue;
 		pace_measure(p, now);
 		if (p->ctl.head != NULL && flush_queue(n, f, &p->ctl, NULL))
 			left = 1;
-		if (p->urgent.head == NULL && p->bulk.head == NULL &&
-		    (n->xfer == NULL || !xfer_net_waiting(n->xfer, f)))
+		files = n->xfer != NULL && xfer_net_waiting(n->xfer, f);
+		if (p->urgent.head == NULL && p->bulk.head == NULL && !files)
 			continue;
 		room = pace_room(p, now);
 		more_b = flush_queue(n, f, &p->urgent, &room);
-		if (p->bulk.head != NULL && room != SIZE_MAX && n->xfer != NULL &&
-		    xfer_net_waiting(n->xfer, f)) {
+		if (p->bulk.head != NULL && room != SIZE_MAX && files) {
 			/* Both wait: each its half, the first (by turns, as the
 			   window may hold one packet) the odd one. */
 			half = (room + 1) / 2;
