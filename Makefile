@@ -65,19 +65,51 @@ override CFLAGS := $(HARDEN_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
 override LDFLAGS := $(HARDEN_LDFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS) $(SANFLAGS)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
-CORE = log hex deadline cfg path clock sha256 ident admit httparse httpc bff api db store ctl net node wire cluster rpc sync xfer replica
-CORE_OBJ = $(CORE:%=$(B)/src/%.o)
+# The layers, lowest first (src/README: each folder includes only its
+# own headers and those of the folders before it; the include paths below
+# are what lets it, so a header from a higher layer does not compile).
+DIRS = util proto store net repl core front
+util_MODS = log hex deadline cfg path clock ident sha256
+proto_MODS = wire rpc admit cluster httparse
+store_MODS = store db
+net_MODS = net httpc bff
+repl_MODS = sync xfer replica
+core_MODS = node
+front_MODS = api ctl
+$(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
+# $(call o,mods): their objects; $(call s,mods): their sources.
+o = $(foreach m,$(1),$(B)/src/$(DIR_$(m))/$(m).o)
+s = $(foreach m,$(1),src/$(DIR_$(m))/$(m).c)
+
+# The folders each folder may include from.
+INC_util = util
+INC_proto = util proto
+INC_store = util proto store
+INC_net = util proto store net repl
+INC_repl = util proto store net repl
+INC_core = $(DIRS) fuse
+INC_front = $(DIRS) fuse
+INC_fuse = $(DIRS) fuse
+INC_tests = $(DIRS) fuse tests/unit
+INC_bench = $(DIRS)
+iquote = $(foreach d,$(1),-iquote $(if $(filter fuse tests/%,$(d)),$(d),src/$(d)))
+# The include flags of a source file by its folder (src/<layer>/, fuse/, tests/, bench/).
+layer_of = $(if $(filter src,$(word 1,$(subst /, ,$(1)))),$(word 2,$(subst /, ,$(1))),$(word 1,$(subst /, ,$(1))))
+inc_of = $(call iquote,$(INC_$(call layer_of,$(1))))
+
+CORE = $(foreach d,util proto store net repl core front,$($(d)_MODS))
+CORE_OBJ = $(call o,$(CORE))
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o $(B)/fuse/watch.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch
-UNIT_BIN = $(UNIT:%=$(B)/tests/check_%)
+UNIT_BIN = $(UNIT:%=$(B)/tests/unit/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(call inc_of,$*) -c -o $@ $<
 
-$(BIN)/oand: $(B)/src/main.o $(FUSE_OBJ) $(CORE_OBJ)
+$(BIN)/oand: $(B)/src/front/main.o $(FUSE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -86,31 +118,28 @@ $(BIN)/mount.oand: $(B)/fuse/mount.o $(FUSE_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Each unit test links only the modules it needs.
-$(B)/tests/check_log: $(B)/tests/check_log.o $(B)/src/log.o
-$(B)/tests/check_path: $(B)/tests/check_path.o $(B)/src/path.o
-$(B)/tests/check_clock: $(B)/tests/check_clock.o $(B)/src/clock.o
-$(B)/tests/check_cfg: $(B)/tests/check_cfg.o $(B)/src/cfg.o $(B)/src/hex.o $(B)/src/log.o
-$(B)/tests/check_db: $(B)/tests/check_db.o $(B)/src/db.o $(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o
-$(B)/tests/check_store: $(B)/tests/check_store.o $(B)/src/store.o $(B)/src/sha256.o $(B)/src/log.o $(B)/src/deadline.o
-$(B)/tests/check_sha256: $(B)/tests/check_sha256.o $(B)/src/sha256.o
-$(B)/tests/check_node: $(B)/tests/check_node.o $(CORE_OBJ)
-$(B)/tests/check_wire: $(B)/tests/check_wire.o $(B)/src/wire.o
-$(B)/tests/check_admit: $(B)/tests/check_admit.o $(B)/src/admit.o
-$(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(B)/src/cluster.o
-$(B)/tests/check_rpc: $(B)/tests/check_rpc.o $(B)/src/rpc.o
-$(B)/tests/check_bff: $(B)/tests/check_bff.o $(B)/src/bff.o $(B)/src/hex.o $(B)/src/deadline.o \
-	$(B)/src/httpc.o $(B)/src/httparse.o $(B)/src/path.o
-$(B)/tests/check_http: $(B)/tests/check_http.o $(B)/src/httparse.o $(B)/src/httpc.o $(B)/src/path.o \
-	$(B)/src/deadline.o
-# check_sync and fuzz_sync link tests/net_stub.c instead of src/net.
-$(B)/tests/check_sync: $(B)/tests/check_sync.o $(B)/tests/net_stub.o $(B)/src/sync.o $(B)/src/db.o \
-	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/src/ident.o
+U = $(B)/tests/unit
+$(U)/check_log: $(U)/check_log.o $(call o,log)
+$(U)/check_path: $(U)/check_path.o $(call o,path)
+$(U)/check_clock: $(U)/check_clock.o $(call o,clock)
+$(U)/check_cfg: $(U)/check_cfg.o $(call o,cfg hex log)
+$(U)/check_db: $(U)/check_db.o $(call o,db clock path log)
+$(U)/check_store: $(U)/check_store.o $(call o,store sha256 log deadline)
+$(U)/check_sha256: $(U)/check_sha256.o $(call o,sha256)
+$(U)/check_node: $(U)/check_node.o $(CORE_OBJ)
+$(U)/check_wire: $(U)/check_wire.o $(call o,wire)
+$(U)/check_admit: $(U)/check_admit.o $(call o,admit)
+$(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
+$(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
+$(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
+$(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
+# check_sync and fuzz_sync link tests/unit/net_stub.c instead of src/net.
+$(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync db clock path log deadline ident)
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
-$(B)/tests/check_xfer: $(B)/tests/check_xfer.o $(B)/src/xfer.o $(B)/src/store.o $(B)/src/db.o \
-	$(B)/src/clock.o $(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/src/sha256.o
-$(B)/tests/check_watch: $(B)/tests/check_watch.o $(B)/fuse/watch.o $(B)/src/log.o $(B)/src/deadline.o
+$(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256)
+$(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
 # check_ident compares with toxcore's own idea of the address.
-$(B)/tests/check_ident: $(B)/tests/check_ident.o $(B)/src/ident.o $(B)/src/log.o
+$(U)/check_ident: $(U)/check_ident.o $(call o,ident log)
 $(UNIT_BIN):
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(LDLIBS)
 
@@ -154,39 +183,30 @@ FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
 FUZZERS = wire admit bff cluster sync apply http
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
-build/fuzz/fuzz_wire: tests/fuzz_wire.c src/wire.c src/wire.h
+# What each target links besides its own source, and with which libraries.
+FUZZ_MODS_wire = wire
+FUZZ_MODS_admit = admit
+FUZZ_LIBS_admit = -lsodium
+FUZZ_MODS_bff = bff hex deadline httpc httparse path
+FUZZ_LIBS_bff = -ljansson -lgnutls
+FUZZ_MODS_http = httparse path
+FUZZ_MODS_cluster = cluster
+FUZZ_MODS_sync = sync db clock path log deadline ident
+FUZZ_EXTRA_sync = tests/unit/net_stub.c
+FUZZ_LIBS_sync = -lsqlite3 -lsodium -lpthread
+FUZZ_MODS_apply = $(FUZZ_MODS_sync)
+FUZZ_EXTRA_apply = $(FUZZ_EXTRA_sync)
+FUZZ_LIBS_apply = $(FUZZ_LIBS_sync)
+.SECONDEXPANSION:
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call s,$$(FUZZ_MODS_$$*)) $$(FUZZ_EXTRA_$$*) \
+		$$(patsubst %.c,%.h,$$(call s,$$(FUZZ_MODS_$$*)))
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_wire.c src/wire.c
-
-build/fuzz/fuzz_admit: tests/fuzz_admit.c src/admit.c src/admit.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_admit.c src/admit.c -lsodium
-
-build/fuzz/fuzz_bff: tests/fuzz_bff.c src/bff.c src/bff.h src/hex.c src/deadline.c src/httpc.c src/httparse.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_bff.c src/bff.c src/hex.c src/deadline.c src/httpc.c src/httparse.c src/path.c -ljansson -lgnutls
-
-build/fuzz/fuzz_http: tests/fuzz_http.c src/httparse.c src/httparse.h src/path.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_http.c src/httparse.c src/path.c
-
-build/fuzz/fuzz_cluster: tests/fuzz_cluster.c src/cluster.c src/cluster.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_cluster.c src/cluster.c
-
-FUZZ_SYNC_SRC = tests/net_stub.c src/sync.c src/db.c src/clock.c src/path.c src/log.c src/deadline.c \
-	src/ident.c
-build/fuzz/fuzz_sync: tests/fuzz_sync.c $(FUZZ_SYNC_SRC) src/sync.h src/db.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_sync.c $(FUZZ_SYNC_SRC) -lsqlite3 -lsodium -lpthread
-
-build/fuzz/fuzz_apply: tests/fuzz_apply.c $(FUZZ_SYNC_SRC) src/sync.h src/db.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_apply.c $(FUZZ_SYNC_SRC) -lsqlite3 -lsodium -lpthread
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE $(call inc_of,tests) -fsanitize=fuzzer,address,undefined \
+		-o $@ $(filter %.c,$^) $(FUZZ_LIBS_$*)
 
 fuzz: $(FUZZ_BIN)
-	@python3 tests/fuzz-seeds/make-sync-seeds.py build/fuzz/corpus-fuzz_sync
-	@python3 tests/fuzz-seeds/make-sync-seeds.py build/fuzz/corpus-fuzz_apply
+	@python3 tests/fuzz/make-sync-seeds.py build/fuzz/corpus-fuzz_sync
+	@python3 tests/fuzz/make-sync-seeds.py build/fuzz/corpus-fuzz_apply
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
@@ -227,10 +247,9 @@ bench-http: all build/bench/httpload
 	bench/http
 
 # The replication path without the network: answers, checks, applying.
-build/bench/syncpath: bench/syncpath.c $(B)/src/sync.o $(B)/src/db.o $(B)/src/ident.o $(B)/src/clock.o \
-	$(B)/src/path.o $(B)/src/log.o $(B)/src/deadline.o $(B)/tests/net_stub.o
+build/bench/syncpath: bench/syncpath.c $(call o,sync db ident clock path log deadline) $(B)/tests/unit/net_stub.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench-sync: build/bench/syncpath
 	build/bench/syncpath

@@ -16,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/clock.h"
-#include "../src/db.h"
-#include "../src/ident.h"
-#include "../src/log.h"
-#include "../src/sync.h"
+#include "clock.h"
+#include "db.h"
+#include "ident.h"
+#include "log.h"
+#include "sync.h"
 
 struct node {
 	struct ident id;

@@ -20,8 +20,8 @@
 
 #include "ops.h"
 #include "serve.h"
-#include "../src/cfg.h"
-#include "../src/log.h"
+#include "cfg.h"
+#include "log.h"
 
 /* mount(8)'s exit statuses (mount(8), RETURN CODES). */
 #define EX_OK 0

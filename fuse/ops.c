@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../src/log.h"
-#include "../src/node.h"
-#include "../src/path.h"
+#include "log.h"
+#include "node.h"
+#include "path.h"
 
 #define XATTR_PREFIX "user.oand."
 

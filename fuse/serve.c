@@ -14,10 +14,10 @@
 
 #include "ops.h"
 #include "watch.h"
-#include "../src/cfg.h"
-#include "../src/log.h"
-#include "../src/node.h"
-#include "../src/path.h"
+#include "cfg.h"
+#include "log.h"
+#include "node.h"
+#include "path.h"
 
 #define BASE_OPTIONS "fsname=oand,subtype=oand,default_permissions"
 

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/deadline.h"
-#include "../src/log.h"
-#include "../src/node.h"
+#include "deadline.h"
+#include "log.h"
+#include "node.h"
 
 /* More than libfuse's workers (16) can hold at once. */
 #define SLOTS 64

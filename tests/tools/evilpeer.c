@@ -37,14 +37,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/cfg.h"
-#include "../../src/clock.h"
-#include "../../src/db.h"
-#include "../../src/ident.h"
-#include "../../src/log.h"
-#include "../../src/net.h"
-#include "../../src/node.h"
-#include "../../src/sync.h"
+#include "cfg.h"
+#include "clock.h"
+#include "db.h"
+#include "ident.h"
+#include "log.h"
+#include "net.h"
+#include "node.h"
+#include "sync.h"
 
 struct evil {
 	const char *data_dir;
