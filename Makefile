@@ -69,7 +69,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 # own headers and those of the folders before it; the include paths below
 # are what lets it, so a header from a higher layer does not compile).
 DIRS = util proto store net repl core front
-util_MODS = log hex deadline cfg path clock ident sha256
+util_MODS = log hex deadline cfg path clock ident sha256 thread
 proto_MODS = wire rpc admit cluster httparse
 store_MODS = store db
 net_MODS = net httpc bff
@@ -124,7 +124,7 @@ $(U)/check_path: $(U)/check_path.o $(call o,path)
 $(U)/check_clock: $(U)/check_clock.o $(call o,clock)
 $(U)/check_cfg: $(U)/check_cfg.o $(call o,cfg hex log)
 $(U)/check_db: $(U)/check_db.o $(call o,db clock path log)
-$(U)/check_store: $(U)/check_store.o $(call o,store sha256 log deadline)
+$(U)/check_store: $(U)/check_store.o $(call o,store sha256 log deadline hex)
 $(U)/check_sha256: $(U)/check_sha256.o $(call o,sha256)
 $(U)/check_node: $(U)/check_node.o $(CORE_OBJ)
 $(U)/check_wire: $(U)/check_wire.o $(call o,wire)
@@ -134,9 +134,9 @@ $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
 $(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
 $(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
 # check_sync and fuzz_sync link tests/unit/net_stub.c instead of src/net.
-$(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync db clock path log deadline ident)
+$(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync db clock path log deadline ident hex thread)
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
-$(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256)
+$(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256 hex)
 $(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
 # check_ident compares with toxcore's own idea of the address.
 $(U)/check_ident: $(U)/check_ident.o $(call o,ident log)
@@ -188,10 +188,10 @@ FUZZ_MODS_wire = wire
 FUZZ_MODS_admit = admit
 FUZZ_LIBS_admit = -lsodium
 FUZZ_MODS_bff = bff hex deadline httpc httparse path
-FUZZ_LIBS_bff = -ljansson -lgnutls
+FUZZ_LIBS_bff = -ljansson -lgnutls -lsodium
 FUZZ_MODS_http = httparse path
 FUZZ_MODS_cluster = cluster
-FUZZ_MODS_sync = sync db clock path log deadline ident
+FUZZ_MODS_sync = sync db clock path log deadline ident hex thread
 FUZZ_EXTRA_sync = tests/unit/net_stub.c
 FUZZ_LIBS_sync = -lsqlite3 -lsodium -lpthread
 FUZZ_MODS_apply = $(FUZZ_MODS_sync)
@@ -247,9 +247,9 @@ bench-http: all build/bench/httpload
 	bench/http
 
 # The replication path without the network: answers, checks, applying.
-build/bench/syncpath: bench/syncpath.c $(call o,sync db ident clock path log deadline) $(B)/tests/unit/net_stub.o
+build/bench/syncpath: bench/syncpath.c $(call o,sync db ident clock path log deadline hex thread) $(B)/tests/unit/net_stub.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 bench-sync: build/bench/syncpath
 	build/bench/syncpath

@@ -22,7 +22,9 @@
 #include "db.h"
 #include "deadline.h"
 #include "ident.h"
+#include "hex.h"
 #include "log.h"
+#include "thread.h"
 #include "net.h"
 #include "path.h"
 #include "sha256.h"
@@ -129,13 +131,6 @@ struct node_file {
 	gid_t setid_gid;
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 const uint8_t *node_id(const struct node *n)
 {
@@ -541,7 +536,7 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 		return -ENOMEM;
 	n->lock_fd = -1;
 	n->cfg = cfg;
-	n->started = now_ns() / 1000000000;
+	n->started = clock_wall_ns() / 1000000000;
 	pthread_rwlock_init(&n->gc_lock, NULL);
 	pthread_mutex_init(&n->hlock, NULL);
 	pthread_mutex_init(&n->inval_lock, NULL);
@@ -663,7 +658,6 @@ void node_set_mount_probe(struct node *n, void (*fn)(struct node_mount_stats *st
 
 int node_start(struct node *n)
 {
-	sigset_t all, old;
 	int r = ctl_start(n, n->data_dir, &n->ctl);
 
 	if (r != 0) {
@@ -671,10 +665,7 @@ int node_start(struct node *n)
 		return r;
 	}
 	/* Signals belong to the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = -pthread_create(&n->gc_thread, NULL, gc_main, n);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = thread_spawn(&n->gc_thread, gc_main, n);
 	if (r != 0) {
 		log_error("cannot start the collector: %s", strerror(-r));
 		return r;
@@ -1454,7 +1445,7 @@ static const char *file_name(struct node_file *f, char *buf, size_t len)
 static void set_changed(struct node_file *f, uint64_t size)
 {
 	__atomic_store_n(&f->size, size, __ATOMIC_RELAXED);
-	__atomic_store_n(&f->mtime_ns, now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&f->mtime_ns, clock_wall_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&f->dirty, 1, __ATOMIC_RELEASE);
 }
 
@@ -1595,7 +1586,7 @@ int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t 
 	if ((f = file_new(n, path)) == NULL)
 		return -ENOMEM;
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
-	f->mtime_ns = now_ns();
+	f->mtime_ns = clock_wall_ns();
 	f->created = 1;
 	/* Fresh: sequential writes are hashed as they come. */
 	stage_reset(f);
@@ -1759,7 +1750,7 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	uint8_t sha[STORE_SHA_BYTES];
 	struct db_publish p = { 0 };
 	int r = 0, published = 0;
-	int64_t t0 = now_ns(), t_hash, t_sync;
+	int64_t t0 = clock_wall_ns(), t_hash, t_sync;
 	char name[PATH_TREE_MAX];
 
 	*has_old = 0;
@@ -1777,13 +1768,13 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	} else if ((r = store_hash_fd(f->stage_fd, sha, NULL)) != 0) {
 		goto fail;
 	}
-	t_hash = now_ns();
+	t_hash = clock_wall_ns();
 	/* The slow part of storing, outside the collector's lock. */
 	if (f->stage_fd >= 0 && fsync(f->stage_fd) != 0) {
 		r = -errno;
 		goto fail;
 	}
-	t_sync = now_ns();
+	t_sync = clock_wall_ns();
 	pthread_rwlock_rdlock(&n->gc_lock);
 	if (f->stage_fd >= 0 &&
 	    (r = store_commit(n->store, f->stage_fd, f->stage_path, sha)) != 0) {
@@ -1835,7 +1826,7 @@ static int publish(struct node_file *f, int *has_old, uint8_t old[STORE_SHA_BYTE
 	log_debug("published %02x%02x%02x%02x...: %llu bytes (hash %lld ms, fsync %lld ms, "
 		  "commit %lld ms)", sha[0], sha[1], sha[2], sha[3], (unsigned long long)f->size,
 		  (long long)(t_hash - t0) / 1000000, (long long)(t_sync - t_hash) / 1000000,
-		  (long long)(now_ns() - t_sync) / 1000000);
+		  (long long)(clock_wall_ns() - t_sync) / 1000000);
 	return 0;
 fail:
 	log_error("%s: cannot store the new content: %s; the file keeps its previous content",
@@ -1909,7 +1900,7 @@ int node_put_open(struct node *n, const char *path, int *existed, struct node_fi
 	f->writable = 1;
 	f->uid = getuid();	/* a new file is the node's, as from mkdir */
 	f->gid = getgid();
-	f->mtime_ns = now_ns();
+	f->mtime_ns = clock_wall_ns();
 	stage_reset(f);
 	f->dirty = 1;	/* an empty body is an empty file */
 	*out = f;
@@ -2007,8 +1998,7 @@ int node_status(struct node *n, struct node_status *st)
 			o->s = sm[i];
 			o->has_link = n->net != NULL && net_link(n->net, sm[i].pk, &o->link);
 			if (n->net == NULL || net_name_of(n->net, sm[i].pk, o->name, sizeof(o->name)) != 0)
-				for (int j = 0; j < 8; j++)
-					snprintf(o->name + 2 * j, 3, "%02x", sm[i].pk[j]);
+				hex_encode(sm[i].pk, 8, o->name);
 		}
 	}
 	if (n->xfer != NULL) {

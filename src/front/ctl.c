@@ -18,6 +18,7 @@
 
 #include "deadline.h"
 #include "log.h"
+#include "thread.h"
 #include "ident.h"
 #include "net.h"
 #include "node.h"
@@ -314,7 +315,6 @@ int ctl_start(struct node *n, const char *data_dir, struct ctl **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctl *c;
-	sigset_t all, old;
 	int r;
 
 	*out = NULL;
@@ -338,10 +338,7 @@ int ctl_start(struct node *n, const char *data_dir, struct ctl **out)
 		goto fail;
 	}
 	/* Signals belong to the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = -pthread_create(&c->thread, NULL, ctl_main, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = thread_spawn(&c->thread, ctl_main, c);
 	if (r != 0)
 		goto fail;
 	*out = c;

@@ -24,8 +24,10 @@
 #include "cluster.h"
 #include "db.h"
 #include "deadline.h"
+#include "clock.h"
 #include "hex.h"
 #include "log.h"
+#include "thread.h"
 #include "wire.h"
 #include "xfer.h"
 
@@ -235,13 +237,6 @@ struct net {
 	int cut_asked;		/* its current DHT key was asked for */
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Another thread handed the net thread something: end its poll. */
 static void net_wake(struct net *n)
@@ -738,7 +733,7 @@ static int member_offline(struct net *n, const uint8_t *pk)
 
 	pthread_mutex_lock(&n->lock);
 	m = member_locked(n, pk);
-	off = m == NULL || cluster_state(&n->cl, m, wall_ms()) >= CL_OFFLINE;
+	off = m == NULL || cluster_state(&n->cl, m, clock_wall_ms()) >= CL_OFFLINE;
 	pthread_mutex_unlock(&n->lock);
 	return off;
 }
@@ -958,7 +953,7 @@ static void on_friend_request(Tox *tox, const uint8_t *pk, const uint8_t *msg, s
 		   removed) is linked for one grace time, in which it hears
 		   its tombstone and nothing else; then it is dropped. */
 		if (m != NULL && m->removed) {
-			int64_t now = wall_ms(), grace = REMOVE_GRACE_MS(n->cfg->heartbeat_ms);
+			int64_t now = clock_wall_ms(), grace = REMOVE_GRACE_MS(n->cfg->heartbeat_ms);
 
 			/* Once per two grace times at most: a removed node
 			   that ignores its tombstone is not kept linked. */
@@ -1025,7 +1020,7 @@ static void heartbeat_to(struct net *n, int64_t f_only)
 
 	pthread_mutex_lock(&n->lock);
 	cluster_beat(&n->cl);
-	r = cluster_encode(&n->cl, wall_ms(), &hb, &len);
+	r = cluster_encode(&n->cl, clock_wall_ms(), &hb, &len);
 	pthread_mutex_unlock(&n->lock);
 	if (r != 0)
 		return;
@@ -1344,7 +1339,7 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 	struct rpc_call *c;
 	int self_removed = 0, r;
 	size_t tombs;
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 
 	r = wire_decode(buf, len, &m);
 	free(buf);
@@ -1511,7 +1506,7 @@ static void on_packet(Tox *tox, uint32_t f, const uint8_t *data, size_t len, voi
 			p->heard_at = p->last_rx;
 			pthread_mutex_lock(&n->lock);
 			if ((mb = member_locked(n, p->pk)) != NULL && !mb->removed)
-				cluster_heard(mb, wall_ms());
+				cluster_heard(mb, clock_wall_ms());
 			pthread_mutex_unlock(&n->lock);
 		}
 		if (p->reasm == NULL && (p->reasm = wire_reasm_new(REASM_MSGS, REASM_BYTES)) == NULL)
@@ -1877,7 +1872,7 @@ static void choose_peers(struct net *n)
 				/* A removed member keeps its link for a grace time,
 				   so the tombstone reaches it too. */
 				struct cluster_member *m = member_locked(n, n->fr[f].pk);
-				int64_t now = wall_ms();
+				int64_t now = clock_wall_ms();
 
 				removed = n->snap.removed ||
 					  (m != NULL && m->removed &&
@@ -1932,7 +1927,7 @@ static void fail_parked(struct net *n)
 /* Once per heartbeat interval: states, pings, forgetting, saving. */
 static void tick(struct net *n)
 {
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	struct {
 		uint8_t pk[TOX_PUBLIC_KEY_SIZE];
 		int what;	/* 1 ping */
@@ -2594,7 +2589,6 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	      struct net **out)
 {
 	struct net *n = NULL;
-	sigset_t all, old;
 	char server[CLUSTER_SERVER_MAX + 1];
 	uint8_t addr[TOX_ADDRESS_SIZE];
 	int r = -ENOMEM;
@@ -2625,7 +2619,7 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	ident_address(id, addr);
 	snprintf(server, sizeof(server), "%s:%d", cfg->server_domain_name, cfg->server_port);
 	if ((r = cluster_init(&n->cl, addr, cfg->server_name, server, cfg->heartbeat_ms,
-			      cfg->forget_after_ms, wall_ms())) != 0)
+			      cfg->forget_after_ms, clock_wall_ms())) != 0)
 		goto fail;
 	if ((r = db_members(db, load_member, n)) != 0) {
 		log_error("net: cannot read the node list: %s", strerror(-r));
@@ -2651,13 +2645,10 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 
 		xfer_attach(n->xfer, &xn);
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = -pthread_create(&n->svc_thread, NULL, svc_main, n);
+	r = thread_spawn(&n->svc_thread, svc_main, n);
 	n->svc_started = r == 0;
 	if (r == 0)
-		r = -pthread_create(&n->thread, NULL, net_main, n);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+		r = thread_spawn(&n->thread, net_main, n);
 	if (r != 0)
 		goto fail;
 	log_notice("net: Tox up on UDP port %u%s, id %s", n->snap.udp_port,
@@ -2739,7 +2730,7 @@ void net_status(struct net *n, struct net_status *st)
 
 size_t net_online(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max)
 {
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	size_t k = 0;
 
 	pthread_mutex_lock(&n->lock);
@@ -2810,7 +2801,7 @@ int net_remove(struct net *n, const char *what)
 	if ((r = net_lookup(n, what, pk)) != 0)
 		return r;
 	pthread_mutex_lock(&n->lock);
-	r = cluster_remove(&n->cl, pk, wall_ms());
+	r = cluster_remove(&n->cl, pk, clock_wall_ms());
 	n->dirty_peers = 1;
 	pthread_mutex_unlock(&n->lock);
 	if (r == 0) {
@@ -2847,7 +2838,7 @@ int net_reconnect(struct net *n, const char *what)
 
 char *net_nodes(struct net *n, int json)
 {
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	json_t *arr = json ? json_array() : NULL, *root = NULL;
 	size_t cap = 256, len = 0;
 	char *text = json ? NULL : malloc(cap), *out = NULL;

@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "db.h"
+#include "hex.h"
 #include "log.h"
+#include "thread.h"
 #include "net.h"
 #include "xfer.h"
 
@@ -120,8 +122,7 @@ static int consider(const uint8_t sha[DB_SHA_BYTES], uint64_t size, void *ctx)
 	{
 		char hex[17];
 
-		for (int i = 0; i < 8; i++)
-			snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+		hex_encode(sha, 8, hex);
 		log_info("replica: taking a copy of %s (%zu of %d copies online)", hex, online,
 			 r->replicas);
 		if ((e = xfer_fetch(r->xfer, sha, size)) != 0)
@@ -175,7 +176,6 @@ int replica_start(struct db *db, struct xfer *x, struct net *net, const uint8_t 
 		  int replicas, const char *data_dir, uint64_t reserve, struct replica **out)
 {
 	struct replica *r = calloc(1, sizeof(*r));
-	sigset_t all, old;
 	int e;
 
 	*out = NULL;
@@ -195,10 +195,7 @@ int replica_start(struct db *db, struct xfer *x, struct net *net, const uint8_t 
 	r->reserve = reserve;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = -pthread_create(&r->thread, NULL, replica_main, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	e = thread_spawn(&r->thread, replica_main, r);
 	if (e != 0) {
 		pthread_mutex_destroy(&r->lock);
 		pthread_cond_destroy(&r->cond);

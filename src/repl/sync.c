@@ -11,7 +11,10 @@
 #include <time.h>
 
 #include "deadline.h"
+#include "clock.h"
+#include "hex.h"
 #include "log.h"
+#include "thread.h"
 #include "net.h"
 #include "path.h"
 
@@ -974,13 +977,6 @@ struct sync {
 	uint8_t asked_pk[2][32];	/* and to whom */
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* p has (or may have) changes this node lacks (lock held). */
 static void behind(struct speer *p, int64_t now)
@@ -1248,7 +1244,7 @@ static int stage_apply(struct sync *s, struct stage *st)
 	} else {
 		s->st.pulls++;
 		s->st.applied += (uint64_t)applied;
-		s->st.last_pull = wall_ms();
+		s->st.last_pull = clock_wall_ms();
 	}
 	pthread_mutex_unlock(&s->lock);
 	return applied;
@@ -1269,8 +1265,7 @@ static int pull_from(struct sync *s, const uint8_t *pk)
 	char hex[17];
 
 	memcpy(next.pk, pk, 32);
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", pk[i]);
+	hex_encode(pk, 8, hex);
 	for (int round = 0; round < PULL_ROUNDS; round++) {
 		struct sync_batch b = { 0 };
 		uint8_t *reply = NULL;
@@ -1547,7 +1542,6 @@ int sync_start(struct db *db, struct net *net, const struct ident *id, sync_chan
 	       void *ctx, struct sync **out)
 {
 	struct sync *s = calloc(1, sizeof(*s));
-	sigset_t all, old;
 	int r;
 
 	*out = NULL;
@@ -1560,10 +1554,7 @@ int sync_start(struct db *db, struct net *net, const struct ident *id, sync_chan
 	s->ctx = ctx;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = -pthread_create(&s->thread, NULL, sync_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = thread_spawn(&s->thread, sync_main, s);
 	if (r != 0) {
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->cond);

@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "deadline.h"
+#include "hex.h"
 #include "log.h"
 #include "net.h"
 #include "sha256.h"
@@ -90,9 +91,7 @@ struct xfer {
 
 static char *short_hex(const uint8_t *k, char out[17])
 {
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-	return out;
+	return hex_encode(k, 8, out);
 }
 
 struct xfer *xfer_new(struct store *st, struct db *db, const uint8_t self[32], int64_t timeout_ms)

@@ -196,13 +196,6 @@ int db_errno(int rc)
 	}
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static sqlite3_stmt *stmt(struct db *db, enum stmt_id id)
 {
@@ -390,7 +383,7 @@ static int put_tombstone(struct db *db, const char *path)
 	sqlite3_stmt *s = stmt(db, S_TOMB);
 
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now_ns());
+	sqlite3_bind_int64(s, 2, clock_wall_ns());
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)clock_now(db->clock));
 	sqlite3_bind_blob(s, 4, db->self, DB_NODE_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)db->next_seq++);
@@ -551,7 +544,7 @@ static int ensure_root(struct db *db)
 		memset(&e, 0, sizeof(e));
 		e.kind = DB_DIR;
 		e.mode = 0755;
-		e.mtime_ns = e.ctime_ns = now_ns();
+		e.mtime_ns = e.ctime_ns = clock_wall_ns();
 		r = put_entry(db, "/", &e);
 	}
 	return tx_end(db, r, seq);
@@ -714,7 +707,7 @@ static int create_entry(struct db *db, const char *path, struct db_entry *e)
 	}
 	if (r != -ENOENT)
 		goto out;
-	e->mtime_ns = e->ctime_ns = now_ns();
+	e->mtime_ns = e->ctime_ns = clock_wall_ns();
 	if ((r = put_entry(db, path, e)) == 0)
 		r = touch_parent(db, path, e->ctime_ns);
 out:
@@ -742,7 +735,7 @@ int db_publish(struct db *db, struct db_publish *p)
 {
 	struct db_entry e;
 	uint64_t seq;
-	int64_t now = now_ns();
+	int64_t now = clock_wall_ns();
 	int r, created = 0;
 
 	p->has_old = 0;
@@ -817,7 +810,7 @@ int db_unlink(struct db *db, const char *path, int *has_old, uint8_t old_sha[DB_
 			memcpy(old_sha, e.sha256, DB_SHA_BYTES);
 		}
 		if ((r = put_tombstone(db, path)) == 0)
-			r = touch_parent(db, path, now_ns());
+			r = touch_parent(db, path, clock_wall_ns());
 	}
 	db_entry_clear(&e);
 out:
@@ -843,7 +836,7 @@ int db_rmdir(struct db *db, const char *path)
 		r = -ENOTEMPTY;
 	db_entry_clear(&e);
 	if (r == 0 && (r = put_tombstone(db, path)) == 0)
-		r = touch_parent(db, path, now_ns());
+		r = touch_parent(db, path, clock_wall_ns());
 out:
 	return tx_end(db, r, seq);
 }
@@ -901,7 +894,7 @@ int db_rename(struct db *db, const char *from, const char *to, unsigned flags,
 	char **paths = NULL;
 	size_t n = 0;
 	uint64_t seq;
-	int64_t now = now_ns();
+	int64_t now = clock_wall_ns();
 	int r, have_dst = 0;
 
 	*has_old = 0;
@@ -1012,7 +1005,7 @@ int db_setattr(struct db *db, const char *path, int what, uint32_t mode, uint32_
 	sqlite3_bind_int64(s, 3, e.uid);
 	sqlite3_bind_int64(s, 4, e.gid);
 	sqlite3_bind_int64(s, 5, e.mtime_ns);
-	sqlite3_bind_int64(s, 6, now_ns());
+	sqlite3_bind_int64(s, 6, clock_wall_ns());
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)clock_now(db->clock));
 	sqlite3_bind_blob(s, 8, db->self, DB_NODE_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, (sqlite3_int64)db->next_seq++);
@@ -1068,7 +1061,7 @@ static int holder_change(struct db *db, enum stmt_id id, const uint8_t sha[DB_SH
 	if ((r = tx_begin(db)) != 0)
 		return r;
 	seq = db->next_seq;
-	r = holder_set(db, id, sha, node, now_ns());
+	r = holder_set(db, id, sha, node, clock_wall_ns());
 	return tx_end(db, r, seq);
 }
 
@@ -1783,7 +1776,7 @@ static int revive_one(struct db *db, const char *path, const uint8_t *vv, size_t
 	memset(&e, 0, sizeof(e));
 	e.kind = DB_DIR;
 	e.mode = 0755;
-	e.mtime_ns = e.ctime_ns = now_ns();
+	e.mtime_ns = e.ctime_ns = clock_wall_ns();
 	if ((r = get_any(db, path, &e)) == 0) {
 		/* Keep the folder's own attributes where it had them. */
 		if (e.kind != DB_DIR) {
@@ -1795,7 +1788,7 @@ static int revive_one(struct db *db, const char *path, const uint8_t *vv, size_t
 			e.target = NULL;
 		}
 		e.deleted = 0;
-		e.ctime_ns = now_ns();
+		e.ctime_ns = clock_wall_ns();
 	} else {
 		/*
 		 * Never seen here: a stand-in until the folder's own version
@@ -1809,7 +1802,7 @@ static int revive_one(struct db *db, const char *path, const uint8_t *vv, size_t
 		memset(&e, 0, sizeof(e));
 		e.kind = DB_DIR;
 		e.mode = 0755;
-		e.mtime_ns = e.ctime_ns = now_ns();
+		e.mtime_ns = e.ctime_ns = clock_wall_ns();
 		e.hlc = 1;
 		memcpy(e.origin, db->self, DB_NODE_BYTES);
 		e.seq = db->next_seq++;
@@ -1979,7 +1972,7 @@ static int apply_one(struct db *db, const struct db_rec *in, struct changed_list
 
 	/* A clock far ahead is not followed: every later change here would
 	   carry it.  The version itself is kept as it is. */
-	if (clock_ms(in->e.hlc) <= (uint64_t)(now_ns() / 1000000) + DB_SKEW_MAX_MS)
+	if (clock_ms(in->e.hlc) <= (uint64_t)(clock_wall_ns() / 1000000) + DB_SKEW_MAX_MS)
 		clock_observe(db->clock, in->e.hlc);
 	else
 		log_warn("db: a version of %s is dated more than a day ahead of this clock",
@@ -2085,7 +2078,7 @@ int db_apply(struct db *db, const struct db_rec *recs, size_t n, const struct db
 
 			sqlite3_bind_blob(h, 1, recs[i].e.sha256, DB_SHA_BYTES, SQLITE_STATIC);
 			sqlite3_bind_blob(h, 2, recs[i].e.origin, DB_NODE_BYTES, SQLITE_STATIC);
-			sqlite3_bind_int64(h, 3, now_ns());
+			sqlite3_bind_int64(h, 3, clock_wall_ns());
 			sqlite3_bind_int64(h, 4, (sqlite3_int64)recs[i].e.seq);
 			sqlite3_bind_int(h, 5, recs[i].e.deleted != 0);
 			if (recs[i].wire != NULL)

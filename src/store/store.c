@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "deadline.h"
+#include "hex.h"
 #include "log.h"
 #include "sha256.h"
 
@@ -68,13 +69,7 @@ int store_space_for(struct store *st, uint64_t bytes)
 
 void store_hex(const uint8_t sha[STORE_SHA_BYTES], char out[STORE_HEX_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < STORE_SHA_BYTES; i++) {
-		out[2 * i] = digits[sha[i] >> 4];
-		out[2 * i + 1] = digits[sha[i] & 15];
-	}
-	out[2 * STORE_SHA_BYTES] = '\0';
+	hex_encode(sha, STORE_SHA_BYTES, out);
 }
 
 int store_unhex(const char *hex, uint8_t sha[STORE_SHA_BYTES])

@@ -20,6 +20,19 @@ static uint64_t wall_real(void *ctx)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+int64_t clock_wall_ms(void)
+{
+	return (int64_t)wall_real(NULL);
+}
+
+int64_t clock_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 struct clock *clock_new(clock_wall_fn wall, void *ctx)
 {
 	struct clock *c = calloc(1, sizeof(*c));

@@ -23,6 +23,9 @@ void clock_free(struct clock *c);
 uint64_t clock_now(struct clock *c);
 /* Fold in a timestamp from elsewhere (a peer, or the database at start). */
 void clock_observe(struct clock *c, uint64_t ts);
+/* The wall clock (CLOCK_REALTIME) since the epoch, in ms and in ns. */
+int64_t clock_wall_ms(void);
+int64_t clock_wall_ns(void);
 /* Milliseconds part of a timestamp. */
 static inline uint64_t clock_ms(uint64_t ts) { return ts >> CLOCK_LOGICAL_BITS; }
 

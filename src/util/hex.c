@@ -3,27 +3,21 @@
 #include <errno.h>
 #include <string.h>
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include <sodium.h>
 
 int hex_decode(const char *s, uint8_t *out, size_t n)
 {
+	size_t got = 0;
+	const char *end = NULL;
+
 	if (s == NULL || strlen(s) != 2 * n)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, &end) != 0 || got != n || *end != '\0')
+		return -EINVAL;
 	return 0;
+}
+
+char *hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	return sodium_bin2hex(out, 2 * n + 1, in, n);
 }
