@@ -2,6 +2,7 @@
 #
 #   make              build oand and mount.oand
 #   make check        unit tests (Check) and integration tests (real mounts)
+#   make check-layers no include up a layer, no frontend compiled against tox.h
 #   make check-slow   the longer integration tests (tests/integration/s_*.sh: slow links)
 #   make SAN=1 check  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make install      PREFIX=/usr/local DESTDIR= (make uninstall: the same)
@@ -214,7 +215,17 @@ fuzz: $(FUZZ_BIN)
 			tail -40 build/fuzz/$$(basename $$f).log; exit 1; fi; \
 		grep -E "^(Done|stat::number_of_executed_units)" build/fuzz/$$(basename $$f).log; done
 
-check: unit integration fuzz
+# No include goes up a layer (tests/lint/layers.sh), and no frontend (the
+# API, the control socket, the command line, FUSE) is compiled against
+# Tox: only src/net and src/repl see tox.h.
+FRONT_SRC = $(wildcard src/front/*.c fuse/*.c)
+check-layers:
+	@tests/lint/layers.sh
+	@$(foreach f,$(FRONT_SRC),if $(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(call inc_of,$(f)) -M $(f) | \
+		grep -q 'tox/tox\.h'; then echo "layers: $(f) is compiled against tox.h"; exit 1; fi;) \
+		echo "layers: no frontend is compiled against tox.h ($(words $(FRONT_SRC)) sources)"
+
+check: check-layers unit integration fuzz
 
 # Bare c-toxcore in the shape of the cluster benchmarks, as their reference.
 build/bench/toxref: bench/toxref.c
@@ -297,5 +308,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration check-slow fuzz check bench bench-cluster bench-share bench-slowlink bench-http bench-sync install uninstall deps man-check clean
+.PHONY: all unit integration check-slow fuzz check check-layers bench bench-cluster bench-share bench-slowlink bench-http bench-sync install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)

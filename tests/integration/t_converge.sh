@@ -26,7 +26,7 @@ done
 for n in a b c; do t_start_mounted_ns "$P-$n" $n || t_die "node $n did not start"; done
 all_online() { t_all_online a 3 && t_all_online b 3 && t_all_online c 3; }
 t_check "all three online" t_wait 180 "all to list 3 online" all_online
-cut() { for n in "$@"; do ip -n "$P-$n" link set eth0 down; done; }
+link_down() { for n in "$@"; do ip -n "$P-$n" link set eth0 down; done; }
 heal() { for n in a b c; do ip -n "$P-$n" link set eth0 up; done; }
 tree() {
 	(cd "$T_DIR/$1.mnt/$2" && find . -type d -printf '%p d %m %T@ %C@\n' &&
@@ -99,7 +99,7 @@ for seed in ${SEEDS:-1 2 3}; do
 	done
 	# All three apart: everyone changes its own files and the shared ones;
 	# a deletes pd while b adds to it.
-	cut a b c
+	link_down a b c
 	for n in a b c; do ops $n "$d" 12; shared $n "$d"; done
 	rm -r "$T_DIR/a.mnt/$d/pd" || t_fail "rm -r pd on a"
 	echo "from b" > "$T_DIR/b.mnt/$d/pd/fromb" || t_fail "write in pd on b"
@@ -107,7 +107,7 @@ for seed in ${SEEDS:-1 2 3}; do
 	t_check "seed $seed: all online after the first healing" t_wait 300 "all to list 3 online" all_online
 	t_wait 120 "the trees to agree (seed $seed, first healing)" same_trees "$d"
 	# c apart: all go on changing their own files.
-	cut c
+	link_down c
 	for n in a b c; do ops $n "$d" 8; done
 	heal
 	t_check "seed $seed: all online after the second healing" t_wait 300 "all to list 3 online" all_online
