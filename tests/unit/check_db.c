@@ -2059,6 +2059,103 @@ START_TEST(test_apply_any_order)
 }
 END_TEST
 
+/* Every version node from holds, once each (db_changes of every origin). */
+static void all_recs(struct t *from, struct recs *rs)
+{
+	struct origins o = { .n = 0 };
+
+	ck_assert_int_eq(db_seen(from->db, origin_add, &o), 0);
+	for (size_t i = 0; i < o.n; i++)
+		ck_assert_int_eq(db_changes(from->db, o.v[i], 0, UINT64_MAX, 1000000, recs_add, rs), 0);
+}
+
+/*
+ * A folder removed (rm -r) on one node while another adds a file to it,
+ * each unaware of the other, and every version then reaching every node in
+ * a random order (relayed, one at a time or in batches, the order of one
+ * origin's versions not kept): the three trees end the same, the folder is
+ * back with the new file in it, and the removed file stays removed.
+ */
+START_TEST(test_apply_folder_removed_while_added_any_order)
+{
+	struct t n[3];
+	struct dump d0, d;
+	unsigned seed = 1000 + (unsigned)_i;
+
+	for (int i = 0; i < 3; i++) {
+		t_init(&n[i]);
+		t_close(&n[i]);
+		memset(n[i].self, 0x11 * (i + 1), sizeof(n[i].self));
+		n[i].wall.ms += (uint64_t)i * 7;
+		t_open(&n[i]);
+	}
+	ck_assert_int_eq(db_mkdir(n[0].db, "/pd", 0755, 0, 0), 0);
+	ck_assert_int_eq(publish_file(&n[0], "/pd/old", 1, 10), 0);
+	ck_assert_int_eq(publish_file(&n[0], "/keep", 2, 10), 0);
+	pull_all(&n[1], &n[0]);
+	pull_all(&n[2], &n[0]);
+	for (int i = 0; i < 3; i++)
+		n[i].wall.ms += 1000 + (uint64_t)(rand_r(&seed) % 500);
+	{
+		int has_old;
+		uint8_t old[DB_SHA_BYTES];
+
+		ck_assert_int_eq(db_unlink(n[0].db, "/pd/old", &has_old, old), 0);
+	}
+	ck_assert_int_eq(db_rmdir(n[0].db, "/pd"), 0);
+	ck_assert_int_eq(publish_file(&n[1], "/pd/fromb", 3, 10), 0);
+	for (int round = 0; round < 8; round++) {
+		for (int to = 0; to < 3; to++) {
+			struct recs rs = { 0 };
+
+			for (int from = 0; from < 3; from++)
+				if (from != to)
+					all_recs(&n[from], &rs);
+			for (size_t i = rs.n; i > 1; i--) {
+				size_t j = (size_t)rand_r(&seed) % i;
+				struct db_rec tmp = rs.v[i - 1];
+
+				rs.v[i - 1] = rs.v[j];
+				rs.v[j] = tmp;
+			}
+			for (size_t i = 0; i < rs.n;) {
+				size_t k = 1 + (size_t)rand_r(&seed) % 3;
+
+				if (k > rs.n - i)
+					k = rs.n - i;
+				apply(&n[to], &rs.v[i], k);
+				i += k;
+			}
+			recs_clear(rs.v, rs.n);
+			free(rs.v);
+			n[to].wall.ms += 10;
+		}
+	}
+	dump_tree(&n[0], &d0, 0);
+	for (int i = 0; i < 3; i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "seed %u, node %d", seed, i);
+		ck_assert_msg(kind_of(&n[i], "/pd") == DB_DIR, "%s: /pd is not a folder", what);
+		ck_assert_msg(kind_of(&n[i], "/pd/fromb") == DB_FILE, "%s: /pd/fromb is gone", what);
+		{
+			struct db_entry e;
+			int r = db_get(n[i].db, "/pd/old", &e);
+
+			if (r == 0)
+				db_entry_clear(&e);
+			ck_assert_msg(r == -ENOENT, "%s: /pd/old came back", what);
+		}
+		dump_tree(&n[i], &d, 0);
+		assert_same_dump(&d0, &d, what);
+		dump_free(&d);
+	}
+	dump_free(&d0);
+	for (int i = 0; i < 3; i++)
+		t_done(&n[i]);
+}
+END_TEST
+
 /*
  * Two concurrent writes of a path within 35 bytes of PATH_TREE_MAX: the
  * conflict copy's name gives way to the whole path's limit too, and the
@@ -2132,6 +2229,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_apply_dir_tombstone_live_child);
 	tcase_add_test(tc, test_apply_parent_missing);
 	tcase_add_test(tc, test_apply_twice);
+	tcase_add_loop_test(tc, test_apply_folder_removed_while_added_any_order, 0, 200);
 	tcase_add_loop_test(tc, test_apply_any_order, 2, 3);
 	suite_add_tcase(s, tc);
 
