@@ -17,6 +17,7 @@
 #include "thread.h"
 #include "net.h"
 #include "path.h"
+#include "syncwire.h"
 
 #define PULL_TIMEOUT_MS 60000
 #define PULL_ROUNDS 64		/* answers in a row from one member before others get a turn */
@@ -26,171 +27,79 @@
 #define PEERS_MAX 512
 #define RETRY_MS 2000		/* a failed pull is tried again after this */
 
-/* ---- encoding: little-endian, lengths before contents ---- */
+/* ---- db's structs and the codec's (src/proto/syncwire) ---- */
 
-/* The fixed part of an encoded record: no record is shorter. */
-#define REC_MIN_BYTES (2 + 1 + 1 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + DB_NODE_BYTES + 8 + 1 + 2 + 2)
+_Static_assert(SYNCWIRE_NODE_BYTES == DB_NODE_BYTES && SYNCWIRE_SHA_BYTES == DB_SHA_BYTES &&
+		       SYNCWIRE_SIGN_PK_BYTES == DB_SIGN_PK_BYTES &&
+		       SYNCWIRE_BIND_SIG_BYTES == DB_SIG_BYTES && SYNCWIRE_VV_ENTRY == DB_VV_ENTRY &&
+		       SYNCWIRE_VV_BYTES == DB_VV_BYTES && SYNCWIRE_SIGN_SK_BYTES == IDENT_SIGN_SK_BYTES,
+	       "the codec's sizes are db's and ident's");
+_Static_assert((int)SYNCWIRE_FILE == (int)DB_FILE && (int)SYNCWIRE_DIR == (int)DB_DIR &&
+		       (int)SYNCWIRE_LINK == (int)DB_LINK && (int)SYNCWIRE_HOLDER == (int)DB_HOLDER,
+	       "the codec's kinds are db's");
 
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-	int err;
-};
-
-static void put(struct buf *b, const void *v, size_t n)
+/* r as the codec sees it: w borrows r's strings and buffers. */
+static void rec_view(const struct db_rec *r, struct syncwire_rec *w)
 {
-	if (b->err || n == 0)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		uint8_t *p;
+	const struct db_entry *e = &r->e;
 
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, v, n);
-	b->len += n;
+	memset(w, 0, sizeof(*w));
+	w->path = r->path;
+	w->kind = e->kind;
+	w->deleted = e->deleted;
+	w->mode = e->mode;
+	w->uid = e->uid;
+	w->gid = e->gid;
+	w->size = e->size;
+	w->mtime_ns = e->mtime_ns;
+	w->ctime_ns = e->ctime_ns;
+	w->has_sha = e->has_sha;
+	memcpy(w->sha256, e->sha256, DB_SHA_BYTES);
+	w->target = e->target;
+	w->hlc = e->hlc;
+	memcpy(w->origin, e->origin, DB_NODE_BYTES);
+	w->seq = e->seq;
+	w->vv = r->vv;
+	w->vv_len = r->vv_len;
+	w->wire = r->wire;
+	w->wire_len = r->wire_len;
 }
 
-static void put_u(struct buf *b, uint64_t v, int bytes)
+/* w's contents into r: they move over, w is left empty. */
+static void rec_take(struct syncwire_rec *w, struct db_rec *r)
 {
-	uint8_t x[8];
+	struct db_entry *e = &r->e;
 
-	for (int i = 0; i < bytes; i++)
-		x[i] = (uint8_t)(v >> (8 * i));
-	put(b, x, (size_t)bytes);
+	memset(r, 0, sizeof(*r));
+	r->path = w->path;
+	e->kind = w->kind;
+	e->deleted = w->deleted;
+	e->mode = w->mode;
+	e->uid = w->uid;
+	e->gid = w->gid;
+	e->size = w->size;
+	e->mtime_ns = w->mtime_ns;
+	e->ctime_ns = w->ctime_ns;
+	e->has_sha = w->has_sha;
+	memcpy(e->sha256, w->sha256, DB_SHA_BYTES);
+	e->target = w->target;
+	e->hlc = w->hlc;
+	memcpy(e->origin, w->origin, DB_NODE_BYTES);
+	e->seq = w->seq;
+	r->vv = w->vv;
+	r->vv_len = w->vv_len;
+	r->wire = w->wire;
+	r->wire_len = w->wire_len;
+	memset(w, 0, sizeof(*w));
 }
 
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	int bad;
-};
 
-static uint64_t get_u(struct rd *r, int bytes)
-{
-	uint64_t v = 0;
-
-	if (r->bad || r->left < (size_t)bytes) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | r->p[i];
-	r->p += bytes;
-	r->left -= (size_t)bytes;
-	return v;
-}
-
-static const uint8_t *get_bytes(struct rd *r, size_t n)
-{
-	const uint8_t *p = r->p;
-
-	if (r->bad || r->left < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
-}
-
-int sync_encode_pull(const struct db_range *have, size_t n, const struct sync_gap *gap,
-		     uint8_t **out, size_t *len)
-{
-	struct buf b = { 0 };
-
-	*out = NULL;
-	*len = 0;
-	if (n > SYNC_ORIGINS_MAX)
-		return -E2BIG;
-	put_u(&b, SYNC_VERSION, 1);
-	put_u(&b, n, 2);
-	for (size_t i = 0; i < n; i++) {
-		put(&b, have[i].origin, DB_NODE_BYTES);
-		put_u(&b, have[i].upto, 8);
-	}
-	put_u(&b, gap != NULL && gap->has, 1);
-	if (gap != NULL && gap->has) {
-		if (gap->n == 0 || gap->n > SYNC_GAP_BUCKETS) {
-			free(b.p);
-			return -EINVAL;
-		}
-		put_u(&b, gap->direct, 8);
-		put_u(&b, gap->bucket, 8);
-		put_u(&b, gap->n, 2);
-		put(&b, gap->digest, gap->n * SYNC_DIGEST_BYTES);
-	}
-	if (b.err) {
-		free(b.p);
-		return b.err;
-	}
-	*out = b.p;
-	*len = b.len;
-	return 0;
-}
-
-int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n,
-		     struct sync_gap *gap)
-{
-	struct rd r = { buf, len, 0 };
-	struct sync_gap g = { 0 };
-	size_t k;
-
-	*have = NULL;
-	*n = 0;
-	if (gap != NULL)
-		memset(gap, 0, sizeof(*gap));
-	if (get_u(&r, 1) != SYNC_VERSION)
-		return -EPROTO;
-	k = (size_t)get_u(&r, 2);
-	if (r.bad || k > SYNC_ORIGINS_MAX || r.left < k * (DB_NODE_BYTES + 8) + 1)
-		return -EBADMSG;
-	r.p += k * (DB_NODE_BYTES + 8);
-	r.left -= k * (DB_NODE_BYTES + 8);
-	g.has = (int)get_u(&r, 1);
-	if (g.has == 1) {
-		const uint8_t *d;
-
-		g.direct = get_u(&r, 8);
-		g.bucket = get_u(&r, 8);
-		g.n = (size_t)get_u(&r, 2);
-		if (g.n == 0 || g.n > SYNC_GAP_BUCKETS || g.bucket == 0 || g.direct > INT64_MAX ||
-		    g.bucket > INT64_MAX)
-			return -EBADMSG;
-		if ((d = get_bytes(&r, g.n * SYNC_DIGEST_BYTES)) != NULL)
-			memcpy(g.digest, d, g.n * SYNC_DIGEST_BYTES);
-	}
-	if (r.bad || g.has > 1 || r.left != 0)
-		return -EBADMSG;
-	r.p = buf + 3;
-	if (k > 0 && (*have = calloc(k, sizeof(**have))) == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < k; i++) {
-		memcpy((*have)[i].origin, r.p, DB_NODE_BYTES);
-		r.p += DB_NODE_BYTES;
-		for (int j = 7; j >= 0; j--)
-			(*have)[i].upto = (*have)[i].upto << 8 | r.p[j];
-		r.p += 8;
-	}
-	*n = k;
-	if (gap != NULL)
-		*gap = g;
-	return 0;
-}
-
-/* Digests of buckets of sequence numbers (struct sync_gap). */
+/* Digests of buckets of sequence numbers (struct syncwire_gap). */
 struct digests {
 	crypto_generichash_state st;
 	uint64_t count, direct, bucket;
 	size_t cur, n;
-	uint8_t (*out)[SYNC_DIGEST_BYTES];
+	uint8_t (*out)[SYNCWIRE_DIGEST_BYTES];
 };
 
 static void digest_u64(struct digests *d, uint64_t v)
@@ -207,8 +116,8 @@ static void digest_close(struct digests *d, size_t upto)
 {
 	while (d->cur < upto && d->cur < d->n) {
 		digest_u64(d, d->count);
-		crypto_generichash_final(&d->st, d->out[d->cur++], SYNC_DIGEST_BYTES);
-		crypto_generichash_init(&d->st, NULL, 0, SYNC_DIGEST_BYTES);
+		crypto_generichash_final(&d->st, d->out[d->cur++], SYNCWIRE_DIGEST_BYTES);
+		crypto_generichash_init(&d->st, NULL, 0, SYNCWIRE_DIGEST_BYTES);
 		d->count = 0;
 	}
 }
@@ -228,8 +137,9 @@ static int digest_seq(uint64_t seq, void *ctx)
 
 /* The digests of origin's versions held here in (g->direct, upto], in
    g->n buckets of g->bucket (signed_only: those held signed), into out. */
-static int gap_digests(struct db *db, const uint8_t origin[DB_NODE_BYTES], const struct sync_gap *g,
-		       uint64_t upto, int signed_only, uint8_t (*out)[SYNC_DIGEST_BYTES])
+static int gap_digests(struct db *db, const uint8_t origin[DB_NODE_BYTES],
+		       const struct syncwire_gap *g, uint64_t upto, int signed_only,
+		       uint8_t (*out)[SYNCWIRE_DIGEST_BYTES])
 {
 	struct digests d = { .direct = g->direct, .bucket = g->bucket, .n = g->n, .out = out };
 	uint64_t end = g->direct + (uint64_t)g->n * g->bucket;
@@ -237,145 +147,11 @@ static int gap_digests(struct db *db, const uint8_t origin[DB_NODE_BYTES], const
 
 	if (end < g->direct || end > upto)	/* past upto, or wrapped */
 		end = upto;
-	crypto_generichash_init(&d.st, NULL, 0, SYNC_DIGEST_BYTES);
+	crypto_generichash_init(&d.st, NULL, 0, SYNCWIRE_DIGEST_BYTES);
 	r = db_origin_seqs(db, origin, g->direct, end, signed_only, digest_seq, &d);
 	digest_close(&d, d.n);
 	return r;
 }
-
-/* The signed form of a version: its encoding (put_rec), then SIG_BYTES
-   of Ed25519 signature by its origin's signing key over SIG_LABEL and the
-   encoding (libsodium's multi-part crypto_sign, Ed25519ph). */
-#define SIG_BYTES 64
-static const char sig_label[] = "oand version 1";
-
-static void put_rec(struct buf *b, const struct db_rec *r)
-{
-	const struct db_entry *e = &r->e;
-	size_t plen = r->path ? strlen(r->path) : 0, tlen = e->target && !e->deleted ? strlen(e->target) : 0;
-
-	put_u(b, plen, 2);
-	put(b, r->path, plen);
-	put_u(b, (uint64_t)e->kind, 1);
-	put_u(b, e->deleted != 0, 1);
-	put_u(b, e->mode & 07777, 4);
-	put_u(b, e->uid, 4);
-	put_u(b, e->gid, 4);
-	put_u(b, e->deleted ? 0 : e->size, 8);
-	put_u(b, (uint64_t)e->mtime_ns, 8);
-	put_u(b, (uint64_t)e->ctime_ns, 8);
-	put_u(b, e->hlc, 8);
-	put(b, e->origin, DB_NODE_BYTES);
-	put_u(b, e->seq, 8);
-	int sha = e->has_sha && (!e->deleted || e->kind == DB_HOLDER);
-
-	put_u(b, sha, 1);
-	if (sha)
-		put(b, e->sha256, DB_SHA_BYTES);
-	put_u(b, tlen, 2);
-	put(b, e->target, tlen);
-	put_u(b, r->vv_len, 2);
-	put(b, r->vv, r->vv_len);
-}
-
-/* Read and check one version.  0 or -EBADMSG. */
-static int get_rec(struct rd *r, struct db_rec *out)
-{
-	struct db_entry *e = &out->e;
-	size_t plen, tlen, vlen;
-	const uint8_t *p, *t, *v, *o;
-	int has_sha;
-
-	memset(out, 0, sizeof(*out));
-	plen = (size_t)get_u(r, 2);
-	p = get_bytes(r, plen);
-	e->kind = (int)get_u(r, 1);
-	e->deleted = (int)get_u(r, 1);
-	e->mode = (uint32_t)get_u(r, 4);
-	e->uid = (uint32_t)get_u(r, 4);
-	e->gid = (uint32_t)get_u(r, 4);
-	e->size = get_u(r, 8);
-	e->mtime_ns = (int64_t)get_u(r, 8);
-	e->ctime_ns = (int64_t)get_u(r, 8);
-	e->hlc = get_u(r, 8);
-	o = get_bytes(r, DB_NODE_BYTES);
-	e->seq = get_u(r, 8);
-	has_sha = (int)get_u(r, 1);
-	if (has_sha == 1 && (t = get_bytes(r, DB_SHA_BYTES)) != NULL) {
-		memcpy(e->sha256, t, DB_SHA_BYTES);
-		e->has_sha = 1;
-	}
-	tlen = (size_t)get_u(r, 2);
-	t = get_bytes(r, tlen);
-	vlen = (size_t)get_u(r, 2);
-	v = get_bytes(r, vlen);
-	if (r->bad || p == NULL || o == NULL || has_sha > 1 || e->deleted > 1)
-		return -EBADMSG;
-	memcpy(e->origin, o, DB_NODE_BYTES);
-	if (e->kind == DB_HOLDER) {
-		/* A holding: a content hash and a sequence number, nothing else. */
-		if (plen != 0 || !e->has_sha || tlen != 0 || vlen != 0 || e->mode || e->uid ||
-		    e->gid || e->size || e->mtime_ns || e->ctime_ns || e->hlc || e->seq == 0 ||
-		    e->seq > INT64_MAX)
-			goto bad;
-		return 0;
-	}
-	/* The path: a tree path, no NUL, no "..", names of at most 255. */
-	if (plen == 0 || plen >= PATH_TREE_MAX || memchr(p, 0, plen) != NULL ||
-	    (out->path = strndup((const char *)p, plen)) == NULL || path_check(out->path) != 0)
-		goto bad;
-	if (e->kind != DB_FILE && e->kind != DB_DIR && e->kind != DB_LINK)
-		goto bad;
-	if (e->mode > 07777 || e->hlc == 0 || e->seq == 0 || e->seq > INT64_MAX ||
-	    e->size > SYNC_SIZE_MAX || e->hlc > INT64_MAX)
-		goto bad;
-	if (strcmp(out->path, "/") == 0 && (e->kind != DB_DIR || e->deleted))
-		goto bad;
-	if (!e->deleted) {
-		if (e->kind == DB_FILE && e->size > 0 && !e->has_sha)
-			goto bad;
-		if (e->kind != DB_FILE && e->has_sha)
-			goto bad;
-		if (e->kind == DB_LINK) {
-			if (tlen == 0 || tlen >= PATH_TREE_MAX || memchr(t, 0, tlen) != NULL ||
-			    (e->target = strndup((const char *)t, tlen)) == NULL)
-				goto bad;
-		} else if (tlen != 0) {
-			goto bad;
-		}
-		if (e->kind == DB_DIR && e->size != 0)
-			goto bad;
-	} else if (tlen != 0 || e->has_sha || e->size != 0) {
-		goto bad;
-	}
-	/* The version vector: sorted by node, each node once, and naming
-	   this version itself. */
-	if (vlen % DB_VV_ENTRY != 0 || vlen > DB_VV_BYTES)
-		goto bad;
-	for (size_t i = DB_VV_ENTRY; i < vlen; i += DB_VV_ENTRY)
-		if (memcmp(v + i - DB_VV_ENTRY, v + i, DB_NODE_BYTES) >= 0)
-			goto bad;
-	if (vlen > 0) {
-		if ((out->vv = malloc(vlen)) == NULL)
-			goto bad;
-		memcpy(out->vv, v, vlen);
-	}
-	out->vv_len = vlen;
-	{
-		uint8_t self[DB_VV_ENTRY];
-
-		memcpy(self, e->origin, DB_NODE_BYTES);
-		for (int i = 0; i < 8; i++)
-			self[DB_NODE_BYTES + i] = (uint8_t)(e->hlc >> (8 * i));
-		if (!db_vv_covers(out->vv, out->vv_len, self, sizeof(self)))
-			goto bad;
-	}
-	return 0;
-bad:
-	db_rec_clear(out);
-	return -EBADMSG;
-}
-
 void sync_batch_clear(struct sync_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++)
@@ -386,182 +162,85 @@ void sync_batch_clear(struct sync_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-#define KEY_BYTES (DB_NODE_BYTES + DB_SIGN_PK_BYTES + DB_SIG_BYTES)
-
 int sync_decode_reply(const uint8_t *buf, size_t len, struct sync_batch *b)
 {
-	struct rd r = { buf, len, 0 };
-	size_t nkeys, nranges, nrecs, cap = 0;
-	int more, e = 0;
+	struct syncwire_reply w;
+	int r;
 
 	memset(b, 0, sizeof(*b));
-	if (get_u(&r, 1) != SYNC_VERSION)
-		return -EPROTO;
-	more = (int)get_u(&r, 1);
-	nkeys = (size_t)get_u(&r, 2);
-	nranges = (size_t)get_u(&r, 2);
-	nrecs = (size_t)get_u(&r, 4);
-	if (r.bad || more > 1 || nkeys > SYNC_ORIGINS_MAX || nranges > SYNC_ORIGINS_MAX ||
-	    nrecs > SYNC_RECS_MAX ||
-	    r.left < nkeys * KEY_BYTES + nranges * (DB_NODE_BYTES + 8) +
-			     nrecs * (REC_MIN_BYTES + SIG_BYTES))
-		return -EBADMSG;
-	b->more = more;
-	if ((nkeys > 0 && (b->keys = calloc(nkeys, sizeof(*b->keys))) == NULL) ||
-	    (nranges > 0 && (b->ranges = calloc(nranges, sizeof(*b->ranges))) == NULL)) {
+	if ((r = syncwire_decode_reply(buf, len, &w)) != 0)
+		return r;
+	if ((w.n > 0 && (b->recs = calloc(w.n, sizeof(*b->recs))) == NULL) ||
+	    (w.nranges > 0 && (b->ranges = calloc(w.nranges, sizeof(*b->ranges))) == NULL) ||
+	    (w.nkeys > 0 && (b->keys = calloc(w.nkeys, sizeof(*b->keys))) == NULL)) {
 		sync_batch_clear(b);
+		syncwire_reply_clear(&w);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < nkeys; i++) {
-		memcpy(b->keys[i].origin, get_bytes(&r, DB_NODE_BYTES), DB_NODE_BYTES);
-		memcpy(b->keys[i].pk, get_bytes(&r, DB_SIGN_PK_BYTES), DB_SIGN_PK_BYTES);
-		memcpy(b->keys[i].sig, get_bytes(&r, DB_SIG_BYTES), DB_SIG_BYTES);
+	for (size_t i = 0; i < w.n; i++)
+		rec_take(&w.recs[i], &b->recs[i]);
+	b->n = w.n;
+	for (size_t i = 0; i < w.nranges; i++) {
+		memcpy(b->ranges[i].origin, w.ranges[i].origin, DB_NODE_BYTES);
+		b->ranges[i].upto = w.ranges[i].upto;
 	}
-	b->nkeys = nkeys;
-	for (size_t i = 0; i < nranges; i++) {
-		memcpy(b->ranges[i].origin, get_bytes(&r, DB_NODE_BYTES), DB_NODE_BYTES);
-		b->ranges[i].upto = get_u(&r, 8);
-		if (b->ranges[i].upto > INT64_MAX)
-			e = -EBADMSG;
+	b->nranges = w.nranges;
+	for (size_t i = 0; i < w.nkeys; i++) {
+		memcpy(b->keys[i].origin, w.keys[i].origin, DB_NODE_BYTES);
+		memcpy(b->keys[i].pk, w.keys[i].pk, DB_SIGN_PK_BYTES);
+		memcpy(b->keys[i].sig, w.keys[i].sig, DB_SIG_BYTES);
 	}
-	b->nranges = nranges;
-	/* Records: memory grows with what arrived, not with the count the
-	   head claims. */
-	for (size_t i = 0; i < nrecs && e == 0; i++) {
-		const uint8_t *at = r.p;
-		struct db_rec *rec;
-
-		if (b->n == cap) {
-			size_t c = cap ? 2 * cap : 64;
-			struct db_rec *v;
-
-			if (c > nrecs)
-				c = nrecs;
-			if ((v = realloc(b->recs, c * sizeof(*v))) == NULL) {
-				e = -ENOMEM;
-				break;
-			}
-			b->recs = v;
-			cap = c;
-		}
-		rec = &b->recs[b->n];
-		if ((e = get_rec(&r, rec)) != 0)
-			break;
-		if (get_bytes(&r, SIG_BYTES) == NULL ||
-		    (rec->wire = malloc((size_t)(r.p - at))) == NULL) {
-			e = r.bad ? -EBADMSG : -ENOMEM;
-			db_rec_clear(rec);
-			break;
-		}
-		rec->wire_len = (size_t)(r.p - at);
-		memcpy(rec->wire, at, rec->wire_len);
-		b->n++;
-	}
-	if (e == 0 && (r.bad || r.left != 0))
-		e = -EBADMSG;
-	if (e != 0)
-		sync_batch_clear(b);
-	return e;
+	b->nkeys = w.nkeys;
+	b->more = w.more;
+	syncwire_reply_clear(&w);
+	return 0;
 }
 
 /* ---- signatures ---- */
 
-static void sig_start(crypto_sign_state *st, const uint8_t *rec, size_t len)
-{
-	crypto_sign_init(st);
-	crypto_sign_update(st, (const uint8_t *)sig_label, sizeof(sig_label));
-	crypto_sign_update(st, rec, len);
-}
-
 int sync_sign_rec(const struct ident *id, struct db_rec *r)
 {
-	struct buf b = { 0 };
-	crypto_sign_state st;
+	struct syncwire_rec w;
+	uint8_t *wire;
+	size_t len;
+	int e;
 
 	if (memcmp(r->e.origin, id->public_key, DB_NODE_BYTES) != 0)
 		return -EINVAL;
-	put_rec(&b, r);
-	put(&b, (const uint8_t[SIG_BYTES]){ 0 }, SIG_BYTES);
-	if (b.err) {
-		free(b.p);
-		return b.err;
-	}
-	sig_start(&st, b.p, b.len - SIG_BYTES);
-	crypto_sign_final_create(&st, b.p + b.len - SIG_BYTES, NULL, id->sign_sk);
+	rec_view(r, &w);
+	if ((e = syncwire_sign_rec(&w, id->sign_sk, &wire, &len)) != 0)
+		return e;
 	free(r->wire);
-	r->wire = b.p;
-	r->wire_len = b.len;
+	r->wire = wire;
+	r->wire_len = len;
 	return 0;
-}
-
-/* 0 if r's signed form is good under pk, else -EBADMSG. */
-static int sig_check(const struct db_rec *r, const uint8_t pk[DB_SIGN_PK_BYTES])
-{
-	crypto_sign_state st;
-
-	if (r->wire == NULL || r->wire_len <= SIG_BYTES)
-		return -EBADMSG;
-	sig_start(&st, r->wire, r->wire_len - SIG_BYTES);
-	return crypto_sign_final_verify(&st, r->wire + r->wire_len - SIG_BYTES, pk) == 0 ? 0
-											  : -EBADMSG;
 }
 
 /* ---- answering ---- */
-
-static void put_key(struct buf *b, const struct db_key *k)
-{
-	put(b, k->origin, DB_NODE_BYTES);
-	put(b, k->pk, DB_SIGN_PK_BYTES);
-	put(b, k->sig, DB_SIG_BYTES);
-}
-
-/* An answer's head, then its parts as they were built. */
-static int put_answer(int more, size_t nkeys, const struct buf *keys, size_t nranges,
-		      const struct buf *ranges, size_t nrecs, const struct buf *recs, uint8_t **out,
-		      size_t *len)
-{
-	struct buf b = { 0 };
-
-	put_u(&b, SYNC_VERSION, 1);
-	put_u(&b, more != 0, 1);
-	put_u(&b, nkeys, 2);
-	put_u(&b, nranges, 2);
-	put_u(&b, nrecs, 4);
-	put(&b, keys->p, keys->len);
-	put(&b, ranges->p, ranges->len);
-	put(&b, recs->p, recs->len);
-	if (b.err | keys->err | ranges->err | recs->err) {
-		free(b.p);
-		return b.err ? b.err : -ENOMEM;
-	}
-	*out = b.p;
-	*len = b.len;
-	return 0;
-}
 
 int sync_encode_reply(const struct db_key *keys, size_t nkeys, const struct db_range *ranges,
 		      size_t nranges, const struct db_rec *recs, size_t nrecs, int more,
 		      uint8_t **out, size_t *len)
 {
-	struct buf k = { 0 }, g = { 0 }, v = { 0 };
+	struct syncwire_buf k = { 0 }, g = { 0 }, v = { 0 };
 	int r = -EINVAL;
 
 	*out = NULL;
 	*len = 0;
-	if (nkeys > SYNC_ORIGINS_MAX || nranges > SYNC_ORIGINS_MAX || nrecs > SYNC_RECS_MAX)
+	if (nkeys > SYNCWIRE_ORIGINS_MAX || nranges > SYNCWIRE_ORIGINS_MAX || nrecs > SYNCWIRE_RECS_MAX)
 		goto out;
 	for (size_t i = 0; i < nkeys; i++)
-		put_key(&k, &keys[i]);
+		syncwire_put_key(&k, keys[i].origin, keys[i].pk, keys[i].sig);
 	for (size_t i = 0; i < nranges; i++) {
-		put(&g, ranges[i].origin, DB_NODE_BYTES);
-		put_u(&g, ranges[i].upto, 8);
+		syncwire_put(&g, ranges[i].origin, DB_NODE_BYTES);
+		syncwire_put_u(&g, ranges[i].upto, 8);
 	}
 	for (size_t i = 0; i < nrecs; i++) {
 		if (recs[i].wire == NULL)
 			goto out;
-		put(&v, recs[i].wire, recs[i].wire_len);
+		syncwire_put(&v, recs[i].wire, recs[i].wire_len);
 	}
-	r = put_answer(more, nkeys, &k, nranges, &g, nrecs, &v, out, len);
+	r = syncwire_put_answer(more, nkeys, &k, nranges, &g, nrecs, &v, out, len);
 out:
 	free(k.p);
 	free(g.p);
@@ -572,7 +251,7 @@ out:
 struct answer {
 	const struct ident *id;
 	size_t budget;	/* bytes of versions at most */
-	struct buf b;
+	struct syncwire_buf b;
 	size_t recs;
 	uint64_t last;	/* seq of the last version put in */
 	int full;
@@ -583,7 +262,7 @@ static int answer_rec(const struct db_rec *r, void *ctx)
 	struct answer *a = ctx;
 
 	if (r->wire != NULL) {
-		put(&a->b, r->wire, r->wire_len);	/* as its origin signed it */
+		syncwire_put(&a->b, r->wire, r->wire_len);	/* as its origin signed it */
 	} else if (memcmp(r->e.origin, a->id->public_key, DB_NODE_BYTES) == 0) {
 		struct db_rec mine = *r;
 		int e;
@@ -592,7 +271,7 @@ static int answer_rec(const struct db_rec *r, void *ctx)
 		mine.wire = NULL;
 		if ((e = sync_sign_rec(a->id, &mine)) != 0)
 			return e;
-		put(&a->b, mine.wire, mine.wire_len);
+		syncwire_put(&a->b, mine.wire, mine.wire_len);
 		free(mine.wire);
 	} else {
 		return 0;	/* taken in unsigned, before signing: not relayed */
@@ -601,7 +280,7 @@ static int answer_rec(const struct db_rec *r, void *ctx)
 	a->last = r->e.seq;
 	if (a->b.err)
 		return a->b.err;
-	if (a->b.len >= a->budget || a->recs >= SYNC_RECS_MAX) {
+	if (a->b.len >= a->budget || a->recs >= SYNCWIRE_RECS_MAX) {
 		a->full = 1;
 		return 1;
 	}
@@ -609,7 +288,7 @@ static int answer_rec(const struct db_rec *r, void *ctx)
 }
 
 struct seen_list {
-	struct db_range *v;
+	struct syncwire_range *v;
 	size_t n, cap;
 };
 
@@ -619,7 +298,7 @@ static int seen_add(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct db_range *v = realloc(l->v, cap * sizeof(*v));
+		struct syncwire_range *v = realloc(l->v, cap * sizeof(*v));
 
 		if (v == NULL)
 			return -ENOMEM;
@@ -635,7 +314,7 @@ static int seen_add(const uint8_t origin[DB_NODE_BYTES], uint64_t seq, void *ctx
 int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **q, size_t *qlen)
 {
 	struct seen_list mine = { 0 };
-	struct sync_gap gap = { 0 };
+	struct syncwire_gap gap = { 0 };
 	int r;
 
 	*q = NULL;
@@ -653,7 +332,7 @@ int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **
 				uint64_t span = mine.v[i].upto - gap.direct;
 
 				gap.has = 1;
-				gap.bucket = (span + SYNC_GAP_BUCKETS - 1) / SYNC_GAP_BUCKETS;
+				gap.bucket = (span + SYNCWIRE_GAP_BUCKETS - 1) / SYNCWIRE_GAP_BUCKETS;
 				if (gap.bucket < SYNC_GAP_BUCKET_MIN)
 					gap.bucket = SYNC_GAP_BUCKET_MIN;
 				gap.n = (size_t)((span + gap.bucket - 1) / gap.bucket);
@@ -662,7 +341,7 @@ int sync_question(struct db *db, const uint8_t member[DB_NODE_BYTES], uint8_t **
 		}
 	}
 	if (r == 0)
-		r = sync_encode_pull(mine.v, mine.n, &gap, q, qlen);
+		r = syncwire_encode_pull(mine.v, mine.n, &gap, q, qlen);
 	free(mine.v);
 	return r;
 }
@@ -706,7 +385,7 @@ static int question_after(struct db *db, const uint8_t member[DB_NODE_BYTES],
 			mine.v[j].upto = direct;
 	}
 	if (r == 0)
-		r = sync_encode_pull(mine.v, mine.n, NULL, q, qlen);
+		r = syncwire_encode_pull(mine.v, mine.n, NULL, q, qlen);
 out:
 	free(mine.v);
 	return r;
@@ -721,21 +400,21 @@ int sync_answer(struct db *db, const struct ident *id, const uint8_t *question, 
 int sync_answer_within(struct db *db, const struct ident *id, const uint8_t *question, size_t qlen,
 		       size_t budget, uint8_t **out, size_t *len)
 {
-	struct db_range *have = NULL;
+	struct syncwire_range *have = NULL;
 	struct seen_list mine = { 0 };
-	struct buf ranges = { 0 }, keys = { 0 };
+	struct syncwire_buf ranges = { 0 }, keys = { 0 };
 	struct answer a = { .id = id, .budget = budget };
-	struct sync_gap gap;
+	struct syncwire_gap gap;
 	size_t nhave = 0, nranges = 0, nkeys = 0;
 	int r;
 
 	*out = NULL;
 	*len = 0;
-	if ((r = sync_decode_pull(question, qlen, &have, &nhave, &gap)) != 0)
+	if ((r = syncwire_decode_pull(question, qlen, &have, &nhave, &gap)) != 0)
 		return r;
 	if ((r = db_seen(db, seen_add, &mine)) != 0)
 		goto out;
-	for (size_t i = 0; i < mine.n && !a.full && nranges < SYNC_ORIGINS_MAX; i++) {
+	for (size_t i = 0; i < mine.n && !a.full && nranges < SYNCWIRE_ORIGINS_MAX; i++) {
 		const uint8_t *o = mine.v[i].origin;
 		uint64_t theirs = 0;
 		size_t before = a.recs;
@@ -760,7 +439,7 @@ int sync_answer_within(struct db *db, const struct ident *id, const uint8_t *que
 		if (check) {
 			/* What others relayed of mine: each bucket the asker holds
 			   otherwise than I do comes again from me. */
-			uint8_t (*d)[SYNC_DIGEST_BYTES] = malloc(gap.n * SYNC_DIGEST_BYTES);
+			uint8_t (*d)[SYNCWIRE_DIGEST_BYTES] = malloc(gap.n * SYNCWIRE_DIGEST_BYTES);
 
 			if (d == NULL) {
 				r = -ENOMEM;
@@ -772,28 +451,28 @@ int sync_answer_within(struct db *db, const struct ident *id, const uint8_t *que
 
 				if (hi > theirs)
 					hi = theirs;
-				if (sodium_memcmp(d[b], gap.digest[b], SYNC_DIGEST_BYTES) != 0)
-					r = db_changes(db, o, lo, hi, SYNC_RECS_MAX - a.recs, answer_rec, &a);
+				if (sodium_memcmp(d[b], gap.digest[b], SYNCWIRE_DIGEST_BYTES) != 0)
+					r = db_changes(db, o, lo, hi, SYNCWIRE_RECS_MAX - a.recs, answer_rec, &a);
 			}
 			free(d);
 		}
 		if (r == 0 && !a.full)
-			r = db_changes(db, o, theirs, mine.v[i].upto, SYNC_RECS_MAX - a.recs, answer_rec,
+			r = db_changes(db, o, theirs, mine.v[i].upto, SYNCWIRE_RECS_MAX - a.recs, answer_rec,
 				       &a);
 		if (r == 0)
 			r = a.b.err;
 		if (r != 0)
 			goto out;
 		if (a.recs > before) {
-			put_key(&keys, &k);
+			syncwire_put_key(&keys, k.origin, k.pk, k.sig);
 			nkeys++;
 		}
-		put(&ranges, o, DB_NODE_BYTES);
-		put_u(&ranges, a.full ? a.last : mine.v[i].upto, 8);
+		syncwire_put(&ranges, o, DB_NODE_BYTES);
+		syncwire_put_u(&ranges, a.full ? a.last : mine.v[i].upto, 8);
 		nranges++;
 	}
-	r = put_answer(a.full || nranges == SYNC_ORIGINS_MAX, nkeys, &keys, nranges, &ranges, a.recs,
-		       &a.b, out, len);
+	r = syncwire_put_answer(a.full || nranges == SYNCWIRE_ORIGINS_MAX, nkeys, &keys, nranges, &ranges,
+				a.recs, &a.b, out, len);
 out:
 	free(have);
 	free(mine.v);
@@ -927,7 +606,7 @@ static int check_signatures(struct db *db, const struct sync_batch *b)
 				return -EBADMSG;
 			last = rec->e.origin;
 		}
-		if (sig_check(rec, k.pk) != 0)
+		if (syncwire_sig_check(rec->wire, rec->wire_len, k.pk) != 0)
 			return -EBADMSG;
 	}
 	return 0;
@@ -1014,14 +693,11 @@ int sync_service(void *ctx, const uint8_t from[32], uint16_t method, int notice,
 		if ((p = speer_of(s, from)) != NULL) {
 			p->want = 1;
 			behind(p, deadline_now_ms());
-			if (len == 8) {	/* its own newest version (older nodes: none) */
-				uint64_t v = 0;
+			uint64_t v;
 
-				for (int i = 7; i >= 0; i--)
-					v = v << 8 | body[i];
-				if (v > p->news_seq)
-					p->news_seq = v;
-			}
+			/* its own newest version (older nodes: none) */
+			if (syncwire_decode_news(body, len, &v) == 0 && v > p->news_seq)
+				p->news_seq = v;
 		}
 		pthread_cond_signal(&s->cond);
 		pthread_mutex_unlock(&s->lock);
@@ -1417,10 +1093,9 @@ static uint64_t held_of(struct db *db, const uint8_t *origin)
 static void send_news(struct sync *s)
 {
 	uint64_t v = held_of(s->db, s->id->public_key);
-	uint8_t b[8];
+	uint8_t b[SYNCWIRE_NEWS_BYTES];
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	syncwire_encode_news(v, b);
 	net_notify(s->net, NULL, NULL, NET_SYNC_NEWS, b, sizeof(b));
 }
 
