@@ -133,8 +133,8 @@ $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
 $(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
 $(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
-# check_sync and fuzz_sync link tests/unit/net_stub.c instead of src/net.
-$(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync sync_pull sync_msg syncwire db clock path log deadline ident hex thread)
+# check_sync tests sync's messages (sync_msg): no thread, no network.
+$(U)/check_sync: $(U)/check_sync.o $(call o,sync_msg syncwire db clock path log ident)
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
 $(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256 hex)
 $(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
@@ -193,8 +193,7 @@ FUZZ_MODS_http = httparse path
 FUZZ_MODS_cluster = cluster
 FUZZ_MODS_sync = syncwire path
 FUZZ_LIBS_sync = -lsodium
-FUZZ_MODS_apply = sync sync_pull sync_msg syncwire db clock path log deadline ident hex thread
-FUZZ_EXTRA_apply = tests/unit/net_stub.c
+FUZZ_MODS_apply = sync_msg syncwire db clock path log ident
 FUZZ_LIBS_apply = -lsqlite3 -lsodium -lpthread
 .SECONDEXPANSION:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call s,$$(FUZZ_MODS_$$*)) $$(FUZZ_EXTRA_$$*) \
@@ -246,7 +245,7 @@ bench-http: all build/bench/httpload
 	bench/http
 
 # The replication path without the network: answers, checks, applying.
-build/bench/syncpath: bench/syncpath.c $(call o,sync sync_pull sync_msg syncwire db ident clock path log deadline hex thread) $(B)/tests/unit/net_stub.o
+build/bench/syncpath: bench/syncpath.c $(call o,sync_msg syncwire db ident clock path log)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 

@@ -1,12 +1,13 @@
 /*
- * Unit tests for src/sync: the pull question and the answer codec, and
- * replication between two databases through them.  Changes made on one
+ * Unit tests for src/repl/sync's messages: the pull question and the
+ * answer codec (src/proto/syncwire), and replication between two
+ * databases through them (src/repl/sync_msg.c).  Changes made on one
  * node, and what it holds, arrive whole on the other, also when the
- * answer comes in parts, and a second pull brings nothing.  Every truncation of an answer and
- * every field out of range is refused with nothing left allocated (the
- * suite runs under ASan with make SAN=1, and a leak fails the test's
- * process).  Only the codec is tested here, so src/net is not linked: the
- * few net functions sync.c names are stubs at the end of this file.
+ * answer comes in parts, and a second pull brings nothing.  Every
+ * truncation of an answer and every field out of range is refused with
+ * nothing left allocated (the suite runs under ASan with make SAN=1, and
+ * a leak fails the test's process).  Neither the sync thread nor src/net
+ * is linked.
  */
 #include <check.h>
 #include <errno.h>
@@ -25,7 +26,6 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "db.h"
 #include "ident.h"
 #include "log.h"
-#include "net.h"
 #include "path.h"
 #include "sync.h"
 #include "syncwire.h"
