@@ -15,13 +15,17 @@
  * and claims count).  A member can neither forge another's versions nor,
  * by claiming another origin's progress, stop a node from asking for
  * them: such a claim counts only up to the versions it brought, and each
- * origin checks (struct sync_gap) that what others brought of its
+ * origin checks (struct syncwire_gap) that what others brought of its
  * versions has no gap.
  * A node pulls from a member when their link comes up, when the member
  * sends news (NET_SYNC_NEWS, after any change it made or took in), and
  * every SYNC_PERIOD_MS.  db_apply() decides each path (conflict rules
  * there).  Everything a peer sends is checked here before it is applied;
  * a bad answer is dropped whole and logged.
+ * The messages' bytes are src/proto/syncwire's.  The module's parts
+ * (sharing src/repl/sync_int.h): sync.c, the thread, the service and the
+ * members' state; sync_pull.c, pulling from a member and applying;
+ * sync_msg.c, the messages against the database (no thread, no network).
  */
 #ifndef OAND_SYNC_H
 #define OAND_SYNC_H
