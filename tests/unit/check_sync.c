@@ -589,6 +589,23 @@ START_TEST(test_pull_limits)
 }
 END_TEST
 
+/* The news: the sender's newest version, or nothing (older nodes). */
+START_TEST(test_news)
+{
+	uint8_t b[SYNCWIRE_NEWS_BYTES];
+	uint64_t seq = 99;
+
+	syncwire_encode_news(0x0102030405060708ull, b);
+	ck_assert_int_eq(b[0], 0x08);
+	ck_assert_int_eq(b[7], 0x01);
+	ck_assert_int_eq(syncwire_decode_news(b, sizeof(b), &seq), 0);
+	ck_assert_uint_eq(seq, 0x0102030405060708ull);
+	ck_assert_int_eq(syncwire_decode_news(NULL, 0, &seq), -EBADMSG);
+	ck_assert_uint_eq(seq, 0);
+	ck_assert_int_eq(syncwire_decode_news(b, 3, &seq), -EBADMSG);
+}
+END_TEST
+
 /* ---- two nodes ---- */
 
 START_TEST(test_two_nodes)
@@ -1606,6 +1623,7 @@ static Suite *sync_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_pull_roundtrip, 0, 4);
 	tcase_add_test(tc, test_pull_limits);
+	tcase_add_test(tc, test_news);
 	tcase_add_test(tc, test_two_nodes);
 	tcase_add_test(tc, test_two_nodes_in_parts);
 	tcase_add_test(tc, test_budget);
