@@ -20,6 +20,9 @@
  *             uid (4), gid (4), size (8), mtime_ns (8), ctime_ns (8),
  *             hlc (8), origin (32), seq (8), sha flag (1) [sha (32)],
  *             target length (2), target, vector length (2), vector
+ *   signed form: the version, then 64 bytes of Ed25519 signature by its
+ *             origin's signing key over "oand version 1" (with its NUL)
+ *             and the version (libsodium's multi-part crypto_sign)
  *   news:     the sender's newest version of its own, seq (8); older
  *             nodes send none
  */
