@@ -71,10 +71,10 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 # are what lets it, so a header from a higher layer does not compile).
 DIRS = util proto store net repl core front
 util_MODS = log hex deadline cfg path clock ident sha256 thread
-proto_MODS = wire rpc admit cluster httparse
+proto_MODS = wire rpc admit cluster httparse syncwire
 store_MODS = store db
 net_MODS = net httpc bff
-repl_MODS = sync xfer replica
+repl_MODS = sync sync_pull sync_msg xfer replica
 core_MODS = node
 front_MODS = api ctl
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
@@ -134,8 +134,8 @@ $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
 $(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
 $(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
-# check_sync and fuzz_sync link tests/unit/net_stub.c instead of src/net.
-$(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync db clock path log deadline ident hex thread)
+# check_sync tests sync's messages (sync_msg): no thread, no network.
+$(U)/check_sync: $(U)/check_sync.o $(call o,sync_msg syncwire db clock path log ident)
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
 $(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256 hex)
 $(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
@@ -192,12 +192,10 @@ FUZZ_MODS_bff = bff hex deadline httpc httparse path
 FUZZ_LIBS_bff = -ljansson -lgnutls -lsodium
 FUZZ_MODS_http = httparse path
 FUZZ_MODS_cluster = cluster
-FUZZ_MODS_sync = sync db clock path log deadline ident hex thread
-FUZZ_EXTRA_sync = tests/unit/net_stub.c
-FUZZ_LIBS_sync = -lsqlite3 -lsodium -lpthread
-FUZZ_MODS_apply = $(FUZZ_MODS_sync)
-FUZZ_EXTRA_apply = $(FUZZ_EXTRA_sync)
-FUZZ_LIBS_apply = $(FUZZ_LIBS_sync)
+FUZZ_MODS_sync = syncwire path
+FUZZ_LIBS_sync = -lsodium
+FUZZ_MODS_apply = sync_msg syncwire db clock path log ident
+FUZZ_LIBS_apply = -lsqlite3 -lsodium -lpthread
 .SECONDEXPANSION:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call s,$$(FUZZ_MODS_$$*)) $$(FUZZ_EXTRA_$$*) \
 		$$(patsubst %.c,%.h,$$(call s,$$(FUZZ_MODS_$$*)))
@@ -258,7 +256,7 @@ bench-http: all build/bench/httpload
 	bench/http
 
 # The replication path without the network: answers, checks, applying.
-build/bench/syncpath: bench/syncpath.c $(call o,sync db ident clock path log deadline hex thread) $(B)/tests/unit/net_stub.o
+build/bench/syncpath: bench/syncpath.c $(call o,sync_msg syncwire db ident clock path log)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 

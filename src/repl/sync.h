@@ -15,13 +15,17 @@
  * and claims count).  A member can neither forge another's versions nor,
  * by claiming another origin's progress, stop a node from asking for
  * them: such a claim counts only up to the versions it brought, and each
- * origin checks (struct sync_gap) that what others brought of its
+ * origin checks (struct syncwire_gap) that what others brought of its
  * versions has no gap.
  * A node pulls from a member when their link comes up, when the member
  * sends news (NET_SYNC_NEWS, after any change it made or took in), and
  * every SYNC_PERIOD_MS.  db_apply() decides each path (conflict rules
  * there).  Everything a peer sends is checked here before it is applied;
  * a bad answer is dropped whole and logged.
+ * The messages' bytes are src/proto/syncwire's.  The module's parts
+ * (sharing src/repl/sync_int.h): sync.c, the thread, the service and the
+ * members' state; sync_pull.c, pulling from a member and applying;
+ * sync_msg.c, the messages against the database (no thread, no network).
  */
 #ifndef OAND_SYNC_H
 #define OAND_SYNC_H
@@ -32,7 +36,6 @@
 #include "db.h"
 #include "ident.h"
 
-#define SYNC_VERSION 2	/* 2: signed versions and keys */
 #define SYNC_REPLY_BUDGET (1u << 20)	/* bytes of versions per answer, at most */
 /* An answer takes about SYNC_ANSWER_MS on the link it goes over: its
    budget follows the link's measured rate (net_link_rate()), between
@@ -42,10 +45,7 @@
 #define SYNC_ANSWER_MS 2000
 #define SYNC_BUDGET_MIN (16u << 10)
 #define SYNC_BUDGET_START (64u << 10)
-#define SYNC_RECS_MAX 65536		/* versions in one answer */
-#define SYNC_ORIGINS_MAX 4096		/* origins in a question or answer */
 #define SYNC_PERIOD_MS 30000
-#define SYNC_SIZE_MAX (1ull << 50)	/* largest file size accepted */
 
 struct net;
 struct sync;
@@ -93,32 +93,11 @@ struct sync_member {
 };
 size_t sync_members(struct sync *s, struct sync_member *out, size_t max);
 
-/* ---- the codec (pure; tests and the fuzz target use it) ---- */
+/* ---- the messages as db's structs (the bytes: src/proto/syncwire) ---- */
 
-/*
- * A question: for each origin, the sequence number held complete; and,
- * for the asked member's own versions, the gap check: up to direct the
- * member itself said it sent them, and the digests (each a BLAKE2b over
- * the sequence numbers of one bucket of them and their count) name those
- * held in (direct, held] as others relayed them.  The member sends again
- * the versions of each bucket whose digest differs from its own.
- */
-#define SYNC_DIGEST_BYTES 32
-#define SYNC_GAP_BUCKETS 256	/* digests in one check at most */
-#define SYNC_GAP_BUCKET_MIN 64	/* sequence numbers a digest covers at least */
-struct sync_gap {
-	int has;
-	uint64_t direct;
-	uint64_t bucket;	/* digest i covers (direct + i*bucket, direct + (i+1)*bucket] */
-	size_t n;
-	uint8_t digest[SYNC_GAP_BUCKETS][SYNC_DIGEST_BYTES];
-};
-/* gap may be NULL (no check). */
-int sync_encode_pull(const struct db_range *have, size_t n, const struct sync_gap *gap,
-		     uint8_t **out, size_t *len);
-/* gap may be NULL (not wanted). */
-int sync_decode_pull(const uint8_t *buf, size_t len, struct db_range **have, size_t *n,
-		     struct sync_gap *gap);
+/* The gap check of a question (struct syncwire_gap): sequence numbers a
+   digest covers at least. */
+#define SYNC_GAP_BUCKET_MIN 64
 
 struct sync_batch {
 	struct db_rec *recs;	/* each with its signed form (wire) */

@@ -1,12 +1,13 @@
 /*
- * Unit tests for src/sync: the pull question and the answer codec, and
- * replication between two databases through them.  Changes made on one
+ * Unit tests for src/repl/sync's messages: the pull question and the
+ * answer codec (src/proto/syncwire), and replication between two
+ * databases through them (src/repl/sync_msg.c).  Changes made on one
  * node, and what it holds, arrive whole on the other, also when the
- * answer comes in parts, and a second pull brings nothing.  Every truncation of an answer and
- * every field out of range is refused with nothing left allocated (the
- * suite runs under ASan with make SAN=1, and a leak fails the test's
- * process).  Only the codec is tested here, so src/net is not linked: the
- * few net functions sync.c names are stubs at the end of this file.
+ * answer comes in parts, and a second pull brings nothing.  Every
+ * truncation of an answer and every field out of range is refused with
+ * nothing left allocated (the suite runs under ASan with make SAN=1, and
+ * a leak fails the test's process).  Neither the sync thread nor src/net
+ * is linked.
  */
 #include <check.h>
 #include <errno.h>
@@ -25,9 +26,9 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "db.h"
 #include "ident.h"
 #include "log.h"
-#include "net.h"
 #include "path.h"
 #include "sync.h"
+#include "syncwire.h"
 
 #define CHECK_TMP_NAME "check_sync"
 #include "check_tmp.h"
@@ -69,7 +70,7 @@ static void side_close(struct side *s)
 }
 
 struct ranges {
-	struct db_range *v;
+	struct syncwire_range *v;
 	size_t n, cap;
 };
 
@@ -93,7 +94,7 @@ static void question_of(struct side *to, uint8_t **q, size_t *qlen)
 	struct ranges have = { 0 };
 
 	ck_assert_int_eq(db_seen(to->db, ranges_add, &have), 0);
-	ck_assert_int_eq(sync_encode_pull(have.v, have.n, NULL, q, qlen), 0);
+	ck_assert_int_eq(syncwire_encode_pull(have.v, have.n, NULL, q, qlen), 0);
 	free(have.v);
 }
 
@@ -357,7 +358,7 @@ static void enc_u(struct enc *b, uint64_t v, int bytes)
 /* The head of an answer (no keys: enc_header_keys). */
 static void enc_header_keys(struct enc *b, int more, size_t nkeys, size_t nranges, size_t nrecs)
 {
-	enc_u(b, SYNC_VERSION, 1);
+	enc_u(b, SYNCWIRE_VERSION, 1);
 	enc_u(b, (uint64_t)more, 1);
 	enc_u(b, nkeys, 2);
 	enc_u(b, nranges, 2);
@@ -366,7 +367,7 @@ static void enc_header_keys(struct enc *b, int more, size_t nkeys, size_t nrange
 
 static void enc_header(struct enc *b, int more, size_t nranges, size_t nrecs)
 {
-	enc_u(b, SYNC_VERSION, 1);
+	enc_u(b, SYNCWIRE_VERSION, 1);
 	enc_u(b, (uint64_t)more, 1);
 	enc_u(b, 0, 2);
 	enc_u(b, nranges, 2);
@@ -492,9 +493,9 @@ static void answer_of(const struct db_rec *r, struct enc *b, struct rec_at *at)
 
 START_TEST(test_pull_roundtrip)
 {
-	static const size_t counts[] = { 0, 1, 3, SYNC_ORIGINS_MAX };
+	static const size_t counts[] = { 0, 1, 3, SYNCWIRE_ORIGINS_MAX };
 	size_t n = counts[_i], got_n = 99;
-	struct db_range *have = calloc(n ? n : 1, sizeof(*have)), *got = NULL;
+	struct syncwire_range *have = calloc(n ? n : 1, sizeof(*have)), *got = NULL;
 	uint8_t *q = NULL;
 	size_t qlen = 0;
 
@@ -503,10 +504,10 @@ START_TEST(test_pull_roundtrip)
 			have[i].origin[k] = (uint8_t)(i * 13 + (size_t)k);
 		have[i].upto = i == 1 ? INT64_MAX : (uint64_t)i * 0x0101010101ull + 1;
 	}
-	ck_assert_int_eq(sync_encode_pull(have, n, NULL, &q, &qlen), 0);
+	ck_assert_int_eq(syncwire_encode_pull(have, n, NULL, &q, &qlen), 0);
 	ck_assert_uint_eq(qlen, 3 + n * (DB_NODE_BYTES + 8) + 1);	/* and no gap check */
-	ck_assert_int_eq(q[0], SYNC_VERSION);
-	ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, NULL), 0);
+	ck_assert_int_eq(q[0], SYNCWIRE_VERSION);
+	ck_assert_int_eq(syncwire_decode_pull(q, qlen, &got, &got_n, NULL), 0);
 	ck_assert_uint_eq(got_n, n);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_mem_eq(got[i].origin, have[i].origin, DB_NODE_BYTES);
@@ -515,41 +516,41 @@ START_TEST(test_pull_roundtrip)
 	free(got);
 	/* Every truncation and a byte too many are refused, nothing kept. */
 	for (size_t cut = 0; cut < qlen && cut < 2048; cut++) {
-		got = (struct db_range *)q;	/* must come back NULL */
-		ck_assert_int_lt(sync_decode_pull(q, cut, &got, &got_n, NULL), 0);
+		got = (struct syncwire_range *)q;	/* must come back NULL */
+		ck_assert_int_lt(syncwire_decode_pull(q, cut, &got, &got_n, NULL), 0);
 		ck_assert_ptr_null(got);
 		ck_assert_uint_eq(got_n, 0);
 	}
 	q = realloc(q, qlen + 1);
 	ck_assert_ptr_nonnull(q);
 	q[qlen] = 0;
-	ck_assert_int_eq(sync_decode_pull(q, qlen + 1, &got, &got_n, NULL), -EBADMSG);
-	q[0] = SYNC_VERSION + 1;
-	ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, NULL), -EPROTO);
+	ck_assert_int_eq(syncwire_decode_pull(q, qlen + 1, &got, &got_n, NULL), -EBADMSG);
+	q[0] = SYNCWIRE_VERSION + 1;
+	ck_assert_int_eq(syncwire_decode_pull(q, qlen, &got, &got_n, NULL), -EPROTO);
 	free(q);
 	/* With a gap check: it comes back whole, and every cut is refused. */
 	{
-		struct sync_gap gap = { .has = 1, .direct = 0x0102030405ull, .bucket = 64, .n = 3 }, back;
+		struct syncwire_gap gap = { .has = 1, .direct = 0x0102030405ull, .bucket = 64, .n = 3 }, back;
 
-		for (size_t i = 0; i < gap.n * SYNC_DIGEST_BYTES; i++)
-			gap.digest[i / SYNC_DIGEST_BYTES][i % SYNC_DIGEST_BYTES] = (uint8_t)(0xa0 + i);
-		ck_assert_int_eq(sync_encode_pull(have, n, &gap, &q, &qlen), 0);
-		ck_assert_uint_eq(qlen, 3 + n * (DB_NODE_BYTES + 8) + 1 + 8 + 8 + 2 + 3 * SYNC_DIGEST_BYTES);
-		ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, &back), 0);
+		for (size_t i = 0; i < gap.n * SYNCWIRE_DIGEST_BYTES; i++)
+			gap.digest[i / SYNCWIRE_DIGEST_BYTES][i % SYNCWIRE_DIGEST_BYTES] = (uint8_t)(0xa0 + i);
+		ck_assert_int_eq(syncwire_encode_pull(have, n, &gap, &q, &qlen), 0);
+		ck_assert_uint_eq(qlen, 3 + n * (DB_NODE_BYTES + 8) + 1 + 8 + 8 + 2 + 3 * SYNCWIRE_DIGEST_BYTES);
+		ck_assert_int_eq(syncwire_decode_pull(q, qlen, &got, &got_n, &back), 0);
 		ck_assert_uint_eq(got_n, n);
 		ck_assert_int_eq(back.has, 1);
 		ck_assert_uint_eq(back.direct, gap.direct);
 		ck_assert_uint_eq(back.bucket, 64);
 		ck_assert_uint_eq(back.n, 3);
-		ck_assert_mem_eq(back.digest, gap.digest, 3 * SYNC_DIGEST_BYTES);
+		ck_assert_mem_eq(back.digest, gap.digest, 3 * SYNCWIRE_DIGEST_BYTES);
 		free(got);
 		for (size_t cut = qlen > 64 ? qlen - 64 : 0; cut < qlen; cut++) {
-			got = (struct db_range *)q;
-			ck_assert_int_lt(sync_decode_pull(q, cut, &got, &got_n, &back), 0);
+			got = (struct syncwire_range *)q;
+			ck_assert_int_lt(syncwire_decode_pull(q, cut, &got, &got_n, &back), 0);
 			ck_assert_ptr_null(got);
 		}
 		q[3 + n * (DB_NODE_BYTES + 8)] = 2;	/* a flag neither 0 nor 1 */
-		ck_assert_int_eq(sync_decode_pull(q, qlen, &got, &got_n, &back), -EBADMSG);
+		ck_assert_int_eq(syncwire_decode_pull(q, qlen, &got, &got_n, &back), -EBADMSG);
 		free(q);
 	}
 	free(have);
@@ -558,17 +559,17 @@ END_TEST
 
 START_TEST(test_pull_limits)
 {
-	struct db_range *have = calloc(SYNC_ORIGINS_MAX + 1, sizeof(*have)), *got = NULL;
-	uint8_t *q = NULL, small[3] = { SYNC_VERSION, 0, 0 };
+	struct syncwire_range *have = calloc(SYNCWIRE_ORIGINS_MAX + 1, sizeof(*have)), *got = NULL;
+	uint8_t *q = NULL, small[3] = { SYNCWIRE_VERSION, 0, 0 };
 	size_t qlen = 0, got_n = 0;
 
 	ck_assert_ptr_nonnull(have);
-	ck_assert_int_eq(sync_encode_pull(have, SYNC_ORIGINS_MAX + 1, NULL, &q, &qlen), -E2BIG);
+	ck_assert_int_eq(syncwire_encode_pull(have, SYNCWIRE_ORIGINS_MAX + 1, NULL, &q, &qlen), -E2BIG);
 	ck_assert_ptr_null(q);
 	/* A count above the limit is refused before anything is read. */
-	small[1] = (SYNC_ORIGINS_MAX + 1) & 0xff;
-	small[2] = (SYNC_ORIGINS_MAX + 1) >> 8;
-	ck_assert_int_eq(sync_decode_pull(small, sizeof(small), &got, &got_n, NULL), -EBADMSG);
+	small[1] = (SYNCWIRE_ORIGINS_MAX + 1) & 0xff;
+	small[2] = (SYNCWIRE_ORIGINS_MAX + 1) >> 8;
+	ck_assert_int_eq(syncwire_decode_pull(small, sizeof(small), &got, &got_n, NULL), -EBADMSG);
 	ck_assert_ptr_null(got);
 	/* sync_answer refuses a bad question the same way. */
 	{
@@ -585,6 +586,23 @@ START_TEST(test_pull_limits)
 		side_close(&a);
 	}
 	free(have);
+}
+END_TEST
+
+/* The news: the sender's newest version, or nothing (older nodes). */
+START_TEST(test_news)
+{
+	uint8_t b[SYNCWIRE_NEWS_BYTES];
+	uint64_t seq = 99;
+
+	syncwire_encode_news(0x0102030405060708ull, b);
+	ck_assert_int_eq(b[0], 0x08);
+	ck_assert_int_eq(b[7], 0x01);
+	ck_assert_int_eq(syncwire_decode_news(b, sizeof(b), &seq), 0);
+	ck_assert_uint_eq(seq, 0x0102030405060708ull);
+	ck_assert_int_eq(syncwire_decode_news(NULL, 0, &seq), -EBADMSG);
+	ck_assert_uint_eq(seq, 0);
+	ck_assert_int_eq(syncwire_decode_news(b, 3, &seq), -EBADMSG);
 }
 END_TEST
 
@@ -759,7 +777,7 @@ START_TEST(test_answer_layout)
 	ck_assert_int_eq(db_symlink(a.db, "/d/l", "f", 1, 2), 0);
 	ck_assert_int_eq(publish(&a, "/g", 2, 20), 0);
 	ck_assert_int_eq(db_unlink(a.db, "/g", &has_old, old), 0);
-	ck_assert_int_eq(sync_encode_pull(NULL, 0, NULL, &q, &qlen), 0);
+	ck_assert_int_eq(syncwire_encode_pull(NULL, 0, NULL, &q, &qlen), 0);
 	ck_assert_int_eq(sync_answer(a.db, &a.id, q, qlen, &ans, &alen), 0);
 	ck_assert_int_eq(db_changes(a.db, a.self, 0, INT64_MAX, 100, capture_rec, &c), 0);
 	ck_assert_uint_eq(c.n, 6);	/* the root, four versions and a holding */
@@ -821,7 +839,7 @@ START_TEST(test_reply_truncated)
 	ck_assert_int_eq(db_symlink(a.db, "/d/l", "f", 1, 2), 0);
 	ck_assert_int_eq(publish(&a, "/g", 2, 20), 0);
 	ck_assert_int_eq(db_unlink(a.db, "/g", &has_old, old), 0);
-	ck_assert_int_eq(sync_encode_pull(NULL, 0, NULL, &q, &qlen), 0);
+	ck_assert_int_eq(syncwire_encode_pull(NULL, 0, NULL, &q, &qlen), 0);
 	ck_assert_int_eq(sync_answer(a.db, &a.id, q, qlen, &ans, &alen), 0);
 	expect_accepted(ans, alen, 7, "the whole answer");
 	for (size_t cut = 0; cut < alen; cut++)
@@ -865,7 +883,7 @@ START_TEST(test_reply_spoilt)
 	expect_accepted(b.p, b.len, 1, "the unspoilt answer");
 	switch (s) {
 	case SP_VERSION:
-		b.p[0] = SYNC_VERSION + 1;
+		b.p[0] = SYNCWIRE_VERSION + 1;
 		break;
 	case SP_MORE:
 		b.p[1] = 2;
@@ -916,7 +934,7 @@ START_TEST(test_reply_spoilt)
 		b.p[at.seq + 7] |= 0x80;
 		break;
 	case SP_SIZE_TOP:
-		b.p[at.size + 7] = 0x01;	/* 2^56 > SYNC_SIZE_MAX */
+		b.p[at.size + 7] = 0x01;	/* 2^56 > SYNCWIRE_SIZE_MAX */
 		break;
 	case SP_HAS_SHA_2:
 		b.p[at.has_sha] = 2;
@@ -1103,11 +1121,11 @@ START_TEST(test_reply_bad_records)
 
 	/* counts past the limits, refused before allocating */
 	memset(&b, 0, sizeof(b));
-	enc_header(&b, 0, 0, SYNC_RECS_MAX + 1);
+	enc_header(&b, 0, 0, SYNCWIRE_RECS_MAX + 1);
 	expect_refused(b.p, b.len, "too many records");
 	free(b.p);
 	memset(&b, 0, sizeof(b));
-	enc_header(&b, 0, SYNC_ORIGINS_MAX + 1, 0);
+	enc_header(&b, 0, SYNCWIRE_ORIGINS_MAX + 1, 0);
 	expect_refused(b.p, b.len, "too many ranges");
 	free(b.p);
 	memset(&b, 0, sizeof(b));
@@ -1327,7 +1345,7 @@ static size_t allocated(void)
 #endif
 }
 
-/* An answer of SYNC_RECS_MAX small versions (about 10 MB) takes memory in
+/* An answer of SYNCWIRE_RECS_MAX small versions (about 10 MB) takes memory in
    proportion to what arrived, not a fixed-size vector per version (that
    was about 15 times the answer). */
 START_TEST(test_decode_memory)
@@ -1338,14 +1356,14 @@ START_TEST(test_decode_memory)
 	size_t before, held;
 
 	rec_init(&r, "/f", DB_DIR, 0x11, HLC0);
-	enc_header(&b, 0, 0, SYNC_RECS_MAX);
-	for (size_t i = 0; i < SYNC_RECS_MAX; i++)
+	enc_header(&b, 0, 0, SYNCWIRE_RECS_MAX);
+	for (size_t i = 0; i < SYNCWIRE_RECS_MAX; i++)
 		enc_rec(&b, &r, NULL);
 	db_rec_clear(&r);
 	before = allocated();
 	ck_assert_int_eq(sync_decode_reply(b.p, b.len, &batch), 0);
 	held = allocated() - before;
-	ck_assert_uint_eq(batch.n, SYNC_RECS_MAX);
+	ck_assert_uint_eq(batch.n, SYNCWIRE_RECS_MAX);
 	ck_assert_msg(held < 3 * b.len, "decoding %zu bytes holds %zu", b.len, held);
 	sync_batch_clear(&batch);
 	free(b.p);
@@ -1605,6 +1623,7 @@ static Suite *sync_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_pull_roundtrip, 0, 4);
 	tcase_add_test(tc, test_pull_limits);
+	tcase_add_test(tc, test_news);
 	tcase_add_test(tc, test_two_nodes);
 	tcase_add_test(tc, test_two_nodes_in_parts);
 	tcase_add_test(tc, test_budget);
