@@ -99,7 +99,9 @@ inc_of = $(call iquote,$(INC_$(call layer_of,$(1))))
 
 CORE = $(foreach d,util proto store net repl core front,$($(d)_MODS))
 CORE_OBJ = $(call o,$(CORE))
-FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/serve.o $(B)/fuse/watch.o
+FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/watch.o
+# What runs a node and its frontends, for both programs.
+RUN_OBJ = $(B)/src/front/serve.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch
 UNIT_BIN = $(UNIT:%=$(B)/tests/unit/check_%)
 
@@ -109,11 +111,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,$*) -c -o $@ $<
 
-$(BIN)/oand: $(B)/src/front/main.o $(FUSE_OBJ) $(CORE_OBJ)
+$(BIN)/oand: $(B)/src/front/main.o $(RUN_OBJ) $(FUSE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/mount.oand: $(B)/fuse/mount.o $(FUSE_OBJ) $(CORE_OBJ)
+$(BIN)/mount.oand: $(B)/src/front/mount.o $(RUN_OBJ) $(FUSE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
