@@ -99,7 +99,7 @@ inc_of = $(call iquote,$(INC_$(call layer_of,$(1))))
 
 CORE = $(foreach d,util proto store net repl core front,$($(d)_MODS))
 CORE_OBJ = $(call o,$(CORE))
-FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/watch.o
+FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/session.o $(B)/fuse/watch.o
 # What runs a node and its frontends, for both programs.
 RUN_OBJ = $(B)/src/front/serve.o
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch
