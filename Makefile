@@ -75,7 +75,7 @@ store_MODS = store db
 net_MODS = net httpc bff
 repl_MODS = sync xfer replica
 core_MODS = node
-front_MODS = api ctl
+front_MODS = api ctl serve
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
 # $(call o,mods): their objects; $(call s,mods): their sources.
 o = $(foreach m,$(1),$(B)/src/$(DIR_$(m))/$(m).o)
@@ -97,11 +97,11 @@ iquote = $(foreach d,$(1),-iquote $(if $(filter fuse tests/%,$(d)),$(d),src/$(d)
 layer_of = $(if $(filter src,$(word 1,$(subst /, ,$(1)))),$(word 2,$(subst /, ,$(1))),$(word 1,$(subst /, ,$(1))))
 inc_of = $(call iquote,$(INC_$(call layer_of,$(1))))
 
-CORE = $(foreach d,util proto store net repl core front,$($(d)_MODS))
+CORE = $(foreach d,util proto store net repl core,$($(d)_MODS))
 CORE_OBJ = $(call o,$(CORE))
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/session.o $(B)/fuse/watch.o
-# What runs a node and its frontends, for both programs.
-RUN_OBJ = $(B)/src/front/serve.o
+# The HTTP API, the control socket, and what runs a node with them and FUSE.
+FRONT_OBJ = $(call o,$(front_MODS))
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch
 UNIT_BIN = $(UNIT:%=$(B)/tests/unit/check_%)
 
@@ -111,11 +111,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,$*) -c -o $@ $<
 
-$(BIN)/oand: $(B)/src/front/main.o $(RUN_OBJ) $(FUSE_OBJ) $(CORE_OBJ)
+$(BIN)/oand: $(B)/src/front/main.o $(FRONT_OBJ) $(FUSE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/mount.oand: $(B)/src/front/mount.o $(RUN_OBJ) $(FUSE_OBJ) $(CORE_OBJ)
+$(BIN)/mount.oand: $(B)/src/front/mount.o $(FRONT_OBJ) $(FUSE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,7 +1,10 @@
 /*
  * node: one oand node.  It owns the configuration, identity, metadata
- * (db), content store, clock and the control socket, and offers the
- * filesystem operations the FUSE layer (and later the network) call.
+ * (db), content store, clock, network and replication, and offers the
+ * filesystem operations its frontends (the FUSE mount, the HTTP API, the
+ * control socket) call.  It knows none of them: the code that runs it
+ * starts them after node_start and, at the end, calls node_shutdown,
+ * stops them, then node_close.
  * Every operation returns 0 or -errno and may be called from any thread.
  *
  * Writes are close-to-open: an open file handle writes to its own staging
@@ -41,8 +44,15 @@ struct node_file;
 /* Open the data dir, take its lock, open store and db.  cfg stays owned by
  * the caller and must outlive the node. */
 int node_open(const struct cfg *cfg, const char *mount_point, struct node **out);
-/* Start the node's threads (control socket); after any fork. */
+/* Start the node's threads (collector, network, replication); after any
+   fork.  On failure node_close still undoes what started. */
 int node_start(struct node *n);
+/* Stop the network (NULL-safe): what waits on it (a fetch, a call to a
+   member) fails at once, so that the frontends stop without waiting.
+   Waits for nothing but the network's own thread; the node still serves
+   its own tree.  node_close does it too. */
+void node_shutdown(struct node *n);
+/* Close the node (NULL-safe), once its frontends have stopped. */
 void node_close(struct node *n);
 /* The node's mount on mount_point (its real path) is made: recorded in
    the data dir's lock file, so that a start that finds the lock taken and

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cfg.h"
+#include "ctl.h"
 #include "log.h"
 #include "node.h"
 #include "path.h"
@@ -100,10 +102,41 @@ static void remove_pidfile(const char *path)
 		unlink(path);
 }
 
+/*
+ * The node's HTTP service (the tree, the status, and for joining nodes
+ * how to reach it over Tox) and its control socket, on a started node.
+ */
+static int frontends_start(const struct cfg *cfg, struct node *n, struct api **api,
+			   struct ctl **ctl)
+{
+	int r = api_start(cfg, n, api);
+
+	if (r != 0) {
+		/* A member's HTTP service is how others find it; a standalone
+		   node's is a convenience, and two users' nodes on one host
+		   must not stop each other. */
+		if (!cfg->has_cluster_key && r == -EADDRINUSE) {
+			log_warn("no HTTP service: port %d is taken (oand status uses the control"
+				 " socket)", cfg->server_port);
+		} else {
+			log_error("cannot start the HTTP service on port %d: %s", cfg->server_port,
+				  strerror(-r));
+			return r;
+		}
+	}
+	if ((r = ctl_start(n, cfg->data_dir, ctl)) != 0) {
+		log_error("cannot start the control socket: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int serve_run(const struct serve_opts *o)
 {
 	struct node *n = NULL;
 	struct session *s = NULL;
+	struct api *api = NULL;
+	struct ctl *ctl = NULL;
 	int report_fd = -1, status = 1, r, pid_written = 0;
 	char cwd[PATH_MAX], pidpath[PATH_MAX];
 	const char *pidfile = o->pidfile;
@@ -156,7 +189,7 @@ int serve_run(const struct serve_opts *o)
 		}
 		pid_written = 1;
 	}
-	if (node_start(n) != 0)
+	if (node_start(n) != 0 || frontends_start(o->cfg, n, &api, &ctl) != 0)
 		goto out;
 	log_notice("node %s started on %s%s%s", o->cfg->server_name, o->cfg->data_dir,
 		   s ? ", mounted on " : "", s ? o->mount_point : "");
@@ -184,7 +217,13 @@ out:
 	/* Said before the slow part (unmount, closing the node): a start
 	   from now on waits for us instead of refusing. */
 	node_note_stopping(n);
+	/* The mount goes first, as it came last; then the network stops, so
+	   that no HTTP or control request still waits on it, then they end,
+	   then the node. */
 	session_free(s);
+	node_shutdown(n);
+	ctl_stop(ctl);
+	api_stop(api);
 	node_close(n);
 	if (pid_written)
 		remove_pidfile(pidfile);
