@@ -30,6 +30,7 @@
 #include "sync.h"
 #include "xfer.h"
 #include "replica.h"
+#include "rpc.h"
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
@@ -762,6 +763,82 @@ void node_close(struct node *n)
 struct net *node_net(struct node *n)
 {
 	return n->net;
+}
+
+_Static_assert(sizeof(((struct node_contact *)0)->tox_id) ==
+	       sizeof(((struct net_status *)0)->tox_id), "a Tox ID as net has it");
+_Static_assert(sizeof(((struct node_contact *)0)->dht_key) ==
+	       sizeof(((struct net_status *)0)->dht_key), "a DHT key as net has it");
+_Static_assert(NODE_ECHO_MAX == NET_BODY_MAX, "an echo's body is a message body");
+_Static_assert(NODE_ID_BYTES == IDENT_KEY_BYTES, "a member's id is its key");
+
+int node_peer_name(struct node *n, const uint8_t id[NODE_ID_BYTES], char *out, size_t len)
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_name_of(n->net, id, out, len);
+}
+
+int node_peers(struct node *n, int json, char **out)
+{
+	*out = NULL;
+	if (n->net == NULL)
+		return -ENOTCONN;
+	*out = net_nodes(n->net, json);
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
+int node_contact(struct node *n, struct node_contact *out)
+{
+	struct net_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (n->net == NULL)
+		return -ENOTCONN;
+	net_status(n->net, &st);
+	memcpy(out->tox_id, st.tox_id, sizeof(out->tox_id));
+	memcpy(out->dht_key, st.dht_key, sizeof(out->dht_key));
+	out->udp_port = st.udp_port;
+	out->run_ms = st.run_ms;
+	out->tox_age_ms = st.tox_age_ms;
+	return 0;
+}
+
+int node_peer_lookup(struct node *n, const char *what, uint8_t id[NODE_ID_BYTES])
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_lookup(n->net, what, id);
+}
+
+int node_echo(struct node *n, const uint8_t id[NODE_ID_BYTES], const uint8_t *body, size_t len,
+	      int timeout_ms, uint8_t **reply, size_t *reply_len)
+{
+	*reply = NULL;
+	*reply_len = 0;
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_call(n->net, id, NET_ECHO, body, len, RPC_IDEMPOTENT, timeout_ms, reply,
+			reply_len);
+}
+
+int node_peer_remove(struct node *n, const char *what)
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_remove(n->net, what);
+}
+
+int node_peer_reconnect(struct node *n, const char *what)
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_reconnect(n->net, what);
+}
+
+int node_host_has_ipv6(void)
+{
+	return net_host_has_ipv6();
 }
 
 static void entry_to_stat(const struct db_entry *e, struct stat *st)
