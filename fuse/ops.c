@@ -51,7 +51,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = 1 << 20;
 	/* Files are read whole and in order: several 1 MiB requests in flight
-	   (the kernel grants at most what serve.c set on the bdi). */
+	   (the kernel grants at most what session.c set on the bdi). */
 	conn->max_readahead = OPS_READAHEAD;
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 1;

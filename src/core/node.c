@@ -16,9 +16,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "api.h"
 #include "clock.h"
-#include "ctl.h"
 #include "db.h"
 #include "deadline.h"
 #include "ident.h"
@@ -32,6 +30,7 @@
 #include "sync.h"
 #include "xfer.h"
 #include "replica.h"
+#include "rpc.h"
 
 #define XATTR_SHA "user.oand.sha256"
 #define PAGE_CACHE_SLOTS 4096
@@ -51,9 +50,7 @@ struct node {
 	struct clock *clock;
 	struct store *store;
 	struct db *db;
-	struct ctl *ctl;
 	struct net *net;		/* NULL: standalone (no cluster-key) */
-	struct api *api;		/* HTTP service of a member */
 	struct sync *sync;		/* the namespace replicated with members */
 	struct xfer *xfer;		/* content fetched from members */
 	struct replica *replica;	/* keeps `replicas` copies of each content */
@@ -172,8 +169,9 @@ static int make_private(const char *dir)
 		const char *name;
 		mode_t mode;	/* 0700: a folder */
 	} items[] = {
-		{ "node.key", 0600 }, { "sign.key", 0600 }, { API_TOKEN_FILE, 0600 },
-		{ API_TOKEN_RO_FILE, 0600 },
+		/* api.token, api.token.ro: the HTTP API's (src/front/api.h) */
+		{ "node.key", 0600 }, { "sign.key", 0600 }, { "api.token", 0600 },
+		{ "api.token.ro", 0600 },
 		{ "lock", 0600 }, { "oand.db", 0600 }, { "oand.db-wal", 0600 },
 		{ "oand.db-shm", 0600 }, { "objects", 0700 }, { "staging", 0700 },
 		{ "partial", 0700 }, { "corrupt", 0700 },
@@ -658,14 +656,9 @@ void node_set_mount_probe(struct node *n, void (*fn)(struct node_mount_stats *st
 
 int node_start(struct node *n)
 {
-	int r = ctl_start(n, n->data_dir, &n->ctl);
-
-	if (r != 0) {
-		log_error("cannot start the control socket: %s", strerror(-r));
-		return r;
-	}
 	/* Signals belong to the main thread. */
-	r = thread_spawn(&n->gc_thread, gc_main, n);
+	int r = thread_spawn(&n->gc_thread, gc_main, n);
+
 	if (r != 0) {
 		log_error("cannot start the collector: %s", strerror(-r));
 		return r;
@@ -695,24 +688,19 @@ int node_start(struct node *n)
 			return r;
 		}
 	}
-	/* Its HTTP service: the tree, the status, and for joining nodes how
-	   to reach it over Tox. */
-	if ((r = api_start(n->cfg, n, &n->api)) != 0) {
-		/* A member's HTTP service is how others find it; a standalone
-		   node's is a convenience, and two users' nodes on one host
-		   must not stop each other. */
-		if (n->net == NULL && r == -EADDRINUSE) {
-			log_warn("no HTTP service: port %d is taken (oand status uses the control"
-				 " socket)", n->cfg->server_port);
-			return 0;
-		}
-		log_error("cannot start the HTTP service on port %d: %s", n->cfg->server_port,
-			  strerror(-r));
-		return r;
-	}
 	return 0;
 }
 
+void node_shutdown(struct node *n)
+{
+	if (n == NULL)
+		return;
+	/* The net thread stops, failing what waits on it (an HTTP GET
+	   waiting for a fetch too), so that the frontends end at once. */
+	net_shutdown(n->net);
+	if (n->xfer != NULL)
+		xfer_detach(n->xfer);
+}
 
 void node_close(struct node *n)
 {
@@ -720,15 +708,8 @@ void node_close(struct node *n)
 		return;
 	/* A start from now on waits for us rather than refuse. */
 	node_note_stopping(n);
-	/* The net thread stops first, failing what waits on it (an HTTP
-	   GET waiting for a fetch too); then the HTTP and control threads
-	   that may still be calling it end; then it goes. */
-	net_shutdown(n->net);
-	if (n->xfer != NULL)
-		xfer_detach(n->xfer);
-	api_stop(n->api);
-	n->api = NULL;
-	ctl_stop(n->ctl);
+	/* The frontends that called it have ended (node_shutdown first). */
+	node_shutdown(n);
 	/* Replication stops before what it calls goes: the hook and the
 	   callbacks look at n->sync and n->replica under sync_lock. */
 	pthread_mutex_lock(&n->sync_lock);
@@ -782,6 +763,82 @@ void node_close(struct node *n)
 struct net *node_net(struct node *n)
 {
 	return n->net;
+}
+
+_Static_assert(sizeof(((struct node_contact *)0)->tox_id) ==
+	       sizeof(((struct net_status *)0)->tox_id), "a Tox ID as net has it");
+_Static_assert(sizeof(((struct node_contact *)0)->dht_key) ==
+	       sizeof(((struct net_status *)0)->dht_key), "a DHT key as net has it");
+_Static_assert(NODE_ECHO_MAX == NET_BODY_MAX, "an echo's body is a message body");
+_Static_assert(NODE_ID_BYTES == IDENT_KEY_BYTES, "a member's id is its key");
+
+int node_peer_name(struct node *n, const uint8_t id[NODE_ID_BYTES], char *out, size_t len)
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_name_of(n->net, id, out, len);
+}
+
+int node_peers(struct node *n, int json, char **out)
+{
+	*out = NULL;
+	if (n->net == NULL)
+		return -ENOTCONN;
+	*out = net_nodes(n->net, json);
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
+int node_contact(struct node *n, struct node_contact *out)
+{
+	struct net_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (n->net == NULL)
+		return -ENOTCONN;
+	net_status(n->net, &st);
+	memcpy(out->tox_id, st.tox_id, sizeof(out->tox_id));
+	memcpy(out->dht_key, st.dht_key, sizeof(out->dht_key));
+	out->udp_port = st.udp_port;
+	out->run_ms = st.run_ms;
+	out->tox_age_ms = st.tox_age_ms;
+	return 0;
+}
+
+int node_peer_lookup(struct node *n, const char *what, uint8_t id[NODE_ID_BYTES])
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_lookup(n->net, what, id);
+}
+
+int node_echo(struct node *n, const uint8_t id[NODE_ID_BYTES], const uint8_t *body, size_t len,
+	      int timeout_ms, uint8_t **reply, size_t *reply_len)
+{
+	*reply = NULL;
+	*reply_len = 0;
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_call(n->net, id, NET_ECHO, body, len, RPC_IDEMPOTENT, timeout_ms, reply,
+			reply_len);
+}
+
+int node_peer_remove(struct node *n, const char *what)
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_remove(n->net, what);
+}
+
+int node_peer_reconnect(struct node *n, const char *what)
+{
+	if (n->net == NULL)
+		return -ENOTCONN;
+	return net_reconnect(n->net, what);
+}
+
+int node_host_has_ipv6(void)
+{
+	return net_host_has_ipv6();
 }
 
 static void entry_to_stat(const struct db_entry *e, struct stat *st)

@@ -1,7 +1,10 @@
 /*
  * node: one oand node.  It owns the configuration, identity, metadata
- * (db), content store, clock and the control socket, and offers the
- * filesystem operations the FUSE layer (and later the network) call.
+ * (db), content store, clock, network and replication, and offers the
+ * filesystem operations its frontends (the FUSE mount, the HTTP API, the
+ * control socket) call.  It knows none of them: the code that runs it
+ * starts them after node_start and, at the end, calls node_shutdown,
+ * stops them, then node_close.
  * Every operation returns 0 or -errno and may be called from any thread.
  *
  * Writes are close-to-open: an open file handle writes to its own staging
@@ -41,8 +44,15 @@ struct node_file;
 /* Open the data dir, take its lock, open store and db.  cfg stays owned by
  * the caller and must outlive the node. */
 int node_open(const struct cfg *cfg, const char *mount_point, struct node **out);
-/* Start the node's threads (control socket); after any fork. */
+/* Start the node's threads (collector, network, replication); after any
+   fork.  On failure node_close still undoes what started. */
 int node_start(struct node *n);
+/* Stop the network (NULL-safe): what waits on it (a fetch, a call to a
+   member) fails at once, so that the frontends stop without waiting.
+   Waits for nothing but the network's own thread; the node still serves
+   its own tree.  node_close does it too. */
+void node_shutdown(struct node *n);
+/* Close the node (NULL-safe), once its frontends have stopped. */
 void node_close(struct node *n);
 /* The node's mount on mount_point (its real path) is made: recorded in
    the data dir's lock file, so that a start that finds the lock taken and
@@ -74,9 +84,46 @@ void node_invalidate(struct node *n, const char *path);
 
 const uint8_t *node_id(const struct node *n);
 /* The Tox ID (76 hex digits) of the node of cfg, made on first use. */
-/* The node's network side, or NULL for a standalone node. */
-struct net *node_net(struct node *n);
 int node_tox_id(const struct cfg *cfg, char out[77]);
+/* The node's network side, or NULL for a standalone node (tests). */
+struct net *node_net(struct node *n);
+
+/*
+ * The cluster, for the frontends.  Members are named by their key
+ * (NODE_ID_BYTES); what names one on a command line is a Tox ID, a key,
+ * a name or a unique key prefix (hex).  On a standalone node (no
+ * cluster-key) each returns -ENOTCONN.
+ */
+/* The name the node list gives the member id (into out): 0 or -ENOENT. */
+int node_peer_name(struct node *n, const uint8_t id[NODE_ID_BYTES], char *out, size_t len);
+/* The node list as JSON or as a text table, in *out (the caller's):
+   0, or -ENOMEM with *out NULL. */
+int node_peers(struct node *n, int json, char **out);
+/* How a joining node reaches this one over Tox (GET /v1/bootstrap). */
+struct node_contact {
+	char tox_id[77];
+	char dht_key[65];	/* changes at every start */
+	uint16_t udp_port;	/* 0 if UDP is off or not bound */
+	int64_t run_ms;		/* since the network started */
+	int64_t tox_age_ms;	/* since this Tox instance started */
+};
+int node_contact(struct node *n, struct node_contact *out);
+/* The member that what names: 0, -ENOENT, or -EEXIST when several match. */
+int node_peer_lookup(struct node *n, const char *what, uint8_t id[NODE_ID_BYTES]);
+/* Send len (at most NODE_ECHO_MAX) bytes to member id and have them back
+   within timeout_ms: 0 with the reply in *reply (the caller's, NULL when
+   empty), or -errno as a call to a member fails (src/net/net.h). */
+#define NODE_ECHO_MAX (16u << 20)
+int node_echo(struct node *n, const uint8_t id[NODE_ID_BYTES], const uint8_t *body, size_t len,
+	      int timeout_ms, uint8_t **reply, size_t *reply_len);
+/* Remove the member that what names from the cluster: 0, -ENOENT, or
+   -EINVAL (malformed, or this node). */
+int node_peer_remove(struct node *n, const char *what);
+/* Make the link to a member afresh: 0, -ENOENT, -EEXIST, -EINVAL (this
+   node), -EPERM (a removed one). */
+int node_peer_reconnect(struct node *n, const char *what);
+/* 1 if this host can open IPv6 sockets, else 0. */
+int node_host_has_ipv6(void);
 
 /* Namespace operations on tree paths. */
 int node_getattr(struct node *n, const char *path, struct stat *st);

@@ -21,7 +21,6 @@
 #include "hex.h"
 #include "httparse.h"
 #include "log.h"
-#include "net.h"
 #include "node.h"
 #include "path.h"
 
@@ -43,7 +42,6 @@ struct rl_slot {
 struct api {
 	struct MHD_Daemon *d;
 	struct node *node;
-	struct net *net;		/* NULL: a standalone node */
 	char *name;
 	char *data_dir;
 	char *tls_key, *tls_cert;	/* PEM in memory, or NULL */
@@ -417,7 +415,7 @@ static json_t *holders_json(struct api *a, const char *path)
 			ok = hex_decode(hexid, pk, sizeof(pk)) == 0;
 			if (ok && memcmp(pk, node_id(a->node), 32) == 0)
 				snprintf(name, sizeof(name), "%s", a->name);
-			else if (!ok || a->net == NULL || net_name_of(a->net, pk, name, sizeof(name)) != 0)
+			else if (!ok || node_peer_name(a->node, pk, name, sizeof(name)) != 0)
 				snprintf(name, sizeof(name), "%.16s", hexid);
 			json_array_append_new(arr, json_string(name));
 		}
@@ -767,11 +765,10 @@ static enum MHD_Result get_v1(struct MHD_Connection *c, struct api *a, struct re
 
 	rq->tell_dir = 1;
 	if (strcmp(what, "nodes") == 0) {
-		if (a->net == NULL)
+		if (node_peers(a->node, !text, &buf) == -ENOTCONN)
 			return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "standalone node (no cluster-key)");
 		return queue(c, a, rq, MHD_HTTP_OK,
-			     text_response(net_nodes(a->net, !text),
-					   text ? "text/plain; charset=utf-8" : "application/json"));
+			     text_response(buf, text ? "text/plain; charset=utf-8" : "application/json"));
 	}
 	if ((st = malloc(sizeof(*st))) == NULL || (buf = malloc(API_REPLY_MAX)) == NULL) {
 		free(st);
@@ -802,11 +799,10 @@ static enum MHD_Result get_v1(struct MHD_Connection *c, struct api *a, struct re
 
 static enum MHD_Result get_bootstrap(struct MHD_Connection *c, struct api *a, struct req *rq)
 {
-	struct net_status st;
+	struct node_contact st;
 
-	if (a->net == NULL)
+	if (node_contact(a->node, &st) != 0)
 		return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "standalone node (no cluster-key)");
-	net_status(a->net, &st);
 	return reply_json(c, a, rq, MHD_HTTP_OK,
 			  json_pack("{s:s, s:s, s:i, s:n, s:s, s:I, s:I}", "tox_id", st.tox_id,
 				    "dht_key", st.dht_key, "udp_port", (int)st.udp_port, "tcp_port",
@@ -1124,7 +1120,7 @@ static int listen_addr(const struct cfg *cfg, struct sockaddr_storage *sa, unsig
 
 	memset(sa, 0, sizeof(*sa));
 	if (cfg->server_address == NULL) {
-		if (net_host_has_ipv6())
+		if (node_host_has_ipv6())
 			*flags |= MHD_USE_DUAL_STACK;
 		return 0;
 	}
@@ -1170,7 +1166,6 @@ int api_start(const struct cfg *cfg, struct node *node, struct api **out)
 		return -ENOMEM;
 	pthread_mutex_init(&a->rl_lock, NULL);
 	a->node = node;
-	a->net = node_net(node);
 	a->connections = (unsigned)cfg->api_connections;
 	a->per_ip = a->connections / 4 > 4 ? a->connections / 4 : 4;
 	a->rate = (double)cfg->api_rate_limit;

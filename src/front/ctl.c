@@ -19,10 +19,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "thread.h"
-#include "ident.h"
-#include "net.h"
 #include "node.h"
-#include "rpc.h"
 
 #define CTL_REQ_MAX 256
 #define CTL_REPLY_MAX 65536
@@ -62,8 +59,7 @@ static char *do_ping(struct node *nd, const char *args)
 {
 	char who[200], *out = malloc(1024);
 	unsigned long long size = 0, count = 1;
-	uint8_t pk[IDENT_KEY_BYTES], *body = NULL;
-	struct net *net = node_net(nd);
+	uint8_t pk[NODE_ID_BYTES], *body = NULL;
 	int64_t *rtt = NULL;
 	size_t ok = 0, bad = 0;
 	int last_err = 0, r;
@@ -71,18 +67,15 @@ static char *do_ping(struct node *nd, const char *args)
 	if (out == NULL)
 		return NULL;
 	if (sscanf(args, "%199s %llu %llu", who, &size, &count) != 3 || count == 0 ||
-	    count > 100000 || size > NET_BODY_MAX) {
+	    count > 100000 || size > NODE_ECHO_MAX) {
 		snprintf(out, 1024, "{\"error\":\"usage: ping ID SIZE COUNT (SIZE at most %u)\"}",
-			 NET_BODY_MAX);
+			 NODE_ECHO_MAX);
 		return out;
 	}
-	if (net == NULL) {
-		snprintf(out, 1024, "{\"error\":\"standalone node (no cluster-key)\"}");
-		return out;
-	}
-	if ((r = net_lookup(net, who, pk)) != 0) {
+	if ((r = node_peer_lookup(nd, who, pk)) != 0) {
 		snprintf(out, 1024, "{\"error\":\"%s\"}",
-			 r == -EEXIST ? "more than one node matches" : "no such node");
+			 r == -ENOTCONN ? "standalone node (no cluster-key)"
+			 : r == -EEXIST ? "more than one node matches" : "no such node");
 		return out;
 	}
 	if ((body = malloc(size ? size : 1)) == NULL || (rtt = calloc(count, sizeof(*rtt))) == NULL) {
@@ -97,8 +90,7 @@ static char *do_ping(struct node *nd, const char *args)
 		int64_t t0 = deadline_now_us();
 
 		/* 30 s, plus time for a big body at a slow 256 KiB/s. */
-		r = net_call(net, pk, NET_ECHO, body, size, RPC_IDEMPOTENT,
-			     30000 + (int)(size / 256), &reply, &rlen);
+		r = node_echo(nd, pk, body, size, 30000 + (int)(size / 256), &reply, &rlen);
 		if (r == 0 && (rlen != size || (size && memcmp(reply, body, size) != 0)))
 			r = -EBADMSG;	/* not the same bytes */
 		free(reply);
@@ -146,24 +138,23 @@ static void node_verb(char *reply, int r, const char *done, const char *self)
 /* The reply to one request line (owned by the caller), or NULL. */
 static char *reply_to(struct ctl *c, const char *req)
 {
-	struct net *net = node_net(c->node);
 	struct node_status st;
 	char *reply;
 
 	if (strncmp(req, "ping ", 5) == 0)
 		return do_ping(c->node, req + 5);
 	if (strcmp(req, "nodes") == 0 || strcmp(req, "nodes text") == 0) {
-		if (net != NULL)
-			return net_nodes(net, req[5] == '\0');
+		if (node_peers(c->node, req[5] == '\0', &reply) != -ENOTCONN)
+			return reply;
 		return strdup("{\"error\":\"standalone node (no cluster-key)\"}");
 	}
 	if ((reply = malloc(CTL_REPLY_MAX)) == NULL)
 		return NULL;
 	if (strncmp(req, "nodes remove ", 13) == 0) {
-		node_verb(reply, net != NULL ? net_remove(net, req + 13) : -ENOTCONN, "removed",
+		node_verb(reply, node_peer_remove(c->node, req + 13), "removed",
 			  "this node cannot remove itself");
 	} else if (strncmp(req, "nodes reconnect ", 16) == 0) {
-		node_verb(reply, net != NULL ? net_reconnect(net, req + 16) : -ENOTCONN,
+		node_verb(reply, node_peer_reconnect(c->node, req + 16),
 			  "reconnecting", "this node has no link to itself");
 	} else if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0) {
 		int text = req[6] != '\0';
