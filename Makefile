@@ -85,7 +85,7 @@ s = $(foreach m,$(1),src/$(DIR_$(m))/$(m).c)
 INC_util = util
 INC_proto = util proto
 INC_store = util proto store
-INC_net = util proto store net repl
+INC_net = util proto store net
 INC_repl = util proto store net repl
 INC_core = $(DIRS) fuse
 INC_front = $(DIRS) fuse
@@ -133,10 +133,10 @@ $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
 $(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
 $(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
-# check_sync and fuzz_sync link tests/unit/net_stub.c instead of src/net.
+# check_sync, check_xfer and fuzz_sync link tests/unit/net_stub.c instead of src/net.
 $(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync db clock path log deadline ident hex thread)
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
-$(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256 hex)
+$(U)/check_xfer: $(U)/check_xfer.o $(U)/net_stub.o $(call o,xfer store db clock path log deadline sha256 hex)
 $(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
 # check_ident compares with toxcore's own idea of the address.
 $(U)/check_ident: $(U)/check_ident.o $(call o,ident log)

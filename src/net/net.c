@@ -23,7 +23,6 @@
 #include "log.h"
 #include "net_int.h"
 #include "thread.h"
-#include "xfer.h"
 
 /* Another thread handed the net thread something: end its poll. */
 void net_wake(struct net *n)
@@ -275,8 +274,8 @@ static void fresh_tox(struct net *n)
 				net_peer_drop_as(n, list[i], "starting Tox afresh", 1);
 		free(list);
 	}
-	if (n->xfer != NULL)
-		xfer_net_all_down(n->xfer);
+	if (n->files != NULL)
+		n->files->all_down(n->files->ctx);
 	tox_kill(n->tox);
 	n->tox = NULL;
 	if (n->older_since != 0 && !n->follow) {
@@ -394,9 +393,9 @@ static void *net_main(void *arg)
 				n->next_join = deadline_now_ms() + n->join_retry;
 			}
 		}
-		if (n->xfer != NULL) {
-			xfer_net_tick(n->xfer, n->tox);
-			busy |= xfer_net_busy(n->xfer);
+		if (n->files != NULL) {
+			n->files->tick(n->files->ctx, n->tox);
+			busy |= n->files->busy(n->files->ctx);
 		}
 		busy |= n->snap.reasm_bytes > 0 || now < n->busy_until;
 		timeout = busy ? 1 : (int)tox_iteration_interval(n->tox);
@@ -407,8 +406,8 @@ static void *net_main(void *arg)
 	return NULL;
 }
 
-int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct xfer *x,
-	      struct net **out)
+int net_start(const struct ident *id, const struct cfg *cfg, struct db *db,
+	      const struct net_files *files, struct net **out)
 {
 	struct net *n = NULL;
 	char server[CLUSTER_SERVER_MAX + 1];
@@ -421,7 +420,10 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	n->wake = -1;
 	n->db = db;
 	n->cfg = cfg;
-	n->xfer = x;
+	if (files != NULL) {
+		n->files_copy = *files;
+		n->files = &n->files_copy;
+	}
 	n->run_started = deadline_now_ms();
 	n->id = *id;
 	pthread_mutex_init(&n->lock, NULL);
@@ -459,8 +461,8 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 		r = -errno;
 		goto fail;
 	}
-	if (n->xfer != NULL)
-		net_files_attach(n);
+	if (n->files != NULL)
+		n->files->attach(n->files->ctx, n);
 	r = thread_spawn(&n->svc_thread, net_svc_main, n);
 	n->svc_started = r == 0;
 	if (r == 0)

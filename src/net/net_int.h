@@ -176,7 +176,8 @@ struct net {
 	int reconnect_asked;	/* under lock */
 	size_t join_turn;	/* which saved members to try next */
 	struct ident id;	/* for a fresh start of Tox */
-	struct xfer *xfer;	/* whole files (may be NULL) */
+	const struct net_files *files;	/* whole files: &files_copy, or NULL */
+	struct net_files files_copy;
 	/* The service (net_set_service()): its own thread and queues. */
 	pthread_mutex_t slock;	/* guards fn, ctx, svc_in, svc_n, svc_stop */
 	pthread_cond_t scond;
@@ -265,7 +266,6 @@ static inline struct cluster_member *member_locked(struct net *n, const uint8_t 
 }
 
 /* net.c */
-void net_wake(struct net *n);
 void net_count(struct net *n, uint64_t *field);
 
 /* net_send.c */
@@ -334,6 +334,5 @@ void net_files_on_chunk(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, const
 void net_files_on_chunk_request(Tox *tox, uint32_t f, uint32_t file, uint64_t pos, size_t len,
 				void *user);
 void net_files_on_control(Tox *tox, uint32_t f, uint32_t file, Tox_File_Control c, void *user);
-void net_files_attach(struct net *n);
 
 #endif

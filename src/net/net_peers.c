@@ -17,7 +17,6 @@
 #include "deadline.h"
 #include "log.h"
 #include "wire.h"
-#include "xfer.h"
 
 uint32_t net_peer_of(struct net *n, const uint8_t *pk)
 {
@@ -125,8 +124,8 @@ void net_peer_drop_as(struct net *n, uint32_t f, const char *why, int park)
 	}
 	pthread_mutex_unlock(&n->lock);
 	peer_reset(n, f, !park);
-	if (n->xfer != NULL)
-		xfer_net_peer_down(n->xfer, f);
+	if (n->files != NULL)
+		n->files->peer_down(n->files->ctx, f);
 	tox_friend_delete(n->tox, f, NULL);
 	wire_reasm_free(n->fr[f].reasm);
 	memset(&n->fr[f], 0, sizeof(n->fr[f]));
@@ -259,8 +258,8 @@ void net_peer_on_connection(Tox *tox, uint32_t f, Tox_Connection c, void *user)
 		n->fr[f].up = 0;
 		n->fr[f].up_last = deadline_now_ms();
 		peer_reset(n, f, 0);
-		if (n->xfer != NULL)
-			xfer_net_peer_down(n->xfer, f);
+		if (n->files != NULL)
+			n->files->peer_down(n->files->ctx, f);
 		pthread_mutex_lock(&n->lock);
 		if ((m = member_locked(n, n->fr[f].pk)) != NULL)
 			m->direct = 0;
@@ -341,8 +340,8 @@ static void on_message(struct net *n, uint32_t f, uint8_t *buf, size_t len)
 			break;
 		}
 		if (m.method == NET_XFER_WANT || m.method == NET_XFER_NOPE) {
-			if (n->xfer != NULL)
-				xfer_net_notice(n->xfer, n->tox, f, m.method, m.body, m.body_len);
+			if (n->files != NULL)
+				n->files->notice(n->files->ctx, n->tox, f, m.method, m.body, m.body_len);
 			break;
 		}
 		if (m.method != NET_HEARTBEAT) {

@@ -14,7 +14,6 @@
 #include "deadline.h"
 #include "log.h"
 #include "wire.h"
-#include "xfer.h"
 
 void net_q_free(struct outq *q)
 {
@@ -292,7 +291,7 @@ int net_q_flush_all(struct net *n)
 		pace_measure(p, now);
 		if (p->ctl.head != NULL && net_q_flush(n, f, &p->ctl, NULL))
 			left = 1;
-		files = n->xfer != NULL && xfer_net_waiting(n->xfer, f);
+		files = n->files != NULL && n->files->waiting(n->files->ctx, f);
 		if (p->urgent.head == NULL && p->bulk.head == NULL && !files)
 			continue;
 		room = pace_room(p, now);

@@ -1,6 +1,7 @@
 /*
- * What src/sync names of src/net, for the tests and the fuzz target that
- * link sync without the network: nothing is sent, no member is linked.
+ * What src/sync and src/xfer name of src/net, for the tests and the fuzz
+ * targets that link them without the network: nothing is sent, no member
+ * is linked.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -63,4 +64,35 @@ double net_link_rate(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
 	(void)n;
 	(void)pk;
 	return -1;
+}
+
+void net_wake(struct net *n)
+{
+	(void)n;
+}
+
+uint32_t net_files_friend(struct net *n, const uint8_t pk[IDENT_KEY_BYTES])
+{
+	(void)n;
+	(void)pk;
+	return UINT32_MAX;
+}
+
+const uint8_t *net_files_pk(struct net *n, uint32_t f)
+{
+	static const uint8_t none[IDENT_KEY_BYTES];
+
+	(void)n;
+	(void)f;
+	return none;
+}
+
+void net_files_notice(struct net *n, uint32_t f, uint16_t method, const uint8_t *body,
+		      size_t len)
+{
+	(void)n;
+	(void)f;
+	(void)method;
+	(void)body;
+	(void)len;
 }
