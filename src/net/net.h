@@ -14,29 +14,12 @@
 #include <stdint.h>
 
 #include "ident.h"
+#include "methods.h"
 #include "rpc.h"
 
 struct net;
 struct cfg;
 struct db;
-
-/* Methods of the messages members exchange (wire_msg.method). */
-enum net_method {
-	NET_HEARTBEAT = 1,	/* notice: the node list (src/cluster) */
-	NET_PING = 2,		/* request: empty reply */
-	NET_ECHO = 3,		/* request: the body comes back */
-	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
-	NET_XFER_WANT = 5,	/* notice: send me this content (src/xfer) */
-	NET_XFER_NOPE = 6,	/* notice: I do not hold it */
-	NET_RX = 7,		/* notice: message packets received from you on this link
-				   (u64 LE); paces what the peer hands Tox */
-	NET_CANCEL = 8,		/* notice: I no longer wait for the reply to my
-				   request (u64 LE id): do not send it */
-	/* From here on, methods go to the service (net_set_service()). */
-	NET_SERVICE_FIRST = 16,
-	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
-	NET_SYNC_NEWS = 17,	/* notice: the sender has changes to pull */
-};
 
 /* Largest request or reply body (bigger ones are refused, not cut). */
 #define NET_BODY_MAX (16u << 20)
