@@ -406,6 +406,30 @@ static void *net_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Free what net_start made, as far as it got, with the net thread not
+ * running (never started, or joined by net_shutdown(), which has also
+ * stopped the service and killed Tox already).
+ */
+static void net_destroy(struct net *n)
+{
+	net_svc_stop(n);
+	if (n->tox != NULL)
+		tox_kill(n->tox);
+	if (n->wake >= 0)
+		close(n->wake);
+	cluster_free(&n->cl);
+	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->qlock);
+	pthread_cond_destroy(&n->qcond);
+	pthread_mutex_destroy(&n->slock);
+	pthread_cond_destroy(&n->scond);
+	ident_clear(&n->id);
+	free(n->linked);
+	free(n->linked_work);
+	free(n);
+}
+
 int net_start(const struct ident *id, const struct cfg *cfg, struct db *db,
 	      const struct net_files *files, struct net **out)
 {
@@ -474,23 +498,8 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db,
 	*out = n;
 	return 0;
 fail:
-	if (n != NULL) {
-		net_svc_stop(n);
-		if (n->tox != NULL)
-			tox_kill(n->tox);
-		if (n->wake >= 0)
-			close(n->wake);
-		cluster_free(&n->cl);
-		pthread_mutex_destroy(&n->lock);
-		pthread_mutex_destroy(&n->qlock);
-		pthread_cond_destroy(&n->qcond);
-		pthread_mutex_destroy(&n->slock);
-		pthread_cond_destroy(&n->scond);
-		ident_clear(&n->id);
-		free(n->linked);
-		free(n->linked_work);
-		free(n);
-	}
+	if (n != NULL)
+		net_destroy(n);
 	return r;
 }
 
@@ -524,17 +533,7 @@ void net_free(struct net *n)
 	if (n == NULL)
 		return;
 	net_shutdown(n);
-	close(n->wake);
-	cluster_free(&n->cl);
-	pthread_mutex_destroy(&n->lock);
-	pthread_mutex_destroy(&n->qlock);
-	pthread_cond_destroy(&n->qcond);
-	pthread_mutex_destroy(&n->slock);
-	pthread_cond_destroy(&n->scond);
-	ident_clear(&n->id);
-	free(n->linked);
-	free(n->linked_work);
-	free(n);
+	net_destroy(n);
 }
 
 void net_status(struct net *n, struct net_status *st)
