@@ -10,7 +10,6 @@
 #include <string.h>
 #include <tox/tox.h>
 
-#include "admit.h"
 #include "bff.h"
 #include "cfg.h"
 #include "deadline.h"
