@@ -75,7 +75,7 @@ DIRS = util proto store net repl core front
 util_MODS = log hex deadline cfg path clock ident sha256 thread
 proto_MODS = wire rpc admit cluster httparse syncwire
 store_MODS = store db
-net_MODS = net httpc bff
+net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
 repl_MODS = sync sync_pull sync_msg xfer replica
 core_MODS = node
 front_MODS = api ctl serve
@@ -88,7 +88,7 @@ s = $(foreach m,$(1),src/$(DIR_$(m))/$(m).c)
 INC_util = util
 INC_proto = util proto
 INC_store = util proto store
-INC_net = util proto store net repl
+INC_net = util proto store net
 INC_repl = util proto store net repl
 INC_core = util proto store net repl core
 # The frontends reach the rest through the node (src/core/node.h) only.
@@ -145,8 +145,9 @@ $(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
 $(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
 # check_sync tests sync's messages (sync_msg): no thread, no network.
 $(U)/check_sync: $(U)/check_sync.o $(call o,sync_msg syncwire db clock path log ident)
+# check_xfer links tests/unit/net_stub.c instead of src/net.
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
-$(U)/check_xfer: $(U)/check_xfer.o $(call o,xfer store db clock path log deadline sha256 hex)
+$(U)/check_xfer: $(U)/check_xfer.o $(U)/net_stub.o $(call o,xfer store db clock path log deadline sha256 hex)
 $(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
 # check_ident compares with toxcore's own idea of the address.
 $(U)/check_ident: $(U)/check_ident.o $(call o,ident log)

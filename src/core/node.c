@@ -670,10 +670,14 @@ int node_start(struct node *n)
 	if (n->cfg->has_cluster_key &&
 	    (n->xfer = xfer_new(n->store, n->db, n->id, n->cfg->fetch_timeout_ms)) == NULL)
 		return -ENOMEM;
-	if (n->cfg->has_cluster_key &&
-	    (r = net_start(&n->ident, n->cfg, n->db, n->xfer, &n->net)) != 0) {
-		log_error("cannot start the network: %s", strerror(-r));
-		return r;
+	if (n->cfg->has_cluster_key) {
+		struct net_files files;
+
+		xfer_net_files(n->xfer, &files);
+		if ((r = net_start(&n->ident, n->cfg, n->db, &files, &n->net)) != 0) {
+			log_error("cannot start the network: %s", strerror(-r));
+			return r;
+		}
 	}
 	/* The namespace follows the members'. */
 	if (n->net != NULL) {

@@ -14,29 +14,12 @@
 #include <stdint.h>
 
 #include "ident.h"
+#include "methods.h"
 #include "rpc.h"
 
 struct net;
 struct cfg;
 struct db;
-
-/* Methods of the messages members exchange (wire_msg.method). */
-enum net_method {
-	NET_HEARTBEAT = 1,	/* notice: the node list (src/cluster) */
-	NET_PING = 2,		/* request: empty reply */
-	NET_ECHO = 3,		/* request: the body comes back */
-	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
-	NET_XFER_WANT = 5,	/* notice: send me this content (src/xfer) */
-	NET_XFER_NOPE = 6,	/* notice: I do not hold it */
-	NET_RX = 7,		/* notice: message packets received from you on this link
-				   (u64 LE); paces what the peer hands Tox */
-	NET_CANCEL = 8,		/* notice: I no longer wait for the reply to my
-				   request (u64 LE id): do not send it */
-	/* From here on, methods go to the service (net_set_service()). */
-	NET_SERVICE_FIRST = 16,
-	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
-	NET_SYNC_NEWS = 17,	/* notice: the sender has changes to pull */
-};
 
 /* Largest request or reply body (bigger ones are refused, not cut). */
 #define NET_BODY_MAX (16u << 20)
@@ -80,12 +63,47 @@ struct net_status {
 	int64_t reasm_age_ms, reasm_idle_ms;	/* since its first, its last byte */
 };
 
+struct Tox;
+/*
+ * Whole files over Tox file transfer, moved by a layer above (src/xfer
+ * fills the table, src/core/node hands it to net_start).  The net thread
+ * hands on its Tox file callbacks, the notices NET_XFER_WANT and
+ * NET_XFER_NOPE, and the room a link's window leaves; f is a friend
+ * number, tox the net thread's Tox.  Each runs on the net thread, but
+ * attach: net_start calls it before that thread runs, with the net to
+ * call back (net_files_friend() and the rest, below).
+ */
+struct net_files {
+	void *ctx;
+	void (*attach)(void *ctx, struct net *n);
+	void (*recv)(void *ctx, struct Tox *tox, uint32_t f, uint32_t file, uint32_t kind,
+		     uint64_t size);
+	void (*chunk)(void *ctx, struct Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
+		      const uint8_t *data, size_t len);
+	void (*chunk_request)(void *ctx, struct Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
+			      size_t len);
+	/* control: a Tox_File_Control. */
+	void (*control)(void *ctx, uint32_t f, uint32_t file, int control);
+	/* Send at most max chunks to friend f: how many went (*refused set
+	   when Tox's queue is full). */
+	size_t (*pump)(void *ctx, struct Tox *tox, uint32_t f, size_t max, int *refused);
+	/* 1 if chunks wait to go to friend f. */
+	int (*waiting)(void *ctx, uint32_t f);
+	void (*tick)(void *ctx, struct Tox *tox);
+	/* 1 while bytes flow (the net thread then iterates fast). */
+	int (*busy)(void *ctx);
+	void (*notice)(void *ctx, struct Tox *tox, uint32_t f, uint16_t method,
+		       const uint8_t *body, size_t len);
+	/* Friend f's link went down; all_down: every friend's. */
+	void (*peer_down)(void *ctx, uint32_t f);
+	void (*all_down)(void *ctx);
+};
+
 /* Start Tox with id's key and the cfg's ports; the thread starts at once.
-   The node list is kept in db. */
-struct xfer;
-/* x (may be NULL) carries whole files over Tox file transfer (src/xfer). */
-int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, struct xfer *x,
-	      struct net **out);
+   The node list is kept in db.  files (may be NULL, copied) carries whole
+   files. */
+int net_start(const struct ident *id, const struct cfg *cfg, struct db *db,
+	      const struct net_files *files, struct net **out);
 /* Stop the thread: pending and later calls fail with -ESHUTDOWN, the
    node list is saved; the lists stay readable until net_free(). */
 void net_shutdown(struct net *n);
@@ -162,6 +180,15 @@ size_t net_online(struct net *n, uint8_t (*pks)[IDENT_KEY_BYTES], size_t max);
 int net_removed(struct net *n, const uint8_t pk[IDENT_KEY_BYTES]);
 /* The name the node list gives pk (into out): 0 or -ENOENT. */
 int net_name_of(struct net *n, const uint8_t pk[IDENT_KEY_BYTES], char *out, size_t len);
+/* Wake the net thread (any thread). */
+void net_wake(struct net *n);
+/* For the file mover (struct net_files), on the net thread only: the
+   friend number of pk if it is linked (connected, proven), else
+   UINT32_MAX; friend f's public key; a notice to friend f. */
+uint32_t net_files_friend(struct net *n, const uint8_t pk[IDENT_KEY_BYTES]);
+const uint8_t *net_files_pk(struct net *n, uint32_t f);
+void net_files_notice(struct net *n, uint32_t f, uint16_t method, const uint8_t *body,
+		      size_t len);
 /* 1 if this host can open IPv6 sockets, else 0. */
 int net_host_has_ipv6(void);
 

@@ -1084,3 +1084,108 @@ void xfer_net_all_down(struct xfer *x)
 			job_requeue(x, NULL, j, 0);
 	pthread_mutex_unlock(&x->lock);
 }
+
+/* ---- the table net_start() takes (struct net_files) ---- */
+
+static uint32_t xn_friend_of(void *ctx, const uint8_t pk[32])
+{
+	return net_files_friend(ctx, pk);
+}
+
+static const uint8_t *xn_pk_of(void *ctx, uint32_t f)
+{
+	return net_files_pk(ctx, f);
+}
+
+static void xn_notice(void *ctx, uint32_t f, uint16_t method, const uint8_t *body, size_t len)
+{
+	net_files_notice(ctx, f, method, body, len);
+}
+
+static size_t xn_linked(void *ctx, uint8_t (*pks)[32], size_t max)
+{
+	return net_linked(ctx, pks, max);
+}
+
+static void xn_wake(void *ctx)
+{
+	net_wake(ctx);
+}
+
+static void nf_attach(void *ctx, struct net *n)
+{
+	struct xfer_net xn = {
+		.ctx = n, .friend_of = xn_friend_of, .pk_of = xn_pk_of, .notice = xn_notice,
+		.linked = xn_linked, .wake = xn_wake,
+	};
+
+	xfer_attach(ctx, &xn);
+}
+
+static void nf_recv(void *ctx, Tox *tox, uint32_t f, uint32_t file, uint32_t kind, uint64_t size)
+{
+	xfer_net_recv(ctx, tox, f, file, kind, size);
+}
+
+static void nf_chunk(void *ctx, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
+		     const uint8_t *data, size_t len)
+{
+	xfer_net_chunk(ctx, tox, f, file, pos, data, len);
+}
+
+static void nf_chunk_request(void *ctx, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
+			     size_t len)
+{
+	xfer_net_chunk_request(ctx, tox, f, file, pos, len);
+}
+
+static void nf_control(void *ctx, uint32_t f, uint32_t file, int control)
+{
+	xfer_net_control(ctx, f, file, (Tox_File_Control)control);
+}
+
+static size_t nf_pump(void *ctx, Tox *tox, uint32_t f, size_t max, int *refused)
+{
+	return xfer_net_pump(ctx, tox, f, max, refused);
+}
+
+static int nf_waiting(void *ctx, uint32_t f)
+{
+	return xfer_net_waiting(ctx, f);
+}
+
+static void nf_tick(void *ctx, Tox *tox)
+{
+	xfer_net_tick(ctx, tox);
+}
+
+static int nf_busy(void *ctx)
+{
+	return xfer_net_busy(ctx);
+}
+
+static void nf_notice(void *ctx, Tox *tox, uint32_t f, uint16_t method, const uint8_t *body,
+		      size_t len)
+{
+	xfer_net_notice(ctx, tox, f, method, body, len);
+}
+
+static void nf_peer_down(void *ctx, uint32_t f)
+{
+	xfer_net_peer_down(ctx, f);
+}
+
+static void nf_all_down(void *ctx)
+{
+	xfer_net_all_down(ctx);
+}
+
+void xfer_net_files(struct xfer *x, struct net_files *out)
+{
+	*out = (struct net_files){
+		.ctx = x, .attach = nf_attach, .recv = nf_recv, .chunk = nf_chunk,
+		.chunk_request = nf_chunk_request, .control = nf_control, .pump = nf_pump,
+		.waiting = nf_waiting, .tick = nf_tick, .busy = nf_busy, .notice = nf_notice,
+		.peer_down = nf_peer_down, .all_down = nf_all_down,
+	};
+}

@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <tox/tox.h>
 
+#include "net.h"
+
 struct store;
 struct db;
 struct xfer;
@@ -54,7 +56,7 @@ struct xfer_net {
 struct xfer *xfer_new(struct store *st, struct db *db, const uint8_t self[32], int64_t timeout_ms);
 /* Fail every fetch (-ESHUTDOWN), wait for the readers to leave, free. */
 void xfer_free(struct xfer *x);
-/* Called by net_start() before its thread runs. */
+/* Called by net_start() before its thread runs (xfer_net_files()). */
 void xfer_attach(struct xfer *x, const struct xfer_net *net);
 /* The net is gone: fetches fail at once from now on. */
 void xfer_detach(struct xfer *x);
@@ -115,5 +117,8 @@ void xfer_net_notice(struct xfer *x, Tox *tox, uint32_t f, uint16_t method, cons
 /* Friend f's link went down (Tox ends its transfers); fresh: all friends. */
 void xfer_net_peer_down(struct xfer *x, uint32_t f);
 void xfer_net_all_down(struct xfer *x);
+/* The table net_start() takes: the xfer_net_* above, and an attach that
+   gives x the net's side (xfer_attach). */
+void xfer_net_files(struct xfer *x, struct net_files *out);
 
 #endif
