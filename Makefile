@@ -25,10 +25,10 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 MOUNTHELPERDIR ?= /sbin
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls
+PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls nettle
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev check sqlite3 attr psmisc \
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev nettle-dev libjansson-dev check sqlite3 attr psmisc \
 	procps iproute2 curl jq openssl python3 clang libclang-rt-14-dev dpkg-dev
 
 ifeq ($(SAN),1)
