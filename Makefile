@@ -11,6 +11,7 @@
 #   make bench-share  only the shared-tree ones between mounted nodes (bench/share)
 #   make bench-http   only the HTTP API against the mount and plain servers (bench/http)
 #   make bench-sync   only the replication path without the network (bench/syncpath.c)
+#   make bench-hash   only the content hash rate, oand's and libsodium's (bench/hashrate.c)
 #   make bench-slowlink only replication and transfer on shaped links (bench/slowlink)
 
 PREFIX ?= /usr/local
@@ -226,7 +227,8 @@ build/bench/httpload: bench/httpload.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE $< -o $@ -lpthread
 
-bench: all build/bench/toxref build/bench/httpload build/bench/syncpath
+bench: all build/bench/toxref build/bench/httpload build/bench/syncpath build/bench/hashrate
+	build/bench/hashrate
 	bench/run
 	bench/cluster
 	bench/share
@@ -253,6 +255,14 @@ build/bench/syncpath: bench/syncpath.c $(call o,sync db ident clock path log dea
 
 bench-sync: build/bench/syncpath
 	build/bench/syncpath
+
+# The content hash (src/util/sha256) in memory, libsodium's beside it.
+build/bench/hashrate: bench/hashrate.c $(call o,sha256)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-hash: build/bench/hashrate
+	build/bench/hashrate
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -297,5 +307,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration check-slow fuzz check bench bench-cluster bench-share bench-slowlink bench-http bench-sync install uninstall deps man-check clean
+.PHONY: all unit integration check-slow fuzz check bench bench-cluster bench-share bench-slowlink bench-http bench-sync bench-hash install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)
