@@ -26,10 +26,10 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 MOUNTHELPERDIR ?= /sbin
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls nettle
+PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls nettle libcurl
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev nettle-dev libjansson-dev check sqlite3 attr psmisc \
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev nettle-dev libcurl4-gnutls-dev libjansson-dev check sqlite3 attr psmisc \
 	procps iproute2 curl jq openssl python3 clang libclang-rt-14-dev dpkg-dev
 
 ifeq ($(SAN),1)
@@ -132,8 +132,9 @@ $(U)/check_wire: $(U)/check_wire.o $(call o,wire)
 $(U)/check_admit: $(U)/check_admit.o $(call o,admit)
 $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
-$(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
-$(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
+# check_bff and check_http serve their client on loopback (tests/unit/http_stub.c).
+$(U)/check_bff: $(U)/check_bff.o $(U)/http_stub.o $(call o,bff hex deadline httpc)
+$(U)/check_http: $(U)/check_http.o $(U)/http_stub.o $(call o,httparse httpc path deadline)
 # check_sync and fuzz_sync link tests/unit/net_stub.c instead of src/net.
 $(U)/check_sync: $(U)/check_sync.o $(U)/net_stub.o $(call o,sync db clock path log deadline ident hex thread)
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
@@ -188,8 +189,8 @@ FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 FUZZ_MODS_wire = wire
 FUZZ_MODS_admit = admit
 FUZZ_LIBS_admit = -lsodium
-FUZZ_MODS_bff = bff hex deadline httpc httparse path
-FUZZ_LIBS_bff = -ljansson -lgnutls -lsodium
+FUZZ_MODS_bff = bff hex deadline httpc
+FUZZ_LIBS_bff = -ljansson -lcurl -lsodium
 FUZZ_MODS_http = httparse path
 FUZZ_MODS_cluster = cluster
 FUZZ_MODS_sync = sync db clock path log deadline ident hex thread

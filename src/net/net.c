@@ -26,6 +26,7 @@
 #include "deadline.h"
 #include "clock.h"
 #include "hex.h"
+#include "httpc.h"
 #include "log.h"
 #include "thread.h"
 #include "wire.h"
@@ -1655,7 +1656,7 @@ static int join_via(struct net *n, const char *host, int port, const uint8_t *ex
 {
 	struct bff_info b;
 	Tox_Err_Bootstrap err;
-	int r = bff_fetch(host, port, BFF_TIMEOUT_MS, &b);
+	int r = bff_fetch(host, port, is_bff ? n->cfg->bff_pin : NULL, BFF_TIMEOUT_MS, &b);
 
 	if (r != 0) {
 		log_info("net: %s %s:%d not reachable: %s", is_bff ? "BFF" : "member", host, port,
@@ -2594,7 +2595,8 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db, stru
 	int r = -ENOMEM;
 
 	*out = NULL;
-	if ((n = calloc(1, sizeof(*n))) == NULL)
+	/* libcurl's global set-up, before the threads that ask BFFs. */
+	if ((r = httpc_init()) != 0 || (n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
 	n->wake = -1;
 	n->db = db;
