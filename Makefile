@@ -12,6 +12,7 @@
 #   make bench-share  only the shared-tree ones between mounted nodes (bench/share)
 #   make bench-http   only the HTTP API against the mount and plain servers (bench/http)
 #   make bench-sync   only the replication path without the network (bench/syncpath.c)
+#   make bench-hash   only the content hash rate, oand's and libsodium's (bench/hashrate.c)
 #   make bench-slowlink only replication and transfer on shaped links (bench/slowlink)
 
 PREFIX ?= /usr/local
@@ -26,10 +27,10 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 MOUNTHELPERDIR ?= /sbin
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls
+PKGS = fuse3 libsodium sqlite3 libconfig toxcore libmicrohttpd jansson gnutls nettle libcurl
 
 DEBIAN_DEPS = build-essential pkg-config libfuse3-dev fuse3 libtoxcore-dev libsodium-dev \
-	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev check sqlite3 attr psmisc \
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev libgnutls28-dev nettle-dev libcurl4-gnutls-dev libjansson-dev check sqlite3 attr psmisc \
 	procps iproute2 curl jq openssl python3 clang libclang-rt-14-dev dpkg-dev
 
 ifeq ($(SAN),1)
@@ -141,8 +142,9 @@ $(U)/check_wire: $(U)/check_wire.o $(call o,wire)
 $(U)/check_admit: $(U)/check_admit.o $(call o,admit)
 $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
-$(U)/check_bff: $(U)/check_bff.o $(call o,bff hex deadline httpc httparse path)
-$(U)/check_http: $(U)/check_http.o $(call o,httparse httpc path deadline)
+# check_bff and check_http serve their client on loopback (tests/unit/http_stub.c).
+$(U)/check_bff: $(U)/check_bff.o $(U)/http_stub.o $(call o,bff hex deadline httpc)
+$(U)/check_http: $(U)/check_http.o $(U)/http_stub.o $(call o,httparse httpc path deadline)
 # check_sync tests sync's messages (sync_msg): no thread, no network.
 $(U)/check_sync: $(U)/check_sync.o $(call o,sync_msg syncwire db clock path log ident)
 # check_xfer links tests/unit/net_stub.c instead of src/net.
@@ -198,8 +200,8 @@ FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 FUZZ_MODS_wire = wire
 FUZZ_MODS_admit = admit
 FUZZ_LIBS_admit = -lsodium
-FUZZ_MODS_bff = bff hex deadline httpc httparse path
-FUZZ_LIBS_bff = -ljansson -lgnutls -lsodium
+FUZZ_MODS_bff = bff hex deadline httpc
+FUZZ_LIBS_bff = -ljansson -lcurl -lsodium
 FUZZ_MODS_http = httparse path
 FUZZ_MODS_cluster = cluster
 FUZZ_MODS_sync = syncwire path
@@ -245,7 +247,8 @@ build/bench/httpload: bench/httpload.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE $< -o $@ -lpthread
 
-bench: all build/bench/toxref build/bench/httpload build/bench/syncpath
+bench: all build/bench/toxref build/bench/httpload build/bench/syncpath build/bench/hashrate
+	build/bench/hashrate
 	bench/run
 	bench/cluster
 	bench/share
@@ -272,6 +275,14 @@ build/bench/syncpath: bench/syncpath.c $(call o,sync_msg syncwire db ident clock
 
 bench-sync: build/bench/syncpath
 	build/bench/syncpath
+
+# The content hash (src/util/sha256) in memory, libsodium's beside it.
+build/bench/hashrate: bench/hashrate.c $(call o,sha256)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call inc_of,bench) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-hash: build/bench/hashrate
+	build/bench/hashrate
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -316,5 +327,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration check-slow fuzz check check-layers bench bench-cluster bench-share bench-slowlink bench-http bench-sync install uninstall deps man-check clean
+.PHONY: all unit integration check-slow fuzz check check-layers bench bench-cluster bench-share bench-slowlink bench-http bench-sync bench-hash install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -48,15 +48,16 @@ out:
 	return r;
 }
 
-int bff_fetch(const char *host, int port, int timeout_ms, struct bff_info *out)
+int bff_fetch(const char *host, int port, const char *pin, int timeout_ms, struct bff_info *out)
 {
 	struct httpc_reply rep;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	/* The member may serve HTTPS (tls-cert): plain first, then TLS. */
-	if ((r = httpc_get(host, port, HTTPC_AUTO, "/v1/bootstrap", timeout_ms, BFF_REPLY_MAX,
-			   &rep)) != 0)
+	/* The member may serve HTTPS (tls-cert): plain first, then TLS
+	   (with a pin, TLS only). */
+	if ((r = httpc_get(host, port, HTTPC_AUTO, "/v1/bootstrap", pin, timeout_ms,
+			   BFF_REPLY_MAX, &rep)) != 0)
 		return r;
 	r = rep.status == 200 ? bff_parse(rep.body, rep.len, out) : -EBADMSG;
 	httpc_reply_free(&rep);

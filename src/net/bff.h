@@ -26,8 +26,12 @@ struct bff_info {
 
 /* The JSON body of a /v1/bootstrap reply: 0 or -EBADMSG. */
 int bff_parse(const char *body, size_t len, struct bff_info *out);
-/* GET http://host:port/v1/bootstrap: 0, -ETIMEDOUT, -ECONNREFUSED,
-   -EHOSTUNREACH, -EBADMSG (not a good reply) or -errno. */
-int bff_fetch(const char *host, int port, int timeout_ms, struct bff_info *out);
+/* GET http://host:port/v1/bootstrap, or https:// when that has no HTTP
+   answer (httpc: the certificate checked against the system's CAs), or
+   https:// only to a server with the public key pin (bff-pin) when pin
+   is not NULL: 0, -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH,
+   -EKEYREJECTED (certificate or key refused), -EBADMSG (not a good
+   reply) or -errno. */
+int bff_fetch(const char *host, int port, const char *pin, int timeout_ms, struct bff_info *out);
 
 #endif

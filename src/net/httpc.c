@@ -1,82 +1,31 @@
 #include "httpc.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <netdb.h>
-#include <poll.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "deadline.h"
-#include "httparse.h"
 
-/* Connect to one address before the deadline. */
-static int dial(const struct addrinfo *a, int64_t deadline)
+/* libcurl's global state: set up once (pthread_once), never torn down. */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result = -ENOMEM;
+
+static void global_init(void)
 {
-	int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-	int err = 0, r;
-	socklen_t el = sizeof(err);
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-		r = -errno;
-		goto fail;
-	}
-	if ((r = deadline_wait_fd(fd, POLLOUT, deadline)) != 0)
-		goto fail;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-		r = -(err ? err : errno);
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return r;
+	init_result = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
 }
 
-static int dial_host(const char *host, int port, int64_t deadline)
+int httpc_init(void)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *a;
-	char portstr[16];
-	int fd = -EHOSTUNREACH;
-
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if (getaddrinfo(host, portstr, &hints, &res) != 0)
-		return -EHOSTUNREACH;
-	for (a = res; a != NULL; a = a->ai_next)
-		if ((fd = dial(a, deadline)) >= 0)
-			break;
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* An address as IPv6 (IPv4 as v4-mapped) and its port. */
-static int sa_to_in6(const struct sockaddr_storage *ss, struct in6_addr *a, unsigned *port)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)ss;
-
-		*a = s6->sin6_addr;
-		*port = ntohs(s6->sin6_port);
-		return 0;
-	}
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)ss;
-
-		a->s6_addr[10] = a->s6_addr[11] = 0xff;
-		memcpy(&a->s6_addr[12], &s4->sin_addr, 4);
-		*port = ntohs(s4->sin_port);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
+	pthread_once(&init_once, global_init);
+	return init_result;
 }
 
 /* /proc/net/tcp's hex address: 32-bit words, each as the kernel holds it. */
@@ -106,6 +55,24 @@ static int proc_addr(const char *hex, struct in6_addr *a)
 	return 0;
 }
 
+/* A textual address as IPv6 (IPv4 as v4-mapped): 0 or -EINVAL. */
+static int text_to_in6(const char *ip, struct in6_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in_addr v4;
+
+	snprintf(buf, sizeof(buf), "%s", ip);
+	buf[strcspn(buf, "%")] = '\0';	/* a scope id */
+	if (inet_pton(AF_INET6, buf, a) == 1)
+		return 0;
+	if (inet_pton(AF_INET, buf, &v4) != 1)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	a->s6_addr[10] = a->s6_addr[11] = 0xff;
+	memcpy(&a->s6_addr[12], &v4, 4);
+	return 0;
+}
+
 static int unspecified(const struct in6_addr *a)
 {
 	static const uint8_t v4any[16] = { [10] = 0xff, [11] = 0xff };
@@ -114,22 +81,17 @@ static int unspecified(const struct in6_addr *a)
 }
 
 /*
- * Does the server fd is connected to listen with a socket of root or of
- * uid?  Every listening socket that could have taken the connection (on
- * its address or on every address, at its port) must be one of theirs;
- * the kernel lets no other user share a port with them (SO_REUSEPORT
- * wants one uid).  0 or -EPERM.
+ * Does the server at peer:port listen with a socket of root or of uid?
+ * Every listening socket that could have taken the connection (on its
+ * address or on every address, at its port) must be one of theirs; the
+ * kernel lets no other user share a port with them (SO_REUSEPORT wants
+ * one uid).  0 or -EPERM.
  */
-static int server_owner_ok(int fd, uid_t uid)
+static int server_owner_ok(const struct in6_addr *peer, unsigned port, uid_t uid)
 {
 	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct in6_addr peer;
-	unsigned port, found = 0, bad = 0;
+	unsigned found = 0, bad = 0;
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 || sa_to_in6(&ss, &peer, &port) != 0)
-		return -EPERM;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		FILE *f = fopen(files[i], "re");
 		char line[512], hex[33];
@@ -143,7 +105,7 @@ static int server_owner_ok(int fd, uid_t uid)
 				   hex, &lport, &state, &owner) != 4 || state != 0x0A /* LISTEN */ ||
 			    lport != port || proc_addr(hex, &a) != 0)
 				continue;
-			if (memcmp(&a, &peer, sizeof(a)) != 0 && !unspecified(&a))
+			if (memcmp(&a, peer, sizeof(a)) != 0 && !unspecified(&a))
 				continue;
 			found++;
 			if (owner != 0 && owner != (unsigned)uid)
@@ -154,207 +116,268 @@ static int server_owner_ok(int fd, uid_t uid)
 	return found > 0 && bad == 0 ? 0 : -EPERM;
 }
 
-/* One connection's byte stream, plain or TLS; non-blocking underneath. */
-struct conn {
-	int fd;
-	gnutls_session_t tls;
-	gnutls_certificate_credentials_t cred;
-	int64_t deadline;
+/* One transfer's state, reached from libcurl's callbacks. */
+struct xfer {
+	char *head, *body;
+	size_t headlen, bodylen, max;	/* headlen + bodylen < max */
+	int too_big;
+	int local;			/* check the server's owner first */
+	uid_t owner;
+	int owner_refused;
 };
 
-static int tls_wait(struct conn *k)
+/* Append n bytes to *buf (NUL-terminated), within x->max in all. */
+static int grow(struct xfer *x, char **buf, size_t *len, const char *p, size_t n)
 {
-	return deadline_wait_fd(k->fd, gnutls_record_get_direction(k->tls) ? POLLOUT : POLLIN,
-				k->deadline);
+	char *b;
+
+	if (x->headlen + x->bodylen + n >= x->max) {
+		x->too_big = 1;
+		return -EBADMSG;
+	}
+	if ((b = realloc(*buf, *len + n + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(b + *len, p, n);
+	*len += n;
+	b[*len] = '\0';
+	*buf = b;
+	return 0;
 }
 
-static int tls_open(struct conn *k, const char *host)
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
-	int r;
+	struct xfer *x = ctx;
 
-	if (gnutls_certificate_allocate_credentials(&k->cred) != GNUTLS_E_SUCCESS)
-		return -ENOMEM;
-	if (gnutls_init(&k->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) != GNUTLS_E_SUCCESS) {
-		k->tls = NULL;
-		return -ENOMEM;
+	n *= size;
+	return grow(x, &x->body, &x->bodylen, p, n) == 0 ? n : 0;
+}
+
+static size_t on_head(char *p, size_t size, size_t n, void *ctx)
+{
+	struct xfer *x = ctx;
+
+	n *= size;
+	/* A status line starts a reply's head: the last one is the answer's
+	   (after a "100 Continue"). */
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		x->headlen = 0;
+	return grow(x, &x->head, &x->headlen, p, n) == 0 ? n : 0;
+}
+
+/* Connected, before the request (and the token) is sent. */
+static int on_connected(void *ctx, char *server_ip, char *local_ip, int server_port,
+			int local_port)
+{
+	struct xfer *x = ctx;
+	struct in6_addr a;
+
+	(void)local_ip;
+	(void)local_port;
+	if (!x->local)
+		return CURL_PREREQFUNC_OK;
+	if (text_to_in6(server_ip, &a) != 0 || server_owner_ok(&a, (unsigned)server_port, x->owner) != 0) {
+		x->owner_refused = 1;
+		return CURL_PREREQFUNC_ABORT;
 	}
-	if (gnutls_set_default_priority(k->tls) != GNUTLS_E_SUCCESS ||
-	    gnutls_credentials_set(k->tls, GNUTLS_CRD_CERTIFICATE, k->cred) != GNUTLS_E_SUCCESS)
+	return CURL_PREREQFUNC_OK;
+}
+
+/* libcurl's outcome as 0 or -errno. */
+static int from_curl(CURLcode c, CURL *h, const struct xfer *x)
+{
+	long oserr = 0;
+
+	switch (c) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_COULDNT_CONNECT:
+		if (curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr > 0)
+			return -(int)oserr;
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_WRITE_ERROR:
+		return x->too_big ? -EBADMSG : -ENOMEM;
+	case CURLE_FILESIZE_EXCEEDED:
+		return -EBADMSG;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return x->owner_refused ? -EPERM : -EIO;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return -EKEYREJECTED;
+	case CURLE_SSL_CONNECT_ERROR:
 		return -EPROTO;
-	gnutls_server_name_set(k->tls, GNUTLS_NAME_DNS, host, strlen(host));
-	gnutls_transport_set_int(k->tls, k->fd);
-	while ((r = gnutls_handshake(k->tls)) != GNUTLS_E_SUCCESS) {
-		int w;
-
-		if (gnutls_error_is_fatal(r))
-			return -EPROTO;
-		if ((w = tls_wait(k)) != 0)
-			return w;
+	case CURLE_GOT_NOTHING:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EBADMSG;
+	case CURLE_RECV_ERROR:
+		return -ECONNRESET;
+	case CURLE_SEND_ERROR:
+		return -EPIPE;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_URL_MALFORMAT:
+		return -EINVAL;
+	default:
+		return -EIO;
 	}
-	return 0;
 }
 
-static void conn_close(struct conn *k)
+/* scheme://host:port/path?query as libcurl's URL object, or NULL. */
+static CURLU *make_url(const char *host, int port, int tls, const char *path)
 {
-	if (k->tls != NULL)
-		gnutls_deinit(k->tls);
-	if (k->cred != NULL)
-		gnutls_certificate_free_credentials(k->cred);
-	if (k->fd >= 0)
-		close(k->fd);
+	CURLU *u = curl_url();
+	char h[300], p[16], *rest = NULL;
+	const char *q = strchr(path, '?');
+	int ok;
+
+	if (u == NULL)
+		return NULL;
+	snprintf(h, sizeof(h), strchr(host, ':') != NULL ? "[%s]" : "%s", host);
+	snprintf(p, sizeof(p), "%d", port);
+	rest = strndup(path, q != NULL ? (size_t)(q - path) : strlen(path));
+	ok = rest != NULL && path[0] == '/' && strlen(host) < sizeof(h) - 2 &&
+	     curl_url_set(u, CURLUPART_SCHEME, tls ? "https" : "http", 0) == CURLUE_OK &&
+	     curl_url_set(u, CURLUPART_HOST, h, 0) == CURLUE_OK &&
+	     curl_url_set(u, CURLUPART_PORT, p, 0) == CURLUE_OK &&
+	     curl_url_set(u, CURLUPART_PATH, rest, 0) == CURLUE_OK &&
+	     (q == NULL || curl_url_set(u, CURLUPART_QUERY, q + 1, 0) == CURLUE_OK);
+	free(rest);
+	if (!ok) {
+		curl_url_cleanup(u);
+		return NULL;
+	}
+	return u;
 }
 
-static int conn_send(struct conn *k, const char *buf, size_t len)
+/* Free a header list, wiping it first: it may hold the token. */
+static void headers_free(struct curl_slist *l)
 {
-	while (len > 0) {
-		ssize_t n;
-		int w;
-
-		if (k->tls != NULL) {
-			n = gnutls_record_send(k->tls, buf, len);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-				if ((w = tls_wait(k)) != 0)
-					return w;
-				continue;
-			}
-			if (n < 0)
-				return -EPROTO;
-		} else {
-			n = send(k->fd, buf, len, MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if ((w = deadline_wait_fd(k->fd, POLLOUT, k->deadline)) != 0)
-					return w;
-				continue;
-			}
-			if (n < 0)
-				return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Bytes read, 0 at the end, or -errno. */
-static ssize_t conn_recv(struct conn *k, char *buf, size_t len)
-{
-	for (;;) {
-		ssize_t n;
-		int w;
-
-		if (k->tls != NULL) {
-			n = gnutls_record_recv(k->tls, buf, len);
-			if (n >= 0)
-				return n;
-			if (n == GNUTLS_E_PREMATURE_TERMINATION)
-				return 0;	/* servers that close without notify */
-			if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
-				return -EPROTO;
-			if ((w = tls_wait(k)) != 0)
-				return w;
-			continue;
-		}
-		n = recv(k->fd, buf, len, 0);
-		if (n >= 0)
-			return n;
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if ((w = deadline_wait_fd(k->fd, POLLIN, k->deadline)) != 0)
-			return w;
-	}
+	for (struct curl_slist *e = l; e != NULL; e = e->next)
+		explicit_bzero(e->data, strlen(e->data));
+	curl_slist_free_all(l);
 }
 
 /* token, if not NULL, goes only to a server whose socket is root's or
-   owner's. */
-static int get_once(const char *host, int port, int tls, const char *path, const char *token,
-		    uid_t owner, int64_t deadline, size_t max, struct httpc_reply *out)
+   owner's (local). */
+static int get_once(const char *host, int port, int tls, const char *path, const char *pin,
+		    const char *token, uid_t owner, int local, int64_t deadline, size_t max,
+		    struct httpc_reply *out)
 {
-	struct conn k = { .fd = -1, .deadline = deadline };
-	char req[1024], *buf = NULL;
-	size_t got = 0, body;
-	int n, r, v6 = strchr(host, ':') != NULL;
+	struct xfer x = { .max = max, .local = local, .owner = owner };
+	struct curl_slist *hdrs = NULL, *l;
+	char auth[256];
+	int64_t left = deadline - deadline_now_ms();
+	long status = 0;
+	CURLU *url = NULL;
+	CURL *h = NULL;
+	int r = -ENOMEM;
 
-	if ((k.fd = dial_host(host, port, deadline)) < 0)
-		return k.fd;
-	if (token != NULL && (r = server_owner_ok(k.fd, owner)) != 0)
-		goto out;
-	if (tls && (r = tls_open(&k, host)) != 0)
-		goto out;
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.0\r\nHost: %s%s%s\r\nAccept: application/json\r\n%s%s%s\r\n",
-		     path, v6 ? "[" : "", host, v6 ? "]" : "", token ? "Authorization: Bearer " : "",
-		     token ? token : "", token ? "\r\n" : "");
-	if (n < 0 || n >= (int)sizeof(req)) {
-		r = -ENAMETOOLONG;
+	if (left <= 0)
+		return -ETIMEDOUT;
+	if ((url = make_url(host, port, tls, path)) == NULL) {
+		r = -EINVAL;
 		goto out;
 	}
-	r = conn_send(&k, req, (size_t)n);
-	explicit_bzero(req, sizeof(req));
-	if (r != 0)
+	if ((h = curl_easy_init()) == NULL || (hdrs = curl_slist_append(NULL, "Accept: application/json")) == NULL)
 		goto out;
-	if ((buf = malloc(max + 1)) == NULL) {
+	if (token != NULL) {
+		if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= (int)sizeof(auth)) {
+			r = -ENAMETOOLONG;
+			goto out;
+		}
+		l = curl_slist_append(hdrs, auth);
+		explicit_bzero(auth, sizeof(auth));
+		if (l == NULL)
+			goto out;
+		hdrs = l;
+	}
+	curl_easy_setopt(h, CURLOPT_CURLU, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, tls ? "https" : "http");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");	/* not the environment's */
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);	/* threads: no SIGALRM */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_head);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_connected);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, &x);
+	if (tls && (local || pin != NULL)) {
+		/* local: the socket's owner is the proof (httpc.h); a pinned
+		   key is the trust of a self-signed certificate. */
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (tls && pin != NULL && curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin) != CURLE_OK) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = from_curl(curl_easy_perform(h), h, &x)) != 0)
+		goto out;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 100 || status > 999 || x.head == NULL) {
+		r = -EBADMSG;
+		goto out;
+	}
+	if (x.body == NULL && (x.body = calloc(1, 1)) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (;;) {
-		ssize_t c = conn_recv(&k, buf + got, max - got);
-
-		if (c < 0) {
-			r = (int)c;
-			goto out;
-		}
-		if (c == 0)
-			break;
-		got += (size_t)c;
-		if (got == max) {
-			r = -EBADMSG;	/* more than the caller takes */
-			goto out;
-		}
-	}
-	buf[got] = '\0';
-	if ((r = http_parse_reply(buf, got, &out->status, &body)) != 0)
-		goto out;
-	out->len = got - body;
-	if ((out->head = strndup(buf, body)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memmove(buf, buf + body, out->len + 1);
-	out->body = buf;
+	out->status = (int)status;
+	out->head = x.head;
+	out->body = x.body;
+	out->len = x.bodylen;
 	out->tls = tls;
-	buf = NULL;
+	x.head = x.body = NULL;	/* the caller's */
 	r = 0;
 out:
-	free(buf);
-	conn_close(&k);
+	free(x.head);
+	free(x.body);
+	headers_free(hdrs);
+	curl_easy_cleanup(h);
+	curl_url_cleanup(url);
 	return r;
 }
 
-static int get(const char *host, int port, enum httpc_tls tls, const char *path,
-	       const char *token, uid_t owner, int timeout_ms, size_t max, struct httpc_reply *out)
+static int get(const char *host, int port, enum httpc_tls tls, const char *path, const char *pin,
+	       const char *token, uid_t owner, int local, int timeout_ms, size_t max,
+	       struct httpc_reply *out)
 {
 	int64_t deadline = deadline_now_ms() + timeout_ms;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = get_once(host, port, tls == HTTPC_TLS, path, token, owner, deadline, max, out);
+	if ((r = httpc_init()) != 0)
+		return r;
+	/* A pinned key is meant for TLS: no plain answer may stand in. */
+	if (pin != NULL)
+		tls = HTTPC_TLS;
+	r = get_once(host, port, tls == HTTPC_TLS, path, pin, token, owner, local, deadline, max, out);
 	/* An HTTPS server drops a plain request without an HTTP answer. */
 	if (tls == HTTPC_AUTO && (r == -EBADMSG || r == -ECONNRESET || r == -EPIPE))
-		r = get_once(host, port, 1, path, token, owner, deadline, max, out);
+		r = get_once(host, port, 1, path, pin, token, owner, local, deadline, max, out);
 	return r;
 }
 
-int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, int timeout_ms,
-	      size_t max, struct httpc_reply *out)
+int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, const char *pin,
+	      int timeout_ms, size_t max, struct httpc_reply *out)
 {
-	return get(host, port, tls, path, NULL, 0, timeout_ms, max, out);
+	return get(host, port, tls, path, pin, NULL, 0, 0, timeout_ms, max, out);
 }
 
 int httpc_get_local(const char *host, int port, enum httpc_tls tls, const char *path,
 		    const char *token, uid_t owner, int timeout_ms, size_t max,
 		    struct httpc_reply *out)
 {
-	return get(host, port, tls, path, token, owner, timeout_ms, max, out);
+	return get(host, port, tls, path, NULL, token, owner, 1, timeout_ms, max, out);
 }
 
 void httpc_reply_free(struct httpc_reply *r)

@@ -1,14 +1,20 @@
 /*
- * httpc: a small blocking HTTP/1.0 client for one GET, over plain TCP or
- * TLS (GnuTLS).  Used for a member's /v1/bootstrap (src/bff) and by the
- * command line for the local node's /v1/status and /v1/nodes (with its
- * token, to the node's own socket only).
+ * httpc: one blocking HTTP GET, by libcurl (over GnuTLS), plain or TLS.
+ * Used for a member's /v1/bootstrap (src/net/bff) and by the command
+ * line for the local node's /v1/status and /v1/nodes (with its token, to
+ * the node's own socket only).  Every call is bounded as a whole by its
+ * timeout and its reply by max bytes; redirects are not followed and no
+ * proxy is used.
  *
- * The server's certificate is not checked: what is fetched this way is
- * either the local node's own answer over loopback, or a bootstrap hint
- * whose every claim is proven over Tox afterwards (the cluster key, and
- * bff-tox-id when set).  TLS there keeps the query private, no more.
- * No threads of its own; blocks up to its timeout.
+ * TLS to another host (httpc_get) checks the server: its certificate
+ * against the system's CA store and its name, or, given a pin, only
+ * that its public key is the pinned one (a self-signed certificate).
+ * httpc_get_local does not check the certificate: the server's socket
+ * being root's or the node's user's is the proof there, checked before
+ * the token is sent.
+ *
+ * No threads of its own; any thread may call it.  libcurl's global state
+ * is set up once, by httpc_init (or the first call).
  */
 #ifndef OAND_HTTPC_H
 #define OAND_HTTPC_H
@@ -30,11 +36,18 @@ struct httpc_reply {
 	int tls;	/* the answer came over TLS */
 };
 
-/* GET http(s)://host:port/path: 0 with the reply, or -ECONNREFUSED,
-   -EHOSTUNREACH, -ETIMEDOUT, -EBADMSG (not an HTTP answer, or more than
-   max bytes) or -errno. */
-int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, int timeout_ms,
-	      size_t max, struct httpc_reply *out);
+/* libcurl's global set-up, once per process (later calls return its
+   result): 0 or -ENOMEM.  Main programs call it before their threads. */
+int httpc_init(void);
+/*
+ * GET http(s)://host:port/path: 0 with the reply, or -ECONNREFUSED,
+ * -EHOSTUNREACH, -ETIMEDOUT, -EBADMSG (not an HTTP answer, or more than
+ * max bytes), -EKEYREJECTED (the server's certificate or key refused)
+ * or -errno.  pin, if not NULL, is curl's "sha256//BASE64[;...]": TLS
+ * only, to a server with that public key.
+ */
+int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, const char *pin,
+	      int timeout_ms, size_t max, struct httpc_reply *out);
 /*
  * The same GET to a server on this host, with "Authorization: Bearer
  * token", sent only once the socket that took the connection is known

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "db.h"
 #include "deadline.h"
+#include "httpc.h"
 #include "log.h"
 #include "net_int.h"
 #include "thread.h"
@@ -439,7 +440,8 @@ int net_start(const struct ident *id, const struct cfg *cfg, struct db *db,
 	int r = -ENOMEM;
 
 	*out = NULL;
-	if ((n = calloc(1, sizeof(*n))) == NULL)
+	/* libcurl's global set-up, before the threads that ask BFFs. */
+	if ((r = httpc_init()) != 0 || (n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
 	n->wake = -1;
 	n->db = db;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 
 /* K_PORT: 1..65535; K_PORT0: 0..65535 (0: let the system choose). */
 enum key_type { K_STRING, K_PATH, K_PORT, K_PORT0, K_HEXKEY, K_LOGLEVEL, K_NAME, K_TOXID, K_NODES,
-		K_BOOL, K_AUTOBOOL, K_NUM, K_ADDR };
+		K_BOOL, K_AUTOBOOL, K_NUM, K_ADDR, K_PIN };
 
 struct key {
 	const char *group;
@@ -37,6 +38,7 @@ static const struct key keys[] = {
 	{ "oand", "bff-name", K_NAME, OFF(bff_name) },
 	{ "oand", "bff-domain-name", K_NAME, OFF(bff_domain_name) },
 	{ "oand", "bff-port", K_PORT, OFF(bff_port) },
+	{ "oand", "bff-pin", K_PIN, OFF(bff_pin) },
 	{ "oand", "data-dir", K_PATH, OFF(data_dir) },
 	{ "oand", "tox-port", K_PORT0, OFF(tox_port) },
 	{ "oand", "cluster-key", K_HEXKEY, OFF(cluster_key) },
@@ -86,6 +88,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->server_address);
 	free(cfg->bff_name);
 	free(cfg->bff_domain_name);
+	free(cfg->bff_pin);
 	free(cfg->data_dir);
 	free(cfg->mount_point);
 	free(cfg->mount_options);
@@ -250,6 +253,31 @@ static int parse_dht_node(const char *s, struct cfg_dht_node *d)
 	return 0;
 }
 
+/* libcurl's public key pins: "sha256//" and the base64 of 32 bytes, one
+   or more joined by ';'.  0 or -EINVAL. */
+#define PIN_PREFIX "sha256//"
+static int pins_ok(const char *s)
+{
+	for (;;) {
+		const char *end = strchr(s, ';');
+		size_t len = end != NULL ? (size_t)(end - s) : strlen(s), bin_len = 0;
+		uint8_t bin[32];
+		const char *b64_end = NULL;
+
+		if (len <= strlen(PIN_PREFIX) || strncmp(s, PIN_PREFIX, strlen(PIN_PREFIX)) != 0)
+			return -EINVAL;
+		s += strlen(PIN_PREFIX);
+		len -= strlen(PIN_PREFIX);
+		if (sodium_base642bin(bin, sizeof(bin), s, len, NULL, &bin_len, &b64_end,
+				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    bin_len != sizeof(bin) || b64_end != s + len)
+			return -EINVAL;
+		if (end == NULL)
+			return 0;
+		s = end + 1;
+	}
+}
+
 static const char *type_name(enum key_type t)
 {
 	switch (t) {
@@ -265,6 +293,7 @@ static const char *type_name(enum key_type t)
 	case K_PATH: return "an absolute path (string)";
 	case K_ADDR: return "an IPv4 or IPv6 address (string), such as \"127.0.0.1\" or \"::1\"";
 	case K_NUM: return "a number";
+	case K_PIN: return "\"sha256//\" and the base64 of a SHA-256 (44 characters), several joined by ';'";
 	default: return "a string";
 	}
 }
@@ -372,6 +401,10 @@ static int cfg_set_key(struct cfg *cfg, const struct key *k, config_setting_t *s
 			goto bad_value;
 		break;
 	}
+	case K_PIN:
+		if (pins_ok(str) != 0)
+			goto bad_value;
+		break;
 	case K_NAME:
 		if (str[0] == '\0' || strlen(str) > 255)
 			goto bad_value;
@@ -456,6 +489,11 @@ static int cfg_from_config(config_t *lc, const char *where, struct cfg **out,
 		snprintf(err, errlen, "%s: '%s' is set without '%s': HTTPS needs both", where,
 			 cfg->tls_cert ? "oand.tls-cert" : "oand.tls-key",
 			 cfg->tls_cert ? "oand.tls-key" : "oand.tls-cert");
+		goto out;
+	}
+	if (cfg->bff_pin != NULL && cfg->bff_domain_name == NULL) {
+		snprintf(err, errlen, "%s: 'oand.bff-pin' is set without 'oand.bff-domain-name': "
+			 "it pins the BFF's HTTPS key", where);
 		goto out;
 	}
 	if (cfg_fill_defaults(cfg) != 0) {

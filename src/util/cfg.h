@@ -34,6 +34,7 @@ struct cfg {
 	int ipv6;			/* 1 on, 0 off, -1 auto (what the host has) */
 	int lan_discovery;		/* 1 on, 0 off */
 	int tcp_relay_port;		/* 0: no TCP relay */
+	char *bff_pin;			/* "sha256//BASE64[;...]": the BFF's TLS key, or NULL */
 	int has_bff_tox_id;		/* pin the BFF's identity */
 	uint8_t bff_tox_id[CFG_TOX_ID_BYTES];
 	struct cfg_dht_node {		/* DHT nodes to bootstrap from */

@@ -40,10 +40,14 @@ common="cluster-key = \"$key\"; heartbeat-interval = 2; ipv6 = false; fetch-time
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
 	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:$NET.1" \
 	-keyout "$T_DIR/key.pem" -out "$T_DIR/cert.pem" 2>/dev/null || t_die "openssl req failed"
+# c trusts b's self-signed certificate by its key (bff-pin).
+PIN=sha256//$(openssl x509 -in "$T_DIR/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+	openssl dgst -sha256 -binary | base64) || t_die "the certificate's pin"
 t_conf a "tox-port = 33445; server-port = 8181; bff-port = 8181;" "$common" >/dev/null
 t_conf b "tox-port = 33446; server-port = 8182; bff-port = 8181;" "$common" "$TLS" >/dev/null
 # c's HTTP is on $NET.1 only, where the others reach it too.
 t_conf c "tox-port = 33447; server-port = 8183; bff-port = 8182; server-address = \"$NET.1\";" \
+	"bff-pin = \"$PIN\";" \
 	"${common/server-domain-name = \"127.0.0.1\"/server-domain-name = \"$NET.1\"}" >/dev/null
 t_conf l "server-port = 8184; api-connections = 2; api-timeout = 2; api-rate-limit = 30;" \
 	"api-max-upload = 1048576;" >/dev/null

@@ -329,6 +329,18 @@ static const struct bad_case bad_cases[] = {
 	{ "oand: { tls-cert = \"/etc/c.pem\"; };", "oand.tls-cert", "oand.tls-key" },
 	{ "oand: { tls-key = \"/etc/k.pem\"; };", "oand.tls-key", "oand.tls-cert" },
 	{ "oand: { tls-cert = \"c.pem\"; tls-key = \"/k.pem\"; };", "oand.tls-cert", "absolute" },
+	/* bff-pin: curl's sha256// pins of 32 bytes, for a BFF only */
+	{ "oand: { bff-domain-name = \"a\"; bff-pin = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"; };",
+	  "oand.bff-pin", "sha256//" },
+	{ "oand: { bff-domain-name = \"a\"; bff-pin = \"sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxw=\"; };",
+	  "oand.bff-pin", "invalid value" },
+	{ "oand: { bff-domain-name = \"a\"; bff-pin = \"sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=x\"; };",
+	  "oand.bff-pin", "invalid value" },
+	{ "oand: { bff-domain-name = \"a\"; bff-pin = \"sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=;\"; };",
+	  "oand.bff-pin", "invalid value" },
+	{ "oand: { bff-domain-name = \"a\"; bff-pin = \"sha256//\"; };", "oand.bff-pin", "invalid value" },
+	{ "oand: { bff-domain-name = \"a\"; bff-pin = 5; };", "oand.bff-pin", "wrong type" },
+	{ "oand: { bff-pin = \"sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"; };", "oand.bff-pin", "oand.bff-domain-name" },
 	{ "oand: { api-connections = 0; };", "oand.api-connections", NULL },
 	{ "oand: { api-timeout = 0; };", "oand.api-timeout", NULL },
 	{ "oand: { stuck-request = 0; };", "oand.stuck-request", NULL },
@@ -435,6 +447,27 @@ START_TEST(test_tox_keys)
 	ck_assert_int_eq(c->bootstrap[1].port, 1);
 	ck_assert_str_eq(c->bootstrap[2].host, "tox.example.org");
 	ck_assert_int_eq(c->bootstrap[2].port, 65535);
+	cfg_free(c);
+}
+END_TEST
+
+/* bff-pin: one pin or several, kept as written for libcurl. */
+START_TEST(test_bff_pin)
+{
+	static const char one[] = "sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", two[] = "sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=;sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	char text[512], err[512];
+	struct cfg *c;
+
+	ck_assert_int_eq(cfg_parse_string("oand: { bff-domain-name = \"a\"; };", &c, err, sizeof(err)), 0);
+	ck_assert_ptr_null(c->bff_pin);
+	cfg_free(c);
+	snprintf(text, sizeof(text), "oand: { bff-domain-name = \"a\"; bff-pin = \"%s\"; };", one);
+	ck_assert_msg(cfg_parse_string(text, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c->bff_pin, one);
+	cfg_free(c);
+	snprintf(text, sizeof(text), "oand: { bff-domain-name = \"a\"; bff-pin = \"%s\"; };", two);
+	ck_assert_msg(cfg_parse_string(text, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c->bff_pin, two);
 	cfg_free(c);
 }
 END_TEST
@@ -601,6 +634,7 @@ static Suite *cfg_suite(void)
 
 	tcase_add_test(tc, test_every_key_string);
 	tcase_add_test(tc, test_tox_keys);
+	tcase_add_test(tc, test_bff_pin);
 	tcase_add_test(tc, test_switches);
 	tcase_add_test(tc, test_api_keys);
 	tcase_add_test(tc, test_every_key_file);
