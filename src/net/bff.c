@@ -48,7 +48,8 @@ out:
 	return r;
 }
 
-int bff_fetch(const char *host, int port, const char *pin, int timeout_ms, struct bff_info *out)
+int bff_fetch(const char *host, int port, const char *pin, int key_known, int timeout_ms,
+	      struct bff_info *out)
 {
 	struct httpc_reply rep;
 	int r;
@@ -56,8 +57,8 @@ int bff_fetch(const char *host, int port, const char *pin, int timeout_ms, struc
 	memset(out, 0, sizeof(*out));
 	/* The member may serve HTTPS (tls-cert): plain first, then TLS
 	   (with a pin, TLS only). */
-	if ((r = httpc_get(host, port, HTTPC_AUTO, "/v1/bootstrap", pin, timeout_ms,
-			   BFF_REPLY_MAX, &rep)) != 0)
+	if ((r = httpc_get(host, port, HTTPC_AUTO | (key_known ? HTTPC_ANY_CERT : 0), "/v1/bootstrap",
+			   pin, timeout_ms, BFF_REPLY_MAX, &rep)) != 0)
 		return r;
 	r = rep.status == 200 ? bff_parse(rep.body, rep.len, out) : -EBADMSG;
 	httpc_reply_free(&rep);

@@ -29,9 +29,12 @@ int bff_parse(const char *body, size_t len, struct bff_info *out);
 /* GET http://host:port/v1/bootstrap, or https:// when that has no HTTP
    answer (httpc: the certificate checked against the system's CAs), or
    https:// only to a server with the public key pin (bff-pin) when pin
-   is not NULL: 0, -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH,
-   -EKEYREJECTED (certificate or key refused), -EBADMSG (not a good
-   reply) or -errno. */
-int bff_fetch(const char *host, int port, const char *pin, int timeout_ms, struct bff_info *out);
+   is not NULL, or to any certificate when key_known (the caller checks
+   that the answer carries the key it knows: a member of the node list,
+   or a BFF with bff-tox-id): 0, -ETIMEDOUT, -ECONNREFUSED,
+   -EHOSTUNREACH, -EKEYREJECTED (certificate or key refused), -EBADMSG
+   (not a good reply) or -errno. */
+int bff_fetch(const char *host, int port, const char *pin, int key_known, int timeout_ms,
+	      struct bff_info *out);
 
 #endif

@@ -263,9 +263,9 @@ static void headers_free(struct curl_slist *l)
 
 /* token, if not NULL, goes only to a server whose socket is root's or
    owner's (local). */
-static int get_once(const char *host, int port, int tls, const char *path, const char *pin,
-		    const char *token, uid_t owner, int local, int64_t deadline, size_t max,
-		    struct httpc_reply *out)
+static int get_once(const char *host, int port, int tls, int any_cert, const char *path,
+		    const char *pin, const char *token, uid_t owner, int local, int64_t deadline,
+		    size_t max, struct httpc_reply *out)
 {
 	struct xfer x = { .max = max, .local = local, .owner = owner };
 	struct curl_slist *hdrs = NULL, *l;
@@ -310,9 +310,10 @@ static int get_once(const char *host, int port, int tls, const char *path, const
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_connected);
 	curl_easy_setopt(h, CURLOPT_PREREQDATA, &x);
-	if (tls && (local || pin != NULL)) {
+	if (tls && (local || any_cert || pin != NULL)) {
 		/* local: the socket's owner is the proof (httpc.h); a pinned
-		   key is the trust of a self-signed certificate. */
+		   key is the trust of a self-signed certificate; any_cert: the
+		   caller checks the answer itself. */
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
@@ -347,27 +348,30 @@ out:
 	return r;
 }
 
-static int get(const char *host, int port, enum httpc_tls tls, const char *path, const char *pin,
+static int get(const char *host, int port, int tls, const char *path, const char *pin,
 	       const char *token, uid_t owner, int local, int timeout_ms, size_t max,
 	       struct httpc_reply *out)
 {
 	int64_t deadline = deadline_now_ms() + timeout_ms;
-	int r;
+	int any_cert = (tls & HTTPC_ANY_CERT) != 0, r;
 
+	tls &= ~HTTPC_ANY_CERT;
 	memset(out, 0, sizeof(*out));
 	if ((r = httpc_init()) != 0)
 		return r;
 	/* A pinned key is meant for TLS: no plain answer may stand in. */
 	if (pin != NULL)
 		tls = HTTPC_TLS;
-	r = get_once(host, port, tls == HTTPC_TLS, path, pin, token, owner, local, deadline, max, out);
+	r = get_once(host, port, tls == HTTPC_TLS, any_cert, path, pin, token, owner, local, deadline,
+		     max, out);
 	/* An HTTPS server drops a plain request without an HTTP answer. */
 	if (tls == HTTPC_AUTO && (r == -EBADMSG || r == -ECONNRESET || r == -EPIPE))
-		r = get_once(host, port, 1, path, pin, token, owner, local, deadline, max, out);
+		r = get_once(host, port, 1, any_cert, path, pin, token, owner, local, deadline, max,
+			     out);
 	return r;
 }
 
-int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, const char *pin,
+int httpc_get(const char *host, int port, int tls, const char *path, const char *pin,
 	      int timeout_ms, size_t max, struct httpc_reply *out)
 {
 	return get(host, port, tls, path, pin, NULL, 0, 0, timeout_ms, max, out);

@@ -8,7 +8,10 @@
  *
  * TLS to another host (httpc_get) checks the server: its certificate
  * against the system's CA store and its name, or, given a pin, only
- * that its public key is the pinned one (a self-signed certificate).
+ * that its public key is the pinned one (a self-signed certificate);
+ * or not at all with HTTPC_ANY_CERT, for an answer the caller checks by
+ * other means (a member's bootstrap answer must carry the key the node
+ * list has for it).
  * httpc_get_local does not check the certificate: the server's socket
  * being root's or the node's user's is the proof there, checked before
  * the token is sent.
@@ -26,6 +29,7 @@ enum httpc_tls {
 	HTTPC_PLAIN,
 	HTTPC_TLS,
 	HTTPC_AUTO,	/* plain; if no HTTP answer came, TLS */
+	HTTPC_ANY_CERT = 0x10,	/* with one of the above: TLS takes any certificate */
 };
 
 struct httpc_reply {
@@ -46,7 +50,7 @@ int httpc_init(void);
  * or -errno.  pin, if not NULL, is curl's "sha256//BASE64[;...]": TLS
  * only, to a server with that public key.
  */
-int httpc_get(const char *host, int port, enum httpc_tls tls, const char *path, const char *pin,
+int httpc_get(const char *host, int port, int tls, const char *path, const char *pin,
 	      int timeout_ms, size_t max, struct httpc_reply *out);
 /*
  * The same GET to a server on this host, with "Authorization: Bearer

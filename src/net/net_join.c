@@ -77,7 +77,8 @@ int net_join_via(struct net *n, const char *host, int port, const uint8_t *expec
 {
 	struct bff_info b;
 	Tox_Err_Bootstrap err;
-	int r = bff_fetch(host, port, is_bff ? n->cfg->bff_pin : NULL, BFF_TIMEOUT_MS, &b);
+	int r = bff_fetch(host, port, is_bff ? n->cfg->bff_pin : NULL, expect != NULL, BFF_TIMEOUT_MS,
+			  &b);
 
 	if (r != 0) {
 		log_info("net: %s %s:%d not reachable: %s", is_bff ? "BFF" : "member", host, port,

@@ -59,7 +59,7 @@ START_TEST(test_fetch_refused)
 	struct bff_info b;
 
 	/* nothing listens on port 1 of the loopback */
-	ck_assert_int_lt(bff_fetch("127.0.0.1", 1, NULL, 1000, &b), 0);
+	ck_assert_int_lt(bff_fetch("127.0.0.1", 1, NULL, 0, 1000, &b), 0);
 }
 END_TEST
 
@@ -73,14 +73,14 @@ START_TEST(test_fetch_served)
 	struct bff_info b;
 
 	ck_assert_int_eq(http_stub_start(ok, &s), 0);
-	ck_assert_int_eq(bff_fetch("127.0.0.1", http_stub_port(s), NULL, 5000, &b), 0);
+	ck_assert_int_eq(bff_fetch("127.0.0.1", http_stub_port(s), NULL, 0, 5000, &b), 0);
 	ck_assert_int_eq(b.udp_port, 33445);
 	ck_assert_str_eq(b.name, "alpha");
 	ck_assert_int_eq(b.run_ms, 5);
 	ck_assert_int_eq(b.tox_age_ms, -1);
 	http_stub_stop(s);
 	ck_assert_int_eq(http_stub_start("HTTP/1.1 404 Not Found\r\n\r\n{}", &s), 0);
-	ck_assert_int_eq(bff_fetch("127.0.0.1", http_stub_port(s), NULL, 5000, &b), -EBADMSG);
+	ck_assert_int_eq(bff_fetch("127.0.0.1", http_stub_port(s), NULL, 0, 5000, &b), -EBADMSG);
 	http_stub_stop(s);
 }
 END_TEST

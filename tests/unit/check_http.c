@@ -325,6 +325,12 @@ START_TEST(test_tls_self_signed)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(r.tls, 1);
 	httpc_reply_free(&r);
+	/* An answer the caller checks itself (a member's key): any
+	   certificate. */
+	rc = httpc_get("127.0.0.1", port, HTTPC_AUTO | HTTPC_ANY_CERT, "/", NULL, 5000, 65536, &r);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(r.tls, 1);
+	httpc_reply_free(&r);
 
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
