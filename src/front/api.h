@@ -4,7 +4,7 @@
  *
  *   GET  /                      {}
  *   GET  /v1/bootstrap          Tox ID, current DHT key, UDP port, name
- *                               (what a joining node needs; src/bff)
+ *                               (what a joining node needs; src/net/bff)
  *   GET  /v1/status[?text]      the node's status (oand status)
  *   GET  /v1/nodes[?text]       the cluster's nodes (oand nodes)
  *   GET  /v1/transfers          transfers in flight

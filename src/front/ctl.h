@@ -2,7 +2,7 @@
  * ctl: the control socket (DATA/oand.sock, a Unix stream socket).  The
  * running node answers one request per connection ("status\n") with one
  * JSON object.  `oand ping` and `oand nodes remove|reconnect` use it
- * alone; `oand status` and `oand nodes` ask the HTTP service (src/api)
+ * alone; `oand status` and `oand nodes` ask the HTTP service (src/front/api)
  * and come here when nothing answers there (a node in another network
  * namespace).  One thread accepts and answers; it never blocks the
  * filesystem.  Clients time out.  The socket is 0600 in the 0700 data

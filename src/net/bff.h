@@ -2,7 +2,7 @@
  * bff: finding the cluster through a known node, the BFF.  c-toxcore
  * 0.2.18 makes a new DHT key at every start, so a node cannot be
  * bootstrapped from configuration alone: a member answers
- * GET /v1/bootstrap on its server port (src/api) with its Tox ID, current
+ * GET /v1/bootstrap on its server port (src/front/api) with its Tox ID, current
  * DHT key, UDP port and name, and a joining node fetches that here.  The
  * reply is untrusted input: bff_parse checks every field (and is fuzzed).
  * bff_fetch blocks up to its timeout; no threads of its own.

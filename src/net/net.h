@@ -65,7 +65,7 @@ struct net_status {
 
 struct Tox;
 /*
- * Whole files over Tox file transfer, moved by a layer above (src/xfer
+ * Whole files over Tox file transfer, moved by a layer above (src/repl/xfer
  * fills the table, src/core/node hands it to net_start).  The net thread
  * hands on its Tox file callbacks, the notices NET_XFER_WANT and
  * NET_XFER_NOPE, and the room a link's window leaves; f is a friend

@@ -1,7 +1,7 @@
 /*
  * net_files.c: whole files: the Tox file transfer callbacks and the file
  * chunks that share a link's window, handed on to the file mover (struct
- * net_files, src/xfer), and what it may ask of the net thread.
+ * net_files, src/repl/xfer), and what it may ask of the net thread.
  */
 #include "net_int.h"
 

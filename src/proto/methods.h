@@ -9,11 +9,11 @@
 
 /* Methods of the messages members exchange (wire_msg.method). */
 enum net_method {
-	NET_HEARTBEAT = 1,	/* notice: the node list (src/cluster) */
+	NET_HEARTBEAT = 1,	/* notice: the node list (src/proto/cluster) */
 	NET_PING = 2,		/* request: empty reply */
 	NET_ECHO = 3,		/* request: the body comes back */
 	NET_BYE = 4,		/* notice: the sender is stopping (offline at once) */
-	NET_XFER_WANT = 5,	/* notice: send me this content (src/xfer) */
+	NET_XFER_WANT = 5,	/* notice: send me this content (src/repl/xfer) */
 	NET_XFER_NOPE = 6,	/* notice: I do not hold it */
 	NET_RX = 7,		/* notice: message packets received from you on this link
 				   (u64 LE); paces what the peer hands Tox */
@@ -21,7 +21,7 @@ enum net_method {
 				   request (u64 LE id): do not send it */
 	/* From here on, methods go to the service (net_set_service()). */
 	NET_SERVICE_FIRST = 16,
-	NET_SYNC_PULL = 16,	/* request: namespace changes (src/sync) */
+	NET_SYNC_PULL = 16,	/* request: namespace changes (src/repl/sync) */
 	NET_SYNC_NEWS = 17,	/* notice: the sender has changes to pull */
 };
 

@@ -6,7 +6,7 @@
  * members that could take a copy (linked, not holding it, this node
  * included) are ranked by a hash of the content and their key, the same
  * ranking on every node; a node among the first ones missing fetches the
- * content itself (src/xfer), if its disk has room beyond the database's
+ * content itself (src/repl/xfer), if its disk has room beyond the database's
  * reserve.  So the copies spread without a coordinator, and a holder that
  * is forgotten (offline past forget-after: its holdings are dropped) is
  * replaced from the remaining holders.

@@ -9,7 +9,7 @@
  * at a time, and for each origin the number up to which the answer is
  * complete.  Versions superseded since are not sent (the newer one is).
  *
- * Every version is signed by its origin (Ed25519, src/ident's signing
+ * Every version is signed by its origin (Ed25519, src/util/ident's signing
  * key) and travels, relayed or not, exactly as signed; the answer carries
  * each origin's key with its binding (sync_check_reply() says which keys
  * and claims count).  A member can neither forge another's versions nor,

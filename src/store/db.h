@@ -132,7 +132,7 @@ int db_stats(struct db *db, struct db_stats *st);
 int db_sync(struct db *db);
 /* 0 if PRAGMA integrity_check says "ok", -EIO otherwise. */
 int db_check(struct db *db);
-/* The cluster's node list (src/cluster keeps it in memory). */
+/* The cluster's node list (src/proto/cluster keeps it in memory). */
 struct db_member {
 	uint8_t addr[DB_ADDR_BYTES];
 	const char *name, *server;
@@ -150,7 +150,7 @@ void db_set_hook(struct db *db, void (*fn)(void *ctx), void *ctx);
 /* Translate a sqlite result code to -errno. */
 int db_errno(int rc);
 
-/* ---- replication (src/sync) ---- */
+/* ---- replication (src/repl/sync) ---- */
 
 /*
  * A version vector: for each node that changed a path, the newest HLC of
@@ -172,7 +172,7 @@ struct db_rec {
 				   db_rec_vv_set) */
 	size_t vv_len;		/* a multiple of DB_VV_ENTRY */
 	uint8_t *wire;		/* owned: the version as its origin signed it
-				   (src/sync), or NULL */
+				   (src/repl/sync), or NULL */
 	size_t wire_len;
 };
 void db_rec_clear(struct db_rec *r);
@@ -210,7 +210,7 @@ typedef int (*db_seq_cb)(uint64_t seq, void *ctx);
 int db_origin_seqs(struct db *db, const uint8_t origin[DB_NODE_BYTES], uint64_t after, uint64_t upto,
 		   int signed_only, db_seq_cb cb, void *ctx);
 
-/* An origin's signing key (src/sync checks and relays it). */
+/* An origin's signing key (src/repl/sync checks and relays it). */
 #define DB_SIGN_PK_BYTES 32
 #define DB_SIG_BYTES 64
 enum db_key_how { DB_KEY_TOLD = 0, DB_KEY_DIRECT = 1, DB_KEY_DERIVED = 2 };
@@ -235,7 +235,7 @@ typedef void (*db_changed_cb)(const char *path, void *ctx);
  * A folder's times are those of its version: a change of its names
  * makes a new version of the folder where the change is made, so no time
  * is stamped here when a change arrives.
- * Records must be valid (src/sync checks them).  Returns how many paths
+ * Records must be valid (src/repl/sync checks them).  Returns how many paths
  * changed, or -errno (nothing applied).  Versions from peers never set
  * S_ISUID or S_ISGID here.  Each record's wire (its signed form) is kept
  * and relayed as it is.

@@ -6,7 +6,7 @@
  * the ID never changes), and toxcore's 2-byte checksum.
  *
  * DATA/sign.key holds the seed of the node's Ed25519 signing key (the key
- * that signs every version the node makes, see src/sync).  A node made by
+ * that signs every version the node makes, see src/repl/sync).  A node made by
  * this version derives its Tox key from the signing key
  * (crypto_sign_ed25519_sk_to_curve25519), so anyone can check that a
  * signing key belongs to a node id: the binding is proven, not told.  A

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the friend-request decoder (src/admit), which
+ * libFuzzer target for the friend-request decoder (src/proto/admit), which
  * reads what any Tox user may send.  Whatever arrives must never be
  * accepted without the key: an input is only ever accepted when it is
  * byte for byte the request the key makes.

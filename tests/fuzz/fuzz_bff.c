@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the BFF's bootstrap reply (src/bff), which a
+ * libFuzzer target for the BFF's bootstrap reply (src/net/bff), which a
  * joining node reads from the network.  Whatever it accepts must be
  * within bounds: a port in range and a name that fits.
  */

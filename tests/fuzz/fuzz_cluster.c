@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the heartbeat decoder (src/cluster), which reads
+ * libFuzzer target for the heartbeat decoder (src/proto/cluster), which reads
  * what any member sends.  The input is merged into a table that already
  * holds a few members, once as from the key in its first 32 bytes and
  * once as from the key of its first entry (so the sender check can pass).

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for everything that reads network input in src/wire:
+ * libFuzzer target for everything that reads network input in src/proto/wire:
  * the message decoder and the fragment reassembler.  The input is a
  * sequence of packets, each prefixed by its length (2 bytes, little
  * endian); packets go through a reassembler with small caps, and every

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes seed answers for fuzz_sync and fuzz_apply (src/sync's answer
+"""Writes seed answers for fuzz_sync and fuzz_apply (src/repl/sync's answer
 layout, version 2) into the folder given: deep paths, a file where a folder
 stands, deletions of folders with entries, links, holdings, conflicts.
 Signatures are zeros (the decoder does not check them; fuzz_apply applies

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/cfg: every key with its type, the defaults, and the
+ * Unit tests for src/util/cfg: every key with its type, the defaults, and the
  * promise that a refused file is -EINVAL with a message naming the file,
  * the line and the key the user wrote.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/clock, the hybrid logical clock.  The wall clock is
+ * Unit tests for src/util/clock, the hybrid logical clock.  The wall clock is
  * injected, so every value here is exact: timestamps follow the wall clock
  * when it moves forward, count up in the logical bits when it stands still
  * or goes backwards, and jump past anything observed from elsewhere.

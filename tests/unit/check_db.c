@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/db, the namespace in sqlite: schema and reopen, the
+ * Unit tests for src/store/db, the namespace in sqlite: schema and reopen, the
  * POSIX errors of every namespace change, folder renames that carry their
  * whole subtree, listing order, versions (hlc and per-origin seq always
  * growing, also across a reopen with a wall clock that went back),

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/httparse and src/httpc: /value/ URLs into tree paths
+ * Unit tests for src/proto/httparse and src/net/httpc: /value/ URLs into tree paths
  * (escapes decoded; "..", ".", "//", NUL and bad escapes refused, encoded
  * or not), Range headers against a size, the head of a reply; and the
  * client against servers on loopback: a plain one (tests/unit/http_stub:

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/log: level names both ways, and that a message above
+ * Unit tests for src/util/log: level names both ways, and that a message above
  * the current level is not written at all.  stderr is captured into a
  * temporary file (each test runs in its own process, CK_FORK).
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/node, the filesystem operations under FUSE, on a real
+ * Unit tests for src/core/node, the filesystem operations under FUSE, on a real
  * data dir: write/read round trips, close-to-open (a version is published
  * at flush, never before), truncate, files removed or renamed while open,
  * the sha256 xattr against an independent SHA-256, the data dir lock,

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/path: which tree paths are valid, the length limits
+ * Unit tests for src/util/path: which tree paths are valid, the length limits
  * (a component of PATH_NAME_MAX bytes is fine, one more is ENAMETOOLONG;
  * the whole path must stay below PATH_TREE_MAX), and the helpers the db
  * uses to move folders (split, is_within, rebase).

@@ -214,7 +214,7 @@ static int cmp_str(const void *a, const void *b)
 /*
  * The same entry at path on both nodes, version included.  A folder's
  * mtime is left out: it moves on each node as names come and go in it
- * (src/db touch_parent()), without a new version.
+ * (src/store/db touch_parent()), without a new version.
  */
 static void assert_same_entry(struct side *a, struct side *b, const char *path)
 {
@@ -380,7 +380,7 @@ static void enc_range(struct enc *b, const uint8_t *origin, uint64_t upto)
 	enc_u(b, upto, 8);
 }
 
-/* The record layout of src/sync put_rec(), byte for byte. */
+/* The record layout of src/repl/sync put_rec(), byte for byte. */
 static void enc_rec(struct enc *b, const struct db_rec *r, struct rec_at *at)
 {
 	const struct db_entry *e = &r->e;

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/xfer, the receiving side of content transfers, on a
+ * Unit tests for src/repl/xfer, the receiving side of content transfers, on a
  * real store and database: the test plays the net thread and the members
  * (a fake struct xfer_net and the few tox_file_* calls xfer makes), while
  * a reader thread waits in xfer_fetch().  A whole download becomes a

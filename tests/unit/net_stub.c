@@ -1,5 +1,5 @@
 /*
- * What src/xfer names of src/net, for check_xfer, which links it without
+ * What src/repl/xfer names of src/net, for check_xfer, which links it without
  * the network: nothing is sent, no member is linked.
  */
 #include <errno.h>
