@@ -74,8 +74,8 @@ proto_MODS = wire rpc admit cluster httparse
 store_MODS = store db
 net_MODS = net httpc bff
 repl_MODS = sync xfer replica
-core_MODS = node
-front_MODS = api ctl
+core_MODS = node nodestat
+front_MODS = api ctl status
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
 # $(call o,mods): their objects; $(call s,mods): their sources.
 o = $(foreach m,$(1),$(B)/src/$(DIR_$(m))/$(m).o)

@@ -1,4 +1,5 @@
 #include "node.h"
+#include "node_i.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1963,6 +1964,30 @@ int node_truncate(struct node *n, const char *path, uint64_t size)
 }
 
 /* ---- status ---- */
+
+void node_get_parts(struct node *n, struct node_parts *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->name = n->cfg->server_name;
+	p->data_dir = n->data_dir;
+	p->mount_point = n->mount_point;
+	p->id = n->id;
+	p->started = n->started;
+	pthread_mutex_lock(&n->hlock);
+	p->open_files = n->nfiles;
+	pthread_mutex_unlock(&n->hlock);
+	pthread_mutex_lock(&n->probe_lock);
+	if (n->mount_probe != NULL) {
+		p->has_mount = 1;
+		n->mount_probe(&p->mount, n->mount_probe_ctx);
+	}
+	pthread_mutex_unlock(&n->probe_lock);
+	p->db = n->db;
+	p->store = n->store;
+	p->net = n->net;
+	p->sync = n->sync;
+	p->xfer = n->xfer;
+}
 
 int node_status(struct node *n, struct node_status *st)
 {

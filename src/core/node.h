@@ -32,6 +32,7 @@
 #include "xfer.h"
 
 struct cfg;
+struct json_t;
 struct node;
 struct node_file;
 
@@ -205,6 +206,11 @@ struct node_status {
 	} members[NODE_STATUS_MEMBERS];
 };
 int node_status(struct node *n, struct node_status *st);
+/* The node's status as one JSON object (the fields oand(8) lists), or
+   NULL (no memory, a database error); the caller json_decref's it.  Its
+   reals are tenths of seconds: a writer of 15 digits at most gives them
+   back as such (JSON_REAL_PRECISION). */
+struct json_t *node_status_get(struct node *n);
 /* The status as one JSON object, or as text for people (NUL-terminated). */
 int node_status_json(const struct node_status *st, char *buf, size_t len);
 int node_status_text(const struct node_status *st, char *buf, size_t len);
