@@ -78,8 +78,8 @@ proto_MODS = wire rpc admit cluster httparse syncwire
 store_MODS = store db
 net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
 repl_MODS = sync sync_pull sync_msg xfer replica
-core_MODS = node
-front_MODS = api ctl serve
+core_MODS = node nodestat
+front_MODS = api ctl serve status
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
 # $(call o,mods): their objects; $(call s,mods): their sources.
 o = $(foreach m,$(1),$(B)/src/$(DIR_$(m))/$(m).o)
@@ -93,9 +93,8 @@ INC_net = util proto store net
 INC_repl = util proto store net repl
 INC_core = util proto store net repl core
 # The frontends reach the rest through the node (src/core/node.h) only.
-# until node.h stops including the modules' headers: proto (fuse), store net repl
-INC_fuse = util core fuse proto store net repl
-INC_front = util proto core fuse front store net repl
+INC_fuse = util core fuse
+INC_front = util proto core fuse front
 # A file's own additions: oand's commands ask the running node's HTTP
 # service as a client (httpc).
 INC_FILE_src/front/main = net

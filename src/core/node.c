@@ -1,4 +1,5 @@
 #include "node.h"
+#include "node_i.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,6 @@
 #include "db.h"
 #include "deadline.h"
 #include "ident.h"
-#include "hex.h"
 #include "log.h"
 #include "thread.h"
 #include "net.h"
@@ -2025,354 +2025,26 @@ int node_truncate(struct node *n, const char *path, uint64_t size)
 
 /* ---- status ---- */
 
-int node_status(struct node *n, struct node_status *st)
+void node_get_parts(struct node *n, struct node_parts *p)
 {
-	memset(st, 0, sizeof(*st));
-	snprintf(st->name, sizeof(st->name), "%s", n->cfg->server_name);
-	store_hex(n->id, st->id_hex);
-	snprintf(st->data_dir, sizeof(st->data_dir), "%s", n->data_dir);
-	snprintf(st->mount_point, sizeof(st->mount_point), "%s",
-		 n->mount_point ? n->mount_point : "");
-	st->pid = (long)getpid();
-	st->started = n->started;
+	memset(p, 0, sizeof(*p));
+	p->name = n->cfg->server_name;
+	p->data_dir = n->data_dir;
+	p->mount_point = n->mount_point;
+	p->id = n->id;
+	p->started = n->started;
 	pthread_mutex_lock(&n->hlock);
-	st->open_files = n->nfiles;
+	p->open_files = n->nfiles;
 	pthread_mutex_unlock(&n->hlock);
 	pthread_mutex_lock(&n->probe_lock);
 	if (n->mount_probe != NULL) {
-		st->has_mount = 1;
-		n->mount_probe(&st->mount, n->mount_probe_ctx);
+		p->has_mount = 1;
+		n->mount_probe(&p->mount, n->mount_probe_ctx);
 	}
 	pthread_mutex_unlock(&n->probe_lock);
-	if (n->net != NULL) {
-		st->has_net = 1;
-		net_status(n->net, &st->net);
-	}
-	if (n->sync != NULL) {
-		struct sync_member sm[NODE_STATUS_MEMBERS];
-
-		sync_get_stats(n->sync, &st->sync);
-		st->nmembers = sync_members(n->sync, sm, NODE_STATUS_MEMBERS);
-		for (size_t i = 0; i < st->nmembers; i++) {
-			struct node_status_member *o = &st->members[i];
-
-			o->s = sm[i];
-			o->has_link = n->net != NULL && net_link(n->net, sm[i].pk, &o->link);
-			if (n->net == NULL || net_name_of(n->net, sm[i].pk, o->name, sizeof(o->name)) != 0)
-				hex_encode(sm[i].pk, 8, o->name);
-		}
-	}
-	if (n->xfer != NULL) {
-		struct xfer_info xi[NODE_STATUS_XFERS];
-
-		st->nxfers = xfer_list(n->xfer, xi, NODE_STATUS_XFERS);
-		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
-			struct node_status_xfer *o = &st->xfers[i];
-
-			o->x = xi[i];
-			if (db_path_of(n->db, xi[i].sha, o->file, sizeof(o->file)) != 0)
-				store_hex(xi[i].sha, o->file);
-			if (xi[i].waiting) {
-				snprintf(o->peer, sizeof(o->peer), "%s", "");
-			} else if (net_name_of(n->net, xi[i].peer, o->peer, sizeof(o->peer)) != 0) {
-				char hex[STORE_HEX_LEN];
-
-				store_hex(xi[i].peer, hex);
-				snprintf(o->peer, sizeof(o->peer), "%.16s", hex);
-			}
-		}
-	}
-	if (store_get_usage(n->store, &st->disk) != 0)
-		memset(&st->disk, 0, sizeof(st->disk));
-	return db_stats(n->db, &st->db);
-}
-
-/* Append s as a JSON string. */
-static void json_str(char *buf, size_t len, size_t *pos, const char *s)
-{
-	size_t p = *pos;
-
-#define PUT(c) do { if (p + 1 < len) buf[p] = (c); p++; } while (0)
-	PUT('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			PUT('\\');
-			PUT((char)c);
-		} else if (c < 0x20) {
-			char esc[8];
-
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			for (char *e = esc; *e; e++)
-				PUT(*e);
-		} else {
-			PUT((char)c);
-		}
-	}
-	PUT('"');
-#undef PUT
-	*pos = p;
-}
-
-int node_status_json(const struct node_status *st, char *buf, size_t len)
-{
-	size_t pos = 0;
-	int n;
-
-#define APPEND(...) do { \
-		n = snprintf(buf + (pos < len ? pos : len), pos < len ? len - pos : 0, __VA_ARGS__); \
-		pos += (size_t)(n > 0 ? n : 0); \
-	} while (0)
-	APPEND("{\"name\":");
-	json_str(buf, len, &pos, st->name);
-	APPEND(",\"id\":\"%s\",\"version\":\"%s\",\"pid\":%ld,\"started\":%lld,\"data_dir\":",
-	       st->id_hex, NODE_VERSION, st->pid, (long long)st->started);
-	json_str(buf, len, &pos, st->data_dir);
-	APPEND(",\"mount_point\":");
-	if (st->mount_point[0])
-		json_str(buf, len, &pos, st->mount_point);
-	else
-		APPEND("null");
-	APPEND(",\"entries\":%llu,\"files\":%llu,\"folders\":%llu,\"symlinks\":%llu,"
-	       "\"bytes\":%llu,\"blobs\":%llu,\"bytes_named\":%llu,\"blobs_stored\":%llu,"
-	       "\"bytes_stored\":%llu,\"partials\":%llu,\"partial_bytes\":%llu,"
-	       "\"tombstones\":%llu,\"open_files\":%d",
-	       (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
-	       (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
-	       (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
-	       (unsigned long long)st->db.blob_bytes, (unsigned long long)st->disk.blobs,
-	       (unsigned long long)st->disk.bytes, (unsigned long long)st->disk.partials,
-	       (unsigned long long)st->disk.partial_bytes, (unsigned long long)st->db.tombstones,
-	       st->open_files);
-	if (st->has_mount) {
-		APPEND(",\"fuse\":{\"in_flight\":%u,\"stuck\":%u,\"oldest_ms\":%lld,"
-		       "\"oldest_op\":", st->mount.in_flight, st->mount.stuck,
-		       (long long)st->mount.oldest_ms);
-		json_str(buf, len, &pos, st->mount.oldest_op);
-		APPEND(",\"requests\":%llu,\"self_renames\":%llu}",
-		       (unsigned long long)st->mount.requests,
-		       (unsigned long long)st->mount.self_renames);
-	} else {
-		APPEND(",\"fuse\":null");
-	}
-	if (st->has_net) {
-		static const char *const conn[] = { "none", "tcp", "udp" };
-
-		APPEND(",\"tox\":{\"id\":\"%s\",\"dht_key\":\"%s\",\"udp_port\":%u,"
-		       "\"ipv6\":%s,\"connection\":\"%s\",\"friends\":%d,\"online\":%d,"
-		       "\"members\":%d,\"refused\":%llu,\"removed\":%s,\"nodes\":%d,"
-		       "\"nodes_online\":%d,\"messages_in\":%llu,\"messages_out\":%llu,"
-		       "\"dropped\":%llu,\"unmatched_replies\":%llu,\"reassembly_bytes\":%zu,"
-		       "\"queued_bytes\":%zu,\"pending_requests\":%zu,\"retried_requests\":%llu,"
-		       "\"tox_age_seconds\":%lld,\"fresh_starts\":%llu,"
-		       "\"unmatched_reply_bytes\":%llu,\"queued_urgent\":%zu,\"queued_bulk\":%zu,"
-		       "\"oldest_queued_ms\":%lld,\"replies_queued\":%zu,\"oldest_reply_ms\":%lld,"
-		       "\"handed_per_s\":%.0f,\"refused_per_s\":%.0f,\"received_per_s\":%.0f,"
-		       "\"reassembling\":%zu,\"reassembly_got\":%zu,\"reassembly_total\":%zu,"
-		       "\"reassembly_age_ms\":%lld,\"reassembly_idle_ms\":%lld,"
-		       "\"cancelled_replies\":%llu,\"cancelled_bytes\":%llu}}",
-		       st->net.tox_id, st->net.dht_key, st->net.udp_port,
-		       st->net.ipv6 ? "true" : "false",
-		       conn[st->net.connected >= 0 && st->net.connected <= 2 ? st->net.connected : 0],
-		       st->net.friends, st->net.online, st->net.members,
-		       (unsigned long long)st->net.refused, st->net.removed ? "true" : "false",
-		       st->net.nodes, st->net.nodes_online,
-		       (unsigned long long)st->net.msgs_in, (unsigned long long)st->net.msgs_out,
-		       (unsigned long long)st->net.dropped, (unsigned long long)st->net.unmatched,
-		       st->net.reasm_bytes, st->net.queued_bytes, st->net.pending,
-		       (unsigned long long)st->net.retried, (long long)(st->net.tox_age_ms / 1000),
-		       (unsigned long long)st->net.fresh_starts,
-		       (unsigned long long)st->net.unmatched_bytes, st->net.queued_urgent,
-		       st->net.queued_bulk, (long long)st->net.oldest_queued_ms, st->net.replies_queued,
-		       (long long)st->net.oldest_reply_ms, st->net.handed_per_s, st->net.refused_per_s,
-		       st->net.rx_per_s, st->net.reasm_msgs, st->net.reasm_got, st->net.reasm_total,
-		       (long long)st->net.reasm_age_ms, (long long)st->net.reasm_idle_ms,
-		       (unsigned long long)st->net.cancelled, (unsigned long long)st->net.cancelled_bytes);
-	} else {
-		APPEND(",\"tox\":null}");
-	}
-	/* Replication and transfers: inside the object, before its end. */
-	if (pos < len && pos > 0) {
-		pos--;
-		APPEND(",\"sync\":{\"pulls\":%llu,\"applied\":%llu,\"rejected\":%llu,"
-		       "\"served\":%llu,\"last_pull\":%lld,\"timeouts\":%llu,\"answer_bytes\":%llu,"
-		       "\"in_flight\":%d,\"oldest_ms\":%lld,\"members\":[",
-		       (unsigned long long)st->sync.pulls, (unsigned long long)st->sync.applied,
-		       (unsigned long long)st->sync.rejected, (unsigned long long)st->sync.served,
-		       (long long)st->sync.last_pull, (unsigned long long)st->sync.timeouts,
-		       (unsigned long long)st->sync.answer_bytes, st->sync.in_flight,
-		       (long long)st->sync.oldest_ms);
-		for (size_t i = 0; i < st->nmembers && i < NODE_STATUS_MEMBERS; i++) {
-			const struct node_status_member *m = &st->members[i];
-			const struct net_link *l = &m->link;
-
-			APPEND("%s{\"name\":", i ? "," : "");
-			json_str(buf, len, &pos, m->name);
-			APPEND(",\"linked\":%s,\"caught_up\":%s,\"behind\":%llu,\"behind_seconds\":%.1f,"
-			       "\"since_answer_seconds\":%.1f,\"stalled\":%s,\"pulls\":%d,"
-			       "\"pull_age_ms\":%lld,\"last_error\":",
-			       m->s.linked ? "true" : "false", m->s.caught_up ? "true" : "false",
-			       (unsigned long long)m->s.behind, (double)m->s.behind_ms / 1000.0,
-			       (double)m->s.since_answer_ms / 1000.0, m->s.stalled ? "true" : "false",
-			       m->s.pulls, (long long)m->s.pull_age_ms);
-			if (m->s.last_err)
-				json_str(buf, len, &pos, strerror(-m->s.last_err));
-			else
-				APPEND("null");
-			if (m->has_link)
-				APPEND(",\"link\":{\"paced\":%s,\"rate\":%.0f,\"rtt_ms\":%lld,\"window\":%llu,"
-				       "\"in_flight\":%llu,\"queued_bytes\":%zu,\"oldest_queued_ms\":%lld,"
-				       "\"receiving\":%zu,\"receiving_of\":%zu,\"packets_out_per_s\":%.0f,"
-				       "\"packets_in_per_s\":%.0f}}",
-				       l->paced ? "true" : "false", l->rate, (long long)l->rtt_ms,
-				       (unsigned long long)l->window, (unsigned long long)l->in_flight,
-				       l->queued, (long long)l->oldest_queued_ms, l->receiving,
-				       l->receiving_of, l->packets_out_per_s, l->packets_in_per_s);
-			else
-				APPEND(",\"link\":null}");
-		}
-		APPEND("]},\"transfers\":[");
-		for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
-			const struct node_status_xfer *x = &st->xfers[i];
-			double eta = x->x.rate > 0 ? (double)(x->x.size - x->x.done) / x->x.rate : -1;
-
-			APPEND("%s{\"file\":", i ? "," : "");
-			json_str(buf, len, &pos, x->file);
-			APPEND(",\"peer\":");
-			json_str(buf, len, &pos, x->peer);
-			APPEND(",\"direction\":\"%s\",\"done\":%llu,\"size\":%llu,"
-			       "\"bytes_per_second\":%.0f,\"eta_seconds\":%.0f",
-			       x->x.sending ? "out" : "in", (unsigned long long)x->x.done,
-			       (unsigned long long)x->x.size, x->x.rate, eta);
-			if (!x->x.sending)
-				APPEND(",\"state\":\"%s\",\"readers\":%d,\"waited_seconds\":%.1f",
-				       x->x.waiting ? "waiting for a holder" : x->x.rate > 0 ? "receiving"
-				       : "asked", x->x.readers, (double)x->x.waited_ms / 1000.0);
-			APPEND("}");
-		}
-		APPEND("]}");
-	}
-#undef APPEND
-	if (pos >= len)
-		return -ENOSPC;
-	return 0;
-}
-
-int node_status_text(const struct node_status *st, char *buf, size_t len)
-{
-	char since[32], net_line[400];
-	time_t t = (time_t)st->started;
-	struct tm tm;
-	int n;
-
-	gmtime_r(&t, &tm);
-	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (st->has_net)
-		snprintf(net_line, sizeof(net_line),
-			 "Tox %s on UDP port %u, DHT %s; %d member(s) online of %d friend(s), "
-			 "%llu refused; %d of %d node(s) online%s", st->net.tox_id, st->net.udp_port,
-			 st->net.connected ? "connected" : "not connected", st->net.members,
-			 st->net.friends, (unsigned long long)st->net.refused, st->net.nodes_online,
-			 st->net.nodes, st->net.removed ? "; REMOVED from the cluster" : "");
-	else
-		snprintf(net_line, sizeof(net_line), "standalone (no cluster-key)");
-	n = snprintf(buf, len,
-		     "node:        %s\n"
-		     "id:          %s\n"
-		     "version:     %s\n"
-		     "pid:         %ld (running since %s)\n"
-		     "data dir:    %s\n"
-		     "mount point: %s\n"
-		     "entries:     %llu (%llu files, %llu folders, %llu symlinks)\n"
-		     "bytes:       %llu in files\n"
-		     "contents:    %llu distinct, %llu bytes\n"
-		     "stored:      %llu bytes in %llu blobs on this node, "
-		     "%llu bytes in %llu partial download(s)\n"
-		     "open files:  %d\n"
-		     "network:     %s\n",
-		     st->name, st->id_hex, NODE_VERSION, st->pid, since, st->data_dir,
-		     st->mount_point[0] ? st->mount_point : "(not mounted)",
-		     (unsigned long long)st->db.entries, (unsigned long long)st->db.files,
-		     (unsigned long long)st->db.dirs, (unsigned long long)st->db.links,
-		     (unsigned long long)st->db.bytes, (unsigned long long)st->db.blobs,
-		     (unsigned long long)st->db.blob_bytes, (unsigned long long)st->disk.bytes,
-		     (unsigned long long)st->disk.blobs, (unsigned long long)st->disk.partial_bytes,
-		     (unsigned long long)st->disk.partials, st->open_files, net_line);
-	if (n < 0 || (size_t)n >= len)
-		return -ENOSPC;
-	if (st->has_mount) {
-		size_t pos = (size_t)n;
-
-		if (st->mount.in_flight == 0)
-			n += snprintf(buf + pos, len - pos, "requests:    none in flight (%llu in all)\n",
-				      (unsigned long long)st->mount.requests);
-		else
-			n += snprintf(buf + pos, len - pos,
-				      "requests:    %u in flight, the oldest %s for %.1f s%s\n",
-				      st->mount.in_flight, st->mount.oldest_op,
-				      (double)st->mount.oldest_ms / 1000.0,
-				      st->mount.stuck ? "; STUCK (see the log)" : "");
-		if (n < 0 || (size_t)n >= len)
-			return -ENOSPC;
-	}
-	for (size_t i = 0; i < st->nmembers && i < NODE_STATUS_MEMBERS; i++) {
-		const struct node_status_member *m = &st->members[i];
-		size_t pos = (size_t)n;
-		char state[160], link[240] = "";
-
-		if (!m->s.linked)
-			snprintf(state, sizeof(state), "not linked");
-		else if (m->s.caught_up)
-			snprintf(state, sizeof(state), "caught up");
-		else if (m->s.behind)
-			snprintf(state, sizeof(state), "behind by %llu change(s) for %.0f s",
-				 (unsigned long long)m->s.behind, (double)m->s.behind_ms / 1000.0);
-		else
-			snprintf(state, sizeof(state), "catching up for %.0f s", (double)m->s.behind_ms / 1000.0);
-		if (m->s.stalled)
-			snprintf(state + strlen(state), sizeof(state) - strlen(state),
-				 "; NO ANSWER for %.0f s", (double)m->s.since_answer_ms / 1000.0);
-		if (m->has_link && m->s.pulls && m->link.receiving_of)
-			snprintf(link, sizeof(link), "; an answer under way for %.1f s, %zu of %zu bytes here",
-				 (double)m->s.pull_age_ms / 1000.0, m->link.receiving, m->link.receiving_of);
-		else if (m->has_link && m->s.pulls)
-			snprintf(link, sizeof(link), "; a question waiting for %.1f s",
-				 (double)m->s.pull_age_ms / 1000.0);
-		if (m->has_link)
-			snprintf(link + strlen(link), sizeof(link) - strlen(link),
-				 "; to it: %.1f KiB/s, round trip %lld ms, %zu bytes queued",
-				 m->link.rate / 1024, (long long)m->link.rtt_ms, m->link.queued);
-		n += snprintf(buf + pos, len - pos, "member:      %s: %s%s\n", m->name, state, link);
-		if (n < 0 || (size_t)n >= len)
-			return -ENOSPC;
-	}
-	for (size_t i = 0; i < st->nxfers && i < NODE_STATUS_XFERS; i++) {
-		const struct node_status_xfer *x = &st->xfers[i];
-		size_t pos = (size_t)n;
-		char eta[32];
-
-		if (x->x.rate > 0)
-			snprintf(eta, sizeof(eta), "ETA %.0f s",
-				 (double)(x->x.size - x->x.done) / x->x.rate);
-		else
-			snprintf(eta, sizeof(eta), "waiting");
-		if (!x->x.sending && x->x.waiting)
-			n += snprintf(buf + pos, len - pos, "transfer:    fetching %s: no holder "
-				      "answers yet; %d reader(s) waiting for %.0f s, %llu of %llu "
-				      "bytes here\n", x->file, x->x.readers,
-				      (double)x->x.waited_ms / 1000.0, (unsigned long long)x->x.done,
-				      (unsigned long long)x->x.size);
-		else
-			n += snprintf(buf + pos, len - pos, "transfer:    %s %s %s %s: %llu of %llu "
-				      "bytes (%d%%), %.1f KiB/s, %s\n",
-				      x->x.sending ? "sending" : "fetching", x->file,
-				      x->x.sending ? "to" : "from", x->peer,
-				      (unsigned long long)x->x.done, (unsigned long long)x->x.size,
-				      x->x.size ? (int)(x->x.done * 100 / x->x.size) : 100,
-				      x->x.rate / 1024, eta);
-		if (n < 0 || (size_t)n >= len)
-			return -ENOSPC;
-	}
-	return 0;
+	p->db = n->db;
+	p->store = n->store;
+	p->net = n->net;
+	p->sync = n->sync;
+	p->xfer = n->xfer;
 }

@@ -28,13 +28,9 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
-#include "db.h"
-#include "net.h"
-#include "store.h"
-#include "sync.h"
-#include "xfer.h"
-
 struct cfg;
+struct json_t;
+struct net;
 struct node;
 struct node_file;
 
@@ -217,43 +213,10 @@ struct node_content {
 };
 int node_open_content(struct node *n, const char *path, struct node_content *out);
 
-#define NODE_STATUS_XFERS 16
-#define NODE_STATUS_MEMBERS 32
-struct node_status {
-	char name[256];
-	char id_hex[2 * NODE_ID_BYTES + 1];
-	char data_dir[4096];
-	char mount_point[4096];	/* "" if not mounted */
-	long pid;
-	int64_t started;	/* seconds since the epoch */
-	struct db_stats db;
-	struct store_usage disk;	/* what this node's disk holds */
-	int open_files;
-	int has_mount;		/* mount is filled in */
-	struct node_mount_stats mount;
-	int has_net;		/* member of a cluster: net is filled in */
-	struct net_status net;
-	struct sync_stats sync;
-	/* Transfers under way (up to NODE_STATUS_XFERS of nxfers). */
-	size_t nxfers;
-	struct node_status_xfer {
-		struct xfer_info x;
-		char file[256];		/* a path with that content, shortened */
-		char peer[64];		/* the member's name */
-	} xfers[NODE_STATUS_XFERS];
-	/* Each member met: replication with it and its link (up to
-	   NODE_STATUS_MEMBERS of nmembers). */
-	size_t nmembers;
-	struct node_status_member {
-		char name[64];
-		struct sync_member s;
-		int has_link;
-		struct net_link link;
-	} members[NODE_STATUS_MEMBERS];
-};
-int node_status(struct node *n, struct node_status *st);
-/* The status as one JSON object, or as text for people (NUL-terminated). */
-int node_status_json(const struct node_status *st, char *buf, size_t len);
-int node_status_text(const struct node_status *st, char *buf, size_t len);
+/* The node's status as one JSON object (the fields oand(8) lists), or
+   NULL (no memory, a database error); the caller json_decref's it.  Its
+   reals are tenths of seconds: a writer of 15 digits at most gives them
+   back as such (JSON_REAL_PRECISION). */
+struct json_t *node_status_get(struct node *n);
 
 #endif

@@ -23,12 +23,12 @@
 #include "log.h"
 #include "node.h"
 #include "path.h"
+#include "status.h"
 
 #define API_HEADERS_MAX (64 * 1024)	/* request line and headers */
 #define API_SLACK 16		/* connections past the limit that get a 503 */
 #define API_DISCARD_MAX (16u << 20)	/* body read after a refusal, then close */
 #define API_TLS_FILE_MAX (1 << 20)
-#define API_REPLY_MAX 65536
 #define RL_SLOTS 1024		/* remote addresses the rate limiter tracks */
 #define API_LOOPBACK_RESERVE 8	/* connections only loopback clients get */
 
@@ -191,10 +191,11 @@ static struct MHD_Response *text_response(char *text, const char *type)
 	return resp;
 }
 
-/* j (taken) as a reply body, with a newline for people. */
-static struct MHD_Response *json_response(json_t *j)
+/* j (taken) as a reply body written with flags (json_dumps), with a
+   newline for people. */
+static struct MHD_Response *json_response_as(json_t *j, size_t flags)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *text = j ? json_dumps(j, flags) : NULL;
 	size_t len;
 
 	json_decref(j);
@@ -208,6 +209,11 @@ static struct MHD_Response *json_response(json_t *j)
 		}
 	}
 	return text_response(text, "application/json");
+}
+
+static struct MHD_Response *json_response(json_t *j)
+{
+	return json_response_as(j, JSON_COMPACT);
 }
 
 /* {"error": msg}, for a reply that needs headers of its own too. */
@@ -759,42 +765,35 @@ static enum MHD_Result put_end(struct MHD_Connection *c, struct api *a, struct r
 static enum MHD_Result get_v1(struct MHD_Connection *c, struct api *a, struct req *rq,
 			      const char *what)
 {
-	struct node_status *st;
-	char *buf;
+	json_t *st, *t;
+	char *body;
 	int text = has_arg(c, "text");
 
 	rq->tell_dir = 1;
 	if (strcmp(what, "nodes") == 0) {
-		if (node_peers(a->node, !text, &buf) == -ENOTCONN)
+		if (node_peers(a->node, !text, &body) == -ENOTCONN)
 			return reply_error(c, a, rq, MHD_HTTP_NOT_FOUND, "standalone node (no cluster-key)");
 		return queue(c, a, rq, MHD_HTTP_OK,
-			     text_response(buf, text ? "text/plain; charset=utf-8" : "application/json"));
+			     text_response(body, text ? "text/plain; charset=utf-8" : "application/json"));
 	}
-	if ((st = malloc(sizeof(*st))) == NULL || (buf = malloc(API_REPLY_MAX)) == NULL) {
-		free(st);
-		return reply_errno(c, a, rq, -ENOMEM);
-	}
-	if (node_status(a->node, st) != 0 ||
-	    (text && strcmp(what, "status") == 0 ? node_status_text(st, buf, API_REPLY_MAX - 1)
-						   : node_status_json(st, buf, API_REPLY_MAX - 1)) != 0) {
-		free(st);
-		free(buf);
+	if ((st = node_status_get(a->node)) == NULL)
 		return reply_error(c, a, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "status unavailable");
-	}
-	free(st);
 	if (strcmp(what, "transfers") == 0) {
-		json_t *j = json_loads(buf, 0, NULL), *t = j ? json_object_get(j, "transfers") : NULL;
-
-		free(buf);
-		if (j == NULL)
-			return reply_error(c, a, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "status unreadable");
-		/* A standalone node transfers nothing. */
-		t = t != NULL ? json_incref(t) : json_array();
-		json_decref(j);
-		return reply_json(c, a, rq, MHD_HTTP_OK, json_pack("{s:o}", "transfers", t));
+		t = json_pack("{s:O}", "transfers", json_object_get(st, "transfers"));
+		json_decref(st);
+		return queue(c, a, rq, MHD_HTTP_OK, json_response_as(t, STATUS_JSON_FLAGS));
 	}
+	if (text) {
+		if (status_text(st, &body) != 0)
+			body = NULL;
+	} else {
+		body = json_dumps(st, STATUS_JSON_FLAGS);
+	}
+	json_decref(st);
+	if (body == NULL)
+		return reply_error(c, a, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "status unavailable");
 	return queue(c, a, rq, MHD_HTTP_OK,
-		     text_response(buf, text ? "text/plain; charset=utf-8" : "application/json"));
+		     text_response(body, text ? "text/plain; charset=utf-8" : "application/json"));
 }
 
 static enum MHD_Result get_bootstrap(struct MHD_Connection *c, struct api *a, struct req *rq)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "thread.h"
 #include "node.h"
+#include "status.h"
 
 #define CTL_REQ_MAX 256
 #define CTL_REPLY_MAX 65536
@@ -135,10 +137,23 @@ static void node_verb(char *reply, int r, const char *done, const char *self)
 			 : r == -ENOTCONN ? "standalone node (no cluster-key)" : strerror(-r));
 }
 
+/* The status, as JSON or as text for people (owned by the caller). */
+static char *status_reply(struct node *n, int text)
+{
+	json_t *st = node_status_get(n);
+	char *out = NULL;
+
+	if (st != NULL && text && status_text(st, &out) != 0)
+		out = NULL;
+	else if (st != NULL && !text)
+		out = json_dumps(st, STATUS_JSON_FLAGS);
+	json_decref(st);
+	return out != NULL ? out : strdup("{\"error\":\"status unavailable\"}");
+}
+
 /* The reply to one request line (owned by the caller), or NULL. */
 static char *reply_to(struct ctl *c, const char *req)
 {
-	struct node_status st;
 	char *reply;
 
 	if (strncmp(req, "ping ", 5) == 0)
@@ -148,6 +163,8 @@ static char *reply_to(struct ctl *c, const char *req)
 			return reply;
 		return strdup("{\"error\":\"standalone node (no cluster-key)\"}");
 	}
+	if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0)
+		return status_reply(c->node, req[6] != '\0');
 	if ((reply = malloc(CTL_REPLY_MAX)) == NULL)
 		return NULL;
 	if (strncmp(req, "nodes remove ", 13) == 0) {
@@ -156,13 +173,6 @@ static char *reply_to(struct ctl *c, const char *req)
 	} else if (strncmp(req, "nodes reconnect ", 16) == 0) {
 		node_verb(reply, node_peer_reconnect(c->node, req + 16),
 			  "reconnecting", "this node has no link to itself");
-	} else if (strcmp(req, "status") == 0 || strcmp(req, "status text") == 0) {
-		int text = req[6] != '\0';
-
-		if (node_status(c->node, &st) != 0 ||
-		    (text ? node_status_text(&st, reply, CTL_REPLY_MAX - 1)
-			  : node_status_json(&st, reply, CTL_REPLY_MAX - 1)) != 0)
-			snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"status unavailable\"}");
 	} else {
 		snprintf(reply, CTL_REPLY_MAX, "{\"error\":\"unknown request\"}");
 	}

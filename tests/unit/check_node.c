@@ -3,7 +3,7 @@
  * data dir: write/read round trips, close-to-open (a version is published
  * at flush, never before), truncate, files removed or renamed while open,
  * the sha256 xattr against an independent SHA-256, the data dir lock,
- * the status counts and the set-ID bits a write or chown takes away.
+ * the status (its counts, and its text for people) and the set-ID bits a write or chown takes away.
  * Every test has its own data dir below a base folder that the parent
  * process makes and removes around the test case.
  */
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "node.h"
+#include "status.h"
 #include "store.h"
 
 #ifndef RENAME_NOREPLACE
@@ -775,24 +777,40 @@ START_TEST(test_persist_reopen)
 }
 END_TEST
 
+/* A number field of the status. */
+static json_int_t st_int(const json_t *st, const char *key)
+{
+	json_t *v = json_object_get(st, key);
+
+	ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
+	return json_integer_value(v);
+}
+
 START_TEST(test_status)
 {
 	struct t t;
-	struct node_status st;
+	json_t *st;
 	struct node_file *f1 = NULL, *f2 = NULL;
-	char hex[STORE_HEX_LEN], json[4096], text[4096];
+	char hex[STORE_HEX_LEN], *json, *text;
 
 	t_init(&t);
-	ck_assert_int_eq(node_status(t.n, &st), 0);
-	ck_assert_str_eq(st.name, "unit-node");
-	ck_assert_str_eq(st.data_dir, t.data);
-	ck_assert_str_eq(st.mount_point, "");
-	ck_assert_int_eq(st.pid, (long)getpid());
-	ck_assert_int_gt(st.started, 0);
+	ck_assert_ptr_nonnull(st = node_status_get(t.n));
+	ck_assert_str_eq(json_string_value(json_object_get(st, "name")), "unit-node");
+	ck_assert_str_eq(json_string_value(json_object_get(st, "data_dir")), t.data);
+	ck_assert(json_is_null(json_object_get(st, "mount_point")));
+	ck_assert_int_eq(st_int(st, "pid"), (long)getpid());
+	ck_assert_int_gt(st_int(st, "started"), 0);
 	store_hex(node_id(t.n), hex);
-	ck_assert_str_eq(st.id_hex, hex);
-	ck_assert_uint_eq(st.db.entries, 0);
-	ck_assert_int_eq(st.open_files, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(st, "id")), hex);
+	ck_assert_int_eq(st_int(st, "entries"), 0);
+	ck_assert_int_eq(st_int(st, "open_files"), 0);
+	/* Standalone and not mounted: no network, no mount, nothing
+	   replicated or transferred (but the fields are there). */
+	ck_assert(json_is_null(json_object_get(st, "fuse")));
+	ck_assert(json_is_null(json_object_get(st, "tox")));
+	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(st, "sync"), "members")), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(st, "transfers")), 0);
+	json_decref(st);
 
 	ck_assert_int_eq(node_mkdir(t.n, "/d", 0755, 0, 0), 0);
 	put_file(&t, "/d/a", "x", 1);
@@ -804,39 +822,128 @@ START_TEST(test_status)
 	ck_assert_int_eq(node_open_file(t.n, "/b", O_RDONLY, &f1), 0);
 	ck_assert_int_eq(node_open_file(t.n, "/c", O_RDWR, &f2), 0);
 
-	ck_assert_int_eq(node_status(t.n, &st), 0);
-	ck_assert_uint_eq(st.db.entries, 5);
-	ck_assert_uint_eq(st.db.files, 3);
-	ck_assert_uint_eq(st.db.dirs, 1);
-	ck_assert_uint_eq(st.db.links, 1);
-	ck_assert_uint_eq(st.db.bytes, 5);
-	ck_assert_uint_eq(st.db.tombstones, 1);
-	ck_assert_uint_eq(st.db.blobs, 2);
-	ck_assert_uint_eq(st.db.blob_bytes, 3);
+	ck_assert_ptr_nonnull(st = node_status_get(t.n));
+	ck_assert_int_eq(st_int(st, "entries"), 5);
+	ck_assert_int_eq(st_int(st, "files"), 3);
+	ck_assert_int_eq(st_int(st, "folders"), 1);
+	ck_assert_int_eq(st_int(st, "symlinks"), 1);
+	ck_assert_int_eq(st_int(st, "bytes"), 5);
+	ck_assert_int_eq(st_int(st, "tombstones"), 1);
+	ck_assert_int_eq(st_int(st, "blobs"), 2);
+	ck_assert_int_eq(st_int(st, "bytes_named"), 3);
 	/* On disk: what the store holds (not every content named has a
 	   blob of its own there). */
-	ck_assert_uint_ge(st.disk.blobs, 1);
-	ck_assert_uint_ge(st.disk.bytes, 1);
-	ck_assert_uint_eq(st.disk.partials, 0);
-	ck_assert_int_eq(st.open_files, 2);
+	ck_assert_int_ge(st_int(st, "blobs_stored"), 1);
+	ck_assert_int_ge(st_int(st, "bytes_stored"), 1);
+	ck_assert_int_eq(st_int(st, "partials"), 0);
+	ck_assert_int_eq(st_int(st, "open_files"), 2);
 
-	ck_assert_int_eq(node_status_json(&st, json, sizeof(json)), 0);
-	ck_assert_ptr_nonnull(strstr(json, "\"name\":\"unit-node\""));
+	ck_assert_ptr_nonnull(json = json_dumps(st, STATUS_JSON_FLAGS));
+	ck_assert_ptr_nonnull(strstr(json, "{\"name\":\"unit-node\",\"id\":\""));
 	ck_assert_ptr_nonnull(strstr(json, "\"files\":3"));
 	ck_assert_ptr_nonnull(strstr(json, "\"folders\":1"));
 	ck_assert_ptr_nonnull(strstr(json, "\"open_files\":2"));
 	ck_assert_ptr_nonnull(strstr(json, "\"mount_point\":null"));
-	ck_assert_int_eq(json[0], '{');
-	ck_assert_int_eq(json[strlen(json) - 1], '}');
-	ck_assert_int_eq(node_status_json(&st, json, 20), -ENOSPC);
-	ck_assert_int_eq(node_status_text(&st, text, sizeof(text)), 0);
-	ck_assert_ptr_nonnull(strstr(text, "unit-node"));
+	ck_assert_ptr_nonnull(strstr(json, "\"fuse\":null,\"tox\":null,\"sync\":{\"pulls\":0,"));
+	ck_assert_ptr_nonnull(strstr(json, "\"members\":[]},\"transfers\":[]}"));
+	free(json);
+	ck_assert_int_eq(status_text(st, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "node:        unit-node\n"));
+	ck_assert_ptr_nonnull(strstr(text, "entries:     5 (3 files, 1 folders, 1 symlinks)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "mount point: (not mounted)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "open files:  2\nnetwork:     standalone (no cluster-key)\n"));
+	free(text);
+	json_decref(st);
 
 	ck_assert_int_eq(node_file_release(f1), 0);
 	ck_assert_int_eq(node_file_release(f2), 0);
-	ck_assert_int_eq(node_status(t.n, &st), 0);
-	ck_assert_int_eq(st.open_files, 0);
+	ck_assert_ptr_nonnull(st = node_status_get(t.n));
+	ck_assert_int_eq(st_int(st, "open_files"), 0);
+	json_decref(st);
 	t_done(&t);
+}
+END_TEST
+
+/* The text for people, from a status of a member of a cluster with a
+   mount, as the node writes it. */
+START_TEST(test_status_text)
+{
+	static const char in[] =
+		"{\"name\":\"b\",\"id\":\"00ff\",\"version\":\"0.1.0\",\"pid\":42,\"started\":86400,"
+		"\"data_dir\":\"/var/lib/oand\",\"mount_point\":\"/mnt/oand\",\"entries\":9,"
+		"\"files\":6,\"folders\":2,\"symlinks\":1,\"bytes\":1000,\"blobs\":5,"
+		"\"bytes_named\":900,\"blobs_stored\":4,\"bytes_stored\":800,\"partials\":1,"
+		"\"partial_bytes\":70,\"tombstones\":3,\"open_files\":2,"
+		"\"fuse\":{\"in_flight\":2,\"stuck\":1,\"oldest_ms\":2500,\"oldest_op\":\"READ\","
+		"\"requests\":77,\"self_renames\":0},"
+		"\"tox\":{\"id\":\"T0X\",\"dht_key\":\"D\",\"udp_port\":33445,\"ipv6\":false,"
+		"\"connection\":\"udp\",\"friends\":3,\"online\":2,\"members\":2,\"refused\":1,"
+		"\"removed\":true,\"nodes\":4,\"nodes_online\":3},"
+		"\"sync\":{\"pulls\":1,\"members\":["
+		"{\"name\":\"a\",\"linked\":false,\"caught_up\":false,\"behind\":0,"
+		"\"behind_seconds\":0.0,\"since_answer_seconds\":-0.0,\"stalled\":false,\"pulls\":0,"
+		"\"pull_age_ms\":0,\"last_error\":null,\"link\":null},"
+		"{\"name\":\"c\",\"linked\":true,\"caught_up\":true,\"behind\":0,"
+		"\"behind_seconds\":0.0,\"since_answer_seconds\":1.5,\"stalled\":false,\"pulls\":0,"
+		"\"pull_age_ms\":0,\"last_error\":null,\"link\":{\"paced\":true,\"rate\":10240,"
+		"\"rtt_ms\":80,\"queued_bytes\":12,\"receiving\":0,\"receiving_of\":0}},"
+		"{\"name\":\"d\",\"linked\":true,\"caught_up\":false,\"behind\":7,"
+		"\"behind_seconds\":12.4,\"since_answer_seconds\":30.2,\"stalled\":true,\"pulls\":1,"
+		"\"pull_age_ms\":4250,\"last_error\":\"Connection timed out\",\"link\":{\"rate\":512,"
+		"\"rtt_ms\":900,\"queued_bytes\":0,\"receiving\":100,\"receiving_of\":400}},"
+		"{\"name\":\"e\",\"linked\":true,\"caught_up\":false,\"behind\":0,"
+		"\"behind_seconds\":3.0,\"stalled\":false,\"pulls\":1,\"pull_age_ms\":500,"
+		"\"link\":{\"rate\":0,\"rtt_ms\":0,\"queued_bytes\":0,\"receiving_of\":0}}]},"
+		"\"transfers\":["
+		"{\"file\":\"/big\",\"peer\":\"a\",\"direction\":\"out\",\"done\":250,\"size\":1000,"
+		"\"bytes_per_second\":2048,\"eta_seconds\":0},"
+		"{\"file\":\"/f\",\"peer\":\"\",\"direction\":\"in\",\"done\":5,\"size\":3145728,"
+		"\"bytes_per_second\":0,\"eta_seconds\":-1,\"state\":\"waiting for a holder\","
+		"\"readers\":1,\"waited_seconds\":2.0},"
+		"{\"file\":\"/g\",\"peer\":\"c\",\"direction\":\"in\",\"done\":0,\"size\":0,"
+		"\"bytes_per_second\":0,\"eta_seconds\":-1,\"state\":\"asked\",\"readers\":0,"
+		"\"waited_seconds\":0.0}]}";
+	static const char want[] =
+		"node:        b\n"
+		"id:          00ff\n"
+		"version:     0.1.0\n"
+		"pid:         42 (running since 1970-01-02T00:00:00Z)\n"
+		"data dir:    /var/lib/oand\n"
+		"mount point: /mnt/oand\n"
+		"entries:     9 (6 files, 2 folders, 1 symlinks)\n"
+		"bytes:       1000 in files\n"
+		"contents:    5 distinct, 900 bytes\n"
+		"stored:      800 bytes in 4 blobs on this node, 70 bytes in 1 partial download(s)\n"
+		"open files:  2\n"
+		"network:     Tox T0X on UDP port 33445, DHT connected; 2 member(s) online of 3 "
+		"friend(s), 1 refused; 3 of 4 node(s) online; REMOVED from the cluster\n"
+		"requests:    2 in flight, the oldest READ for 2.5 s; STUCK (see the log)\n"
+		"member:      a: not linked\n"
+		"member:      c: caught up; to it: 10.0 KiB/s, round trip 80 ms, 12 bytes queued\n"
+		"member:      d: behind by 7 change(s) for 12 s; NO ANSWER for 30 s; an answer under "
+		"way for 4.2 s, 100 of 400 bytes here; to it: 0.5 KiB/s, round trip 900 ms, "
+		"0 bytes queued\n"
+		"member:      e: catching up for 3 s; a question waiting for 0.5 s; to it: 0.0 KiB/s, "
+		"round trip 0 ms, 0 bytes queued\n"
+		"transfer:    sending /big to a: 250 of 1000 bytes (25%), 2.0 KiB/s, ETA 0 s\n"
+		"transfer:    fetching /f: no holder answers yet; 1 reader(s) waiting for 2 s, 5 of "
+		"3145728 bytes here\n"
+		"transfer:    fetching /g from c: 0 of 0 bytes (100%), 0.0 KiB/s, waiting\n";
+	json_t *st = json_loads(in, 0, NULL);
+	char *text = NULL;
+
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(status_text(st, &text), 0);
+	ck_assert_str_eq(text, want);
+	free(text);
+	/* A mount with nothing in flight. */
+	json_object_set_new(json_object_get(st, "fuse"), "in_flight", json_integer(0));
+	ck_assert_int_eq(status_text(st, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "\nrequests:    none in flight (77 in all)\nmember:"));
+	free(text);
+	json_decref(st);
+	ck_assert_int_eq(status_text(json_null(), &text), -EINVAL);
+	ck_assert_ptr_null(text);
 }
 END_TEST
 
@@ -939,6 +1046,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, test_namespace_ops);
 	tcase_add_test(tc, test_persist_reopen);
 	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_status_text);
 	tcase_add_test(tc, test_setid_rule);
 	tcase_add_test(tc, test_setid_open_file);
 	suite_add_tcase(s, tc);
