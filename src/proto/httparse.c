@@ -89,27 +89,3 @@ int http_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
 	*to = b >= size ? size - 1 : b;
 	return 1;
 }
-
-int http_parse_reply(const char *buf, size_t len, int *status, size_t *body)
-{
-	int s = 0;
-
-	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
-	    buf[8] != ' ')
-		return -EBADMSG;
-	for (int i = 9; i < 12; i++) {
-		if (buf[i] < '0' || buf[i] > '9')
-			return -EBADMSG;
-		s = s * 10 + (buf[i] - '0');
-	}
-	if (s < 100 || (len > 12 && buf[12] != ' ' && buf[12] != '\r'))
-		return -EBADMSG;
-	for (size_t i = 12; i + 4 <= len; i++) {
-		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
-			*status = s;
-			*body = i + 4;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}

@@ -1,8 +1,8 @@
 /*
  * httparse: the parts of HTTP that come from the network and are decoded
- * by hand: a /value/ URL into a tree path, a Range header, the status
- * line and head of a reply.  Pure string work on untrusted input,
- * thread safe, fuzzed (tests/fuzz_http.c).
+ * by hand: a /value/ URL into a tree path, a Range header (replies are
+ * libcurl's, src/net/httpc).  Pure string work on untrusted input,
+ * thread safe, fuzzed (tests/fuzz/fuzz_http.c).
  */
 #ifndef OAND_HTTPARSE_H
 #define OAND_HTTPARSE_H
@@ -18,8 +18,5 @@ int http_tree_path(const char *raw, char *out, size_t outlen);
    (inclusive) for one satisfiable range, 0 to send it all (no range,
    several ranges, or one that cannot be parsed), -1 unsatisfiable. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to);
-/* A reply of len bytes: 0 with its status and where its body starts, or
-   -EBADMSG. */
-int http_parse_reply(const char *buf, size_t len, int *status, size_t *body);
 
 #endif

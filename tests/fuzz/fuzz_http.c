@@ -1,5 +1,5 @@
 /* libFuzzer target: what a client or server sends that oand decodes by
-   hand (a /value/ URL, a Range header, a reply's head).  No crash, no
+   hand (a /value/ URL, a Range header).  No crash, no
    read past the input, and results that keep their promises. */
 #include <assert.h>
 #include <stdint.h>
@@ -15,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), out[PATH_TREE_MAX];
 	uint64_t from = 0, to = 0, len = size > 8 ? ((uint64_t)data[0] << 24 | data[1] << 16 | data[2] << 8 | data[3]) : 0;
-	int status = 0, r;
-	size_t body = 0;
+	int r;
 
 	if (s == NULL)
 		return 0;
@@ -28,8 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = http_parse_range(s, len, &from, &to);
 	if (r == 1)
 		assert(from <= to && to < len);
-	if (http_parse_reply((const char *)data, size, &status, &body) == 0)
-		assert(status >= 100 && status <= 999 && body <= size);
 	free(s);
 	return 0;
 }

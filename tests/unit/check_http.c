@@ -109,20 +109,8 @@ START_TEST(test_reply)
 				 "Content-Length: 2\r\n\r\n{}";
 	struct httpc_reply r = { 0 };
 	char v[64];
-	size_t body = 0;
-	int status = 0;
+	size_t body = strstr(ok, "\r\n\r\n") + 4 - ok;
 
-	ck_assert_int_eq(http_parse_reply(ok, strlen(ok), &status, &body), 0);
-	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(ok + body, "{}");
-	ck_assert_int_eq(http_parse_reply("HTTP/1.1 404\r\n\r\n", 16, &status, &body), 0);
-	ck_assert_int_eq(status, 404);
-	ck_assert_int_eq(http_parse_reply("HTTP/1.1 200 OK\r\n", 17, &status, &body), -EBADMSG);
-	ck_assert_int_eq(http_parse_reply("HTTP/2 200 OK\r\n\r\n", 17, &status, &body), -EBADMSG);
-	ck_assert_int_eq(http_parse_reply("HTTP/1.1 2x0 OK\r\n\r\n", 19, &status, &body), -EBADMSG);
-	ck_assert_int_eq(http_parse_reply("HTTP/1.1 099 OK\r\n\r\n", 19, &status, &body), -EBADMSG);
-	ck_assert_int_eq(http_parse_reply("\x16\x03\x01", 3, &status, &body), -EBADMSG);
-	ck_assert_int_eq(http_parse_reply(ok, strlen(ok), &status, &body), 0);
 	r.head = strndup(ok, body);
 	ck_assert_str_eq(httpc_header(&r, "x-oand-data-dir", v, sizeof(v)), "/var/lib/oand");
 	ck_assert_str_eq(httpc_header(&r, "Content-Length", v, sizeof(v)), "2");
