@@ -79,7 +79,7 @@ store_MODS = store db
 net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
 repl_MODS = sync sync_pull sync_msg xfer replica
 core_MODS = node nodestat
-front_MODS = api ctl serve status
+front_MODS = api api_tree ctl serve status
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
 # $(call o,mods): their objects; $(call s,mods): their sources.
 o = $(foreach m,$(1),$(B)/src/$(DIR_$(m))/$(m).o)
