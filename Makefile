@@ -230,7 +230,8 @@ fuzz: $(FUZZ_BIN)
 FRONT_SRC = $(wildcard src/front/*.c fuse/*.c)
 check-layers:
 	@tests/lint/layers.sh
-	@$(foreach f,$(FRONT_SRC),if $(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(call inc_of,$(f)) -M $(f) | \
+	@$(foreach f,$(FRONT_SRC),deps=$$($(CC) $(filter-out -MMD -MP,$(CFLAGS)) \
+		$(call inc_of,$(basename $(f))) -M $(f)) || exit 1; if echo "$$deps" | \
 		grep -q 'tox/tox\.h'; then echo "layers: $(f) is compiled against tox.h"; exit 1; fi;) \
 		echo "layers: no frontend is compiled against tox.h ($(words $(FRONT_SRC)) sources)"
 
