@@ -77,7 +77,7 @@ util_MODS = log hex deadline cfg path clock ident sha256 thread
 proto_MODS = wire rpc admit cluster httparse syncwire
 store_MODS = store db
 net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
-repl_MODS = sync sync_pull sync_msg xfer replica
+repl_MODS = sync sync_pull sync_msg xfer xfer_send replica
 core_MODS = node nodestat
 front_MODS = api api_tree ctl serve status
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
@@ -148,7 +148,7 @@ $(U)/check_http: $(U)/check_http.o $(U)/http_stub.o $(call o,httparse httpc path
 $(U)/check_sync: $(U)/check_sync.o $(call o,sync_msg syncwire db clock path log ident)
 # check_xfer links tests/unit/net_stub.c instead of src/net.
 # check_xfer plays c-toxcore's file calls itself (they come before -ltoxcore).
-$(U)/check_xfer: $(U)/check_xfer.o $(U)/net_stub.o $(call o,xfer store db clock path log deadline sha256 hex)
+$(U)/check_xfer: $(U)/check_xfer.o $(U)/net_stub.o $(call o,xfer xfer_send store db clock path log deadline sha256 hex)
 $(U)/check_watch: $(U)/check_watch.o $(B)/fuse/watch.o $(call o,log deadline)
 # check_ident compares with toxcore's own idea of the address.
 $(U)/check_ident: $(U)/check_ident.o $(call o,ident log)

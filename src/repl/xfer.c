@@ -1,4 +1,5 @@
 #include "xfer.h"
+#include "xfer_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,81 +19,6 @@
 #include "sha256.h"
 #include "store.h"
 
-#define TRIED_MAX 64
-#define BAD_MAX 16
-#define SPANS_MAX 16
-#define WANT_BYTES (32 + 8)
-
-enum job_state {
-	J_PREP,		/* its first reader looks at the disk */
-	J_WAIT,		/* needs a holder */
-	J_ASKED,	/* a holder was asked */
-	J_RECV,		/* bytes arrive */
-	J_CHECK,	/* whole and checked: a reader stores it */
-	J_CHECKING,
-	J_DONE,
-	J_FAILED,
-};
-
-struct job {
-	uint8_t sha[32];
-	uint64_t size;
-	int state, result, waiters;
-	int64_t progress;	/* created, or last byte (monotonic ms) */
-	int64_t since;		/* when its first reader began to wait (monotonic ms) */
-	int64_t asked_at, retry_at;
-	uint8_t holder[32];
-	uint32_t friend, file;
-	int fd;
-	uint64_t have;		/* bytes in the partial, all of them hashed */
-	struct sha256 hash;	/* of those bytes */
-	/* Who supplied them, in order; solo: after a check failed, the
-	   partial is continued only by the holder that began it. */
-	struct xfer_span spans[SPANS_MAX];
-	int nspans, solo;
-	/* the recent rate: bytes at rate_t */
-	uint64_t rate_bytes;
-	int64_t rate_t;
-	double rate;
-	uint8_t tried[TRIED_MAX][32];
-	int ntried;
-	uint8_t bad[BAD_MAX][32];
-	int nbad;
-	struct job *next;
-};
-
-struct send {
-	uint8_t peer[32];
-	uint8_t sha[32];
-	uint32_t friend, file;
-	int fd;
-	uint64_t size, done, rate_bytes;
-	uint64_t asked;		/* Tox asked for the bytes up to here (done..asked waits) */
-	size_t chunk;		/* the size Tox asks for (all but the last chunk) */
-	int64_t rate_t;
-	double rate;
-	struct send *next;
-};
-
-struct xfer {
-	struct store *store;
-	struct db *db;
-	uint8_t self[32];
-	int64_t timeout_ms;
-	pthread_mutex_t lock;	/* guards everything below */
-	pthread_cond_t cond;
-	struct xfer_net net;
-	int attached, closing;
-	struct job *jobs;
-	struct send *sends;	/* net thread only, but listed under lock */
-	int nsends;
-	int corrupt;		/* test hook: send wrong bytes (OAND_TEST_CORRUPT_SENDS) */
-};
-
-static char *short_hex(const uint8_t *k, char out[17])
-{
-	return hex_encode(k, 8, out);
-}
 
 struct xfer *xfer_new(struct store *st, struct db *db, const uint8_t self[32], int64_t timeout_ms)
 {
@@ -718,54 +644,6 @@ int xfer_net_busy(struct xfer *x)
 	return busy;
 }
 
-/* A member asks for content (sender side). */
-static void on_want(struct xfer *x, Tox *tox, uint32_t f, const uint8_t *body, size_t len)
-{
-	uint8_t sha[32];
-	uint64_t size = 0;
-	struct stat sb;
-	struct send *s;
-	Tox_Err_File_Send err;
-	int fd = -1;
-	char hex[17];
-
-	if (len != WANT_BYTES)
-		return;
-	memcpy(sha, body, 32);
-	for (int i = 7; i >= 0; i--)
-		size = size << 8 | body[32 + i];
-	/* Not read whole here (the net thread would stall): the receiver
-	   checks what it gets. */
-	if (x->nsends >= XFER_SENDS_MAX ||
-	    store_open_blob_unchecked(x->store, sha, &fd) != 0 || fstat(fd, &sb) != 0 ||
-	    (uint64_t)sb.st_size != size) {
-		if (fd >= 0)
-			close(fd);
-		x->net.notice(x->net.ctx, f, NET_XFER_NOPE, sha, 32);
-		return;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		close(fd);
-		x->net.notice(x->net.ctx, f, NET_XFER_NOPE, sha, 32);
-		return;
-	}
-	s->file = tox_file_send(tox, f, TOX_FILE_KIND_DATA, size, sha, (const uint8_t *)"oand", 4, &err);
-	if (s->file == UINT32_MAX) {
-		log_warn("xfer: cannot offer %s: error %d", short_hex(sha, hex), (int)err);
-		close(fd);
-		free(s);
-		x->net.notice(x->net.ctx, f, NET_XFER_NOPE, sha, 32);
-		return;
-	}
-	memcpy(s->peer, x->net.pk_of(x->net.ctx, f), 32);
-	memcpy(s->sha, sha, 32);
-	s->friend = f;
-	s->fd = fd;
-	s->size = size;
-	s->next = x->sends;
-	x->sends = s;
-	x->nsends++;
-}
 
 void xfer_net_notice(struct xfer *x, Tox *tox, uint32_t f, uint16_t method, const uint8_t *body,
 		     size_t len)
@@ -776,7 +654,7 @@ void xfer_net_notice(struct xfer *x, Tox *tox, uint32_t f, uint16_t method, cons
 		return;
 	}
 	if (method == NET_XFER_WANT) {
-		on_want(x, tox, f, body, len);
+		xfer_send_want(x, tox, f, body, len);
 	} else if (method == NET_XFER_NOPE && len == 32) {
 		struct job *j = job_find(x, body);
 		const uint8_t *pk = x->net.pk_of(x->net.ctx, f);
@@ -930,119 +808,10 @@ void xfer_net_chunk(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_
 	pthread_mutex_unlock(&x->lock);
 }
 
-static struct send *send_find(struct xfer *x, uint32_t f, uint32_t file, struct send ***prev)
-{
-	for (struct send **p = &x->sends; *p != NULL; p = &(*p)->next)
-		if ((*p)->friend == f && (*p)->file == file) {
-			if (prev != NULL)
-				*prev = p;
-			return *p;
-		}
-	return NULL;
-}
 
-static void send_drop(struct xfer *x, struct send **prev)
-{
-	struct send *s = *prev;
 
-	*prev = s->next;
-	close(s->fd);
-	free(s);
-	x->nsends--;
-}
 
-/*
- * Tox asks for the next chunk when its own congestion control has room,
- * which overflows a slow link's queue (see src/net's pacing).  So a
- * request is only noted here; xfer_net_pump() sends the chunks when the
- * link has room, in order (Tox takes them only in order).
- */
-void xfer_net_chunk_request(struct xfer *x, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
-			    size_t len)
-{
-	struct send *s, **prev;
 
-	pthread_mutex_lock(&x->lock);
-	if ((s = send_find(x, f, file, &prev)) == NULL) {
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	if (len == 0) {		/* all sent */
-		send_drop(x, prev);
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	/* The first request starts where the receiver resumes (its seek). */
-	if (s->asked == 0 && s->done == 0)
-		s->asked = s->done = pos;
-	if (pos != s->asked || len > TOX_MAX_CUSTOM_PACKET_SIZE || pos > s->size || len > s->size - pos) {
-		tox_file_control(tox, f, file, TOX_FILE_CONTROL_CANCEL, NULL);
-		send_drop(x, prev);
-		pthread_mutex_unlock(&x->lock);
-		return;
-	}
-	s->asked = pos + len;
-	if (len > s->chunk)
-		s->chunk = len;
-	pthread_mutex_unlock(&x->lock);
-}
-
-size_t xfer_net_pump(struct xfer *x, Tox *tox, uint32_t f, size_t max, int *refused)
-{
-	uint8_t buf[TOX_MAX_CUSTOM_PACKET_SIZE];
-	size_t sent = 0;
-	int full = 0;
-
-	pthread_mutex_lock(&x->lock);
-	for (struct send **prev = &x->sends, *s; (s = *prev) != NULL && sent < max && !full;) {
-		if (s->friend != f || s->done >= s->asked) {
-			prev = &s->next;
-			continue;
-		}
-		while (s->done < s->asked && sent < max) {
-			uint64_t pos = s->done;
-			size_t len = s->asked - pos > s->chunk ? s->chunk : (size_t)(s->asked - pos);
-			Tox_Err_File_Send_Chunk err;
-
-			if (pread(s->fd, buf, len, (off_t)pos) != (ssize_t)len)
-				err = TOX_ERR_FILE_SEND_CHUNK_NOT_FOUND;	/* cancelled below */
-			else if (x->corrupt && pos == 0)
-				buf[0] ^= 0xff;
-			if (tox_file_send_chunk(tox, f, s->file, pos, buf, len, &err)) {
-				s->done = pos + len;
-				sent++;
-				continue;
-			}
-			if (err == TOX_ERR_FILE_SEND_CHUNK_SENDQ) {
-				full = 1;	/* Tox's own limit: again later */
-				break;
-			}
-			/* Tox will not take this chunk: end the transfer now
-			   (the receiver goes on from what it has), not at its
-			   stall. */
-			tox_file_control(tox, f, s->file, TOX_FILE_CONTROL_CANCEL, NULL);
-			send_drop(x, prev);
-			s = NULL;
-			break;
-		}
-		if (s != NULL && *prev == s)
-			prev = &s->next;
-	}
-	pthread_mutex_unlock(&x->lock);
-	*refused = full;
-	return sent;
-}
-
-int xfer_net_waiting(struct xfer *x, uint32_t f)
-{
-	int w = 0;
-
-	pthread_mutex_lock(&x->lock);
-	for (struct send *s = x->sends; s != NULL && !w; s = s->next)
-		w = s->friend == f && s->done < s->asked;
-	pthread_mutex_unlock(&x->lock);
-	return w;
-}
 
 void xfer_net_control(struct xfer *x, uint32_t f, uint32_t file, Tox_File_Control c)
 {
@@ -1051,8 +820,8 @@ void xfer_net_control(struct xfer *x, uint32_t f, uint32_t file, Tox_File_Contro
 	if (c != TOX_FILE_CONTROL_CANCEL)
 		return;
 	pthread_mutex_lock(&x->lock);
-	if ((s = send_find(x, f, file, &prev)) != NULL)
-		send_drop(x, prev);
+	if ((s = xfer_send_find(x, f, file, &prev)) != NULL)
+		xfer_send_drop(x, prev);
 	for (struct job *j = x->jobs; j != NULL; j = j->next)
 		if (j->state == J_RECV && j->friend == f && j->file == file)
 			job_requeue(x, NULL, j, 0);
@@ -1064,7 +833,7 @@ void xfer_net_peer_down(struct xfer *x, uint32_t f)
 	pthread_mutex_lock(&x->lock);
 	for (struct send **p = &x->sends; *p != NULL;) {
 		if ((*p)->friend == f)
-			send_drop(x, p);
+			xfer_send_drop(x, p);
 		else
 			p = &(*p)->next;
 	}
@@ -1078,114 +847,9 @@ void xfer_net_all_down(struct xfer *x)
 {
 	pthread_mutex_lock(&x->lock);
 	while (x->sends != NULL)
-		send_drop(x, &x->sends);
+		xfer_send_drop(x, &x->sends);
 	for (struct job *j = x->jobs; j != NULL; j = j->next)
 		if (j->state == J_RECV || j->state == J_ASKED)
 			job_requeue(x, NULL, j, 0);
 	pthread_mutex_unlock(&x->lock);
-}
-
-/* ---- the table net_start() takes (struct net_files) ---- */
-
-static uint32_t xn_friend_of(void *ctx, const uint8_t pk[32])
-{
-	return net_files_friend(ctx, pk);
-}
-
-static const uint8_t *xn_pk_of(void *ctx, uint32_t f)
-{
-	return net_files_pk(ctx, f);
-}
-
-static void xn_notice(void *ctx, uint32_t f, uint16_t method, const uint8_t *body, size_t len)
-{
-	net_files_notice(ctx, f, method, body, len);
-}
-
-static size_t xn_linked(void *ctx, uint8_t (*pks)[32], size_t max)
-{
-	return net_linked(ctx, pks, max);
-}
-
-static void xn_wake(void *ctx)
-{
-	net_wake(ctx);
-}
-
-static void nf_attach(void *ctx, struct net *n)
-{
-	struct xfer_net xn = {
-		.ctx = n, .friend_of = xn_friend_of, .pk_of = xn_pk_of, .notice = xn_notice,
-		.linked = xn_linked, .wake = xn_wake,
-	};
-
-	xfer_attach(ctx, &xn);
-}
-
-static void nf_recv(void *ctx, Tox *tox, uint32_t f, uint32_t file, uint32_t kind, uint64_t size)
-{
-	xfer_net_recv(ctx, tox, f, file, kind, size);
-}
-
-static void nf_chunk(void *ctx, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
-		     const uint8_t *data, size_t len)
-{
-	xfer_net_chunk(ctx, tox, f, file, pos, data, len);
-}
-
-static void nf_chunk_request(void *ctx, Tox *tox, uint32_t f, uint32_t file, uint64_t pos,
-			     size_t len)
-{
-	xfer_net_chunk_request(ctx, tox, f, file, pos, len);
-}
-
-static void nf_control(void *ctx, uint32_t f, uint32_t file, int control)
-{
-	xfer_net_control(ctx, f, file, (Tox_File_Control)control);
-}
-
-static size_t nf_pump(void *ctx, Tox *tox, uint32_t f, size_t max, int *refused)
-{
-	return xfer_net_pump(ctx, tox, f, max, refused);
-}
-
-static int nf_waiting(void *ctx, uint32_t f)
-{
-	return xfer_net_waiting(ctx, f);
-}
-
-static void nf_tick(void *ctx, Tox *tox)
-{
-	xfer_net_tick(ctx, tox);
-}
-
-static int nf_busy(void *ctx)
-{
-	return xfer_net_busy(ctx);
-}
-
-static void nf_notice(void *ctx, Tox *tox, uint32_t f, uint16_t method, const uint8_t *body,
-		      size_t len)
-{
-	xfer_net_notice(ctx, tox, f, method, body, len);
-}
-
-static void nf_peer_down(void *ctx, uint32_t f)
-{
-	xfer_net_peer_down(ctx, f);
-}
-
-static void nf_all_down(void *ctx)
-{
-	xfer_net_all_down(ctx);
-}
-
-void xfer_net_files(struct xfer *x, struct net_files *out)
-{
-	*out = (struct net_files){
-		.ctx = x, .attach = nf_attach, .recv = nf_recv, .chunk = nf_chunk,
-		.chunk_request = nf_chunk_request, .control = nf_control, .pump = nf_pump,
-		.waiting = nf_waiting, .tick = nf_tick, .busy = nf_busy, .notice = nf_notice,
-		.peer_down = nf_peer_down, .all_down = nf_all_down,
-	};
 }

@@ -19,7 +19,9 @@
  * fetch-timeout, the fetch fails with -EIO.
  *
  * Only the net thread calls the xfer_net_* functions (they call tox_*);
- * xfer_fetch and xfer_list may be called from any thread.
+ * xfer_fetch and xfer_list may be called from any thread.  xfer.c
+ * fetches, xfer_send.c sends (and fills struct net_files); xfer_int.h
+ * is what they share.
  */
 #ifndef OAND_XFER_H
 #define OAND_XFER_H
