@@ -1,5 +1,5 @@
 #include "node.h"
-#include "node_i.h"
+#include "node_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * socket give it as built here.
  */
 #include "node.h"
-#include "node_i.h"
+#include "node_int.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,10 +1,10 @@
 /*
- * node_i: what node.c lends the node's other files (nodestat.c), and
+ * node_int.h: what node.c lends the node's other files (nodestat.c), and
  * nothing outside src/core.  The parts named here are the node's and live
  * as long as it does; the figures are read under its locks.
  */
-#ifndef OAND_NODE_I_H
-#define OAND_NODE_I_H
+#ifndef OAND_NODE_INT_H
+#define OAND_NODE_INT_H
 
 #include <stdint.h>
 
