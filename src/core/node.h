@@ -28,13 +28,15 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include "sizes.h"
+
 struct cfg;
 struct json_t;
 struct net;
 struct node;
 struct node_file;
 
-#define NODE_ID_BYTES 32
+#define NODE_ID_BYTES OAND_KEY_BYTES
 #define NODE_VERSION "0.1.0"
 
 /* Open the data dir, take its lock, open store and db.  cfg stays owned by

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADMIT_KEY_BYTES 32
+#include "sizes.h"
+
+#define ADMIT_KEY_BYTES OAND_KEY_BYTES
 #define ADMIT_PROOF_BYTES 32
 #define ADMIT_MAGIC "OAND1"
 #define ADMIT_MAGIC_LEN 5

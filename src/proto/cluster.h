@@ -26,8 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CLUSTER_ADDR_BYTES 38		/* a Tox ID */
-#define CLUSTER_KEY_BYTES 32		/* its public key part */
+#include "sizes.h"
+
+#define CLUSTER_ADDR_BYTES OAND_ADDR_BYTES		/* a Tox ID */
+#define CLUSTER_KEY_BYTES OAND_KEY_BYTES		/* its public key part */
 #define CLUSTER_NAME_MAX 255		/* bytes, printable */
 #define CLUSTER_SERVER_MAX 255
 #define CLUSTER_MAX 1024		/* members a node keeps */

@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RPC_KEY_BYTES 32
+#include "sizes.h"
+
+#define RPC_KEY_BYTES OAND_KEY_BYTES
 
 enum { RPC_IDEMPOTENT = 1 };	/* safe to send again after a reconnect */
 

@@ -32,16 +32,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sizes.h"
+
 #define SYNCWIRE_VERSION 2	/* 2: signed versions and keys */
 #define SYNCWIRE_RECS_MAX 65536		/* versions in one answer */
 #define SYNCWIRE_ORIGINS_MAX 4096	/* origins in a question or answer */
 #define SYNCWIRE_SIZE_MAX (1ull << 50)	/* largest file size accepted */
-#define SYNCWIRE_NODE_BYTES 32
-#define SYNCWIRE_SHA_BYTES 32
-#define SYNCWIRE_SIGN_PK_BYTES 32
-#define SYNCWIRE_SIGN_SK_BYTES 64
-#define SYNCWIRE_BIND_SIG_BYTES 64	/* a signing key's binding to its origin */
-#define SYNCWIRE_SIG_BYTES 64		/* a version's signature */
+#define SYNCWIRE_NODE_BYTES OAND_KEY_BYTES
+#define SYNCWIRE_SHA_BYTES OAND_SHA_BYTES
+#define SYNCWIRE_SIGN_PK_BYTES OAND_SIGN_PK_BYTES
+#define SYNCWIRE_SIGN_SK_BYTES OAND_SIGN_SK_BYTES
+#define SYNCWIRE_BIND_SIG_BYTES OAND_SIG_BYTES	/* a signing key's binding to its origin */
+#define SYNCWIRE_SIG_BYTES OAND_SIG_BYTES		/* a version's signature */
 /* A version vector: sorted by node, each (node, HLC), at most VV_MAX. */
 #define SYNCWIRE_VV_MAX 32
 #define SYNCWIRE_VV_ENTRY (SYNCWIRE_NODE_BYTES + 8)

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sizes.h"
+
 #define WIRE_PACKET_MAX 1373		/* TOX_MAX_CUSTOM_PACKET_SIZE */
 #define WIRE_PACKET_ID 160		/* first byte of our fragments */
 /* The same fragments, not counted in what the receiver acknowledges
@@ -27,7 +29,7 @@
 #define WIRE_FRAG_HEADER 13		/* id, message number, total, offset */
 #define WIRE_FRAG_PAYLOAD (WIRE_PACKET_MAX - WIRE_FRAG_HEADER)
 #define WIRE_VERSION 1
-#define WIRE_KEY_BYTES 32
+#define WIRE_KEY_BYTES OAND_KEY_BYTES
 #define WIRE_RESOURCE_MAX 4096
 #define WIRE_BODY_MAX (64u << 20)	/* a message body never exceeds this */
 #define WIRE_MSG_HEADER (1 + 1 + 2 + 2 + 8 + 2 * WIRE_KEY_BYTES + 2 + 4)

@@ -13,10 +13,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define DB_SHA_BYTES 32
-#define DB_NODE_BYTES 32
+#include "sizes.h"
+
+#define DB_SHA_BYTES OAND_SHA_BYTES
+#define DB_NODE_BYTES OAND_KEY_BYTES
 #define DB_SCHEMA_VERSION 5
-#define DB_ADDR_BYTES 38		/* a Tox ID: key, nospam, checksum */
+#define DB_ADDR_BYTES OAND_ADDR_BYTES		/* a Tox ID: key, nospam, checksum */
 
 struct db;
 struct clock;

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SHA_BYTES 32
+#include "sizes.h"
+
+#define STORE_SHA_BYTES OAND_SHA_BYTES
 #define STORE_HEX_LEN 65	/* 64 hex digits and a NUL */
 
 struct store;

@@ -11,10 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "log.h"
+#include "sizes.h"
 
 #define CFG_DEFAULT_FILE "/etc/oand.conf"
-#define CFG_KEY_BYTES 32
-#define CFG_TOX_ID_BYTES 38
+#define CFG_KEY_BYTES OAND_KEY_BYTES
+#define CFG_TOX_ID_BYTES OAND_ADDR_BYTES
 #define CFG_BOOTSTRAP_MAX 16
 
 struct cfg {
