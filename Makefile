@@ -75,7 +75,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 DIRS = util proto store net repl core front
 util_MODS = log hex deadline cfg path clock ident sha256 thread
 proto_MODS = wire rpc admit cluster httparse syncwire nsrec
-store_MODS = store db
+store_MODS = store db db_tree db_tree_rules db_tree_read
 net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
 repl_MODS = sync sync_pull sync_msg xfer xfer_send replica
 core_MODS = node nodestat
@@ -110,7 +110,7 @@ CORE_OBJ = $(call o,$(CORE))
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/session.o $(B)/fuse/watch.o
 # The HTTP API, the control socket, and what runs a node with them and FUSE.
 FRONT_OBJ = $(call o,$(front_MODS))
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch nsrec
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch nsrec tree
 UNIT_BIN = $(UNIT:%=$(B)/tests/unit/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -139,6 +139,8 @@ $(U)/check_sha256: $(U)/check_sha256.o $(call o,sha256)
 $(U)/check_node: $(U)/check_node.o $(CORE_OBJ)
 $(U)/check_wire: $(U)/check_wire.o $(call o,wire)
 $(U)/check_nsrec: $(U)/check_nsrec.o $(call o,nsrec)
+# check_tree: the interpreter on its own schema-6 file; records made by hand.
+$(U)/check_tree: $(U)/check_tree.o $(call o,db_tree db_tree_rules db_tree_read nsrec db clock path log)
 $(U)/check_admit: $(U)/check_admit.o $(call o,admit)
 $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
