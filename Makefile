@@ -222,6 +222,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call s,$$(FUZZ_MODS_$$*)) $$(FUZZ_EXTR
 fuzz: $(FUZZ_BIN)
 	@python3 tests/fuzz/make-sync-seeds.py build/fuzz/corpus-fuzz_sync
 	@python3 tests/fuzz/make-sync-seeds.py build/fuzz/corpus-fuzz_apply
+	@python3 tests/fuzz/make-nsrec-seeds.py build/fuzz/corpus-fuzz_nsrec
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
