@@ -465,7 +465,8 @@ static int shown_folder(struct db_tree *t, int64_t dir)
 	for (size_t i = 0; i < nl; i++)
 		tree_conflict_name(losers[i]->name, losers[i]->name_len, losers[i]->tag,
 				   losers[i]->hlc, NULL, losers[i]->shown);
-	qsort(losers, nl, sizeof(*losers), shown_cmp);
+	if (nl > 1)
+		qsort(losers, nl, sizeof(*losers), shown_cmp);
 	for (size_t i = 0, first = 0; i < nl; i++) {
 		struct shown_row *w = losers[i];
 
@@ -474,7 +475,8 @@ static int shown_folder(struct db_tree *t, int64_t dir)
 		if (i != first || name_asked(rows, n, w->shown))
 			tree_conflict_name(w->name, w->name_len, w->tag, w->hlc, w->id, w->shown);
 	}
-	qsort(losers, nl, sizeof(*losers), shown_cmp);
+	if (nl > 1)
+		qsort(losers, nl, sizeof(*losers), shown_cmp);
 	for (size_t i = nl; i-- > 0;)
 		if (name_asked(rows, n, losers[i]->shown) ||
 		    (i > 0 && strcmp(losers[i - 1]->shown, losers[i]->shown) == 0))

@@ -4,7 +4,6 @@
  * columns.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

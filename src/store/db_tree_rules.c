@@ -5,7 +5,6 @@
  * and the record: no clock, no local number order.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "db_tree_int.h"
@@ -17,8 +16,8 @@
 /* The inode id: 1 found, 0 unknown, -errno. */
 static int ino_get(struct db_tree *t, const uint8_t id[NSREC_ID_BYTES], struct tree_ino *in)
 {
-	sqlite3_stmt *s = tree_sql(t, "SELECT ino, kind, head_hlc, head_tag, size, sha, head_rid"
-				      " IS NOT NULL OR head_hlc IS NOT NULL FROM inodes WHERE id=?1");
+	sqlite3_stmt *s = tree_sql(t, "SELECT ino, kind, head_hlc, head_tag, size, sha"
+				      " FROM inodes WHERE id=?1");
 	int rc;
 
 	memset(in, 0, sizeof(*in));

@@ -245,7 +245,8 @@ static void op_link(struct rep *p, const uint8_t ino[NSREC_ID_BYTES], const uint
 	txn_end(p);
 }
 
-/* Write content c (a byte; 0: empty) through entry id. */
+/* Write content c (its size, and the first bytes of its hash; 0: empty)
+   through entry id. */
 static void op_write(struct rep *p, const uint8_t id[NSREC_ID_BYTES], int c)
 {
 	struct db_tree_ent e;
@@ -257,8 +258,12 @@ static void op_write(struct rep *p, const uint8_t id[NSREC_ID_BYTES], int c)
 	memcpy(r.inode, e.ino_id, NSREC_ID_BYTES);
 	r.base_hlc = e.head_hlc;
 	r.base_tag = e.head_tag;
-	r.size = c ? (uint64_t)c : 0;
-	memset(r.sha, c, sizeof(r.sha));
+	r.size = (uint64_t)c;
+	if (c != 0) {
+		memset(r.sha, 0x5a, sizeof(r.sha));
+		for (int i = 0; i < 4; i++)
+			r.sha[i] = (uint8_t)((unsigned)c >> (8 * i));
+	}
 	r.mtime_ns = (int64_t)txn_hlc;
 	memcpy(r.entry, e.id, NSREC_ID_BYTES);
 	memcpy(r.parent, e.parent, NSREC_ID_BYTES);
