@@ -43,7 +43,7 @@ struct tree_ino {
 sqlite3_stmt *tree_sql(struct db_tree *t, const char *sql);
 /* Step a statement that returns no rows: 0 or -errno. */
 int tree_done(struct db_tree *t, sqlite3_stmt *s);
-/* Bind an id (or NULL for ids that are all zero when nul is set). */
+/* Bind an id (16 bytes) to parameter i. */
 void tree_bind_id(sqlite3_stmt *s, int i, const uint8_t id[NSREC_ID_BYTES]);
 
 /* name.conflict-XXXXXXXX-YYYYMMDDTHHMMSSZ after the version (hlc, tag),
