@@ -74,8 +74,8 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 # util proto store net repl core fuse front.
 DIRS = util proto store net repl core front
 util_MODS = log hex deadline cfg path clock ident sha256 thread
-proto_MODS = wire rpc admit cluster httparse syncwire
-store_MODS = store db
+proto_MODS = wire rpc admit cluster httparse syncwire nsrec
+store_MODS = store db db_tree db_tree_rules db_tree_read
 net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
 repl_MODS = sync sync_pull sync_msg xfer xfer_send replica
 core_MODS = node nodestat
@@ -110,7 +110,7 @@ CORE_OBJ = $(call o,$(CORE))
 FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/session.o $(B)/fuse/watch.o
 # The HTTP API, the control socket, and what runs a node with them and FUSE.
 FRONT_OBJ = $(call o,$(front_MODS))
-UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch
+UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch nsrec tree
 UNIT_BIN = $(UNIT:%=$(B)/tests/unit/check_%)
 
 all: $(BIN)/oand $(BIN)/mount.oand
@@ -139,6 +139,9 @@ $(U)/check_sha256: $(U)/check_sha256.o $(call o,sha256)
 # check_node also checks the text of `oand status` (src/front/status).
 $(U)/check_node: $(U)/check_node.o $(CORE_OBJ) $(call o,status)
 $(U)/check_wire: $(U)/check_wire.o $(call o,wire)
+$(U)/check_nsrec: $(U)/check_nsrec.o $(call o,nsrec)
+# check_tree: the interpreter on its own schema-6 file; records made by hand.
+$(U)/check_tree: $(U)/check_tree.o $(call o,db_tree db_tree_rules db_tree_read nsrec db clock path log)
 $(U)/check_admit: $(U)/check_admit.o $(call o,admit)
 $(U)/check_cluster: $(U)/check_cluster.o $(call o,cluster)
 $(U)/check_rpc: $(U)/check_rpc.o $(call o,rpc)
@@ -194,7 +197,7 @@ check-slow: all $(TOOLS)
 # libFuzzer targets for every decoder of network input (clang).
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZERS = wire admit bff cluster sync apply http
+FUZZERS = wire admit bff cluster sync apply http nsrec
 FUZZ_BIN = $(FUZZERS:%=build/fuzz/fuzz_%)
 # What each target links besides its own source, and with which libraries.
 FUZZ_MODS_wire = wire
@@ -204,6 +207,8 @@ FUZZ_MODS_bff = bff hex deadline httpc
 FUZZ_LIBS_bff = -ljansson -lcurl -lsodium
 FUZZ_MODS_http = httparse path
 FUZZ_MODS_cluster = cluster
+FUZZ_MODS_nsrec = nsrec
+FUZZ_LIBS_nsrec = -lsodium
 FUZZ_MODS_sync = syncwire path
 FUZZ_LIBS_sync = -lsodium
 FUZZ_MODS_apply = sync_msg syncwire db clock path log ident
@@ -218,6 +223,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call s,$$(FUZZ_MODS_$$*)) $$(FUZZ_EXTR
 fuzz: $(FUZZ_BIN)
 	@python3 tests/fuzz/make-sync-seeds.py build/fuzz/corpus-fuzz_sync
 	@python3 tests/fuzz/make-sync-seeds.py build/fuzz/corpus-fuzz_apply
+	@python3 tests/fuzz/make-nsrec-seeds.py build/fuzz/corpus-fuzz_nsrec
 	@for f in $(FUZZ_BIN); do c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
