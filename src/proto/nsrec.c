@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
+
 /* ---- bytes ---- */
 
 struct out {
@@ -26,43 +28,9 @@ static void put_u(struct out *o, uint64_t v, int bytes)
 	o->len += (size_t)bytes;
 }
 
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	int bad;
-};
-
-static uint64_t get_u(struct rd *r, int bytes)
+static void get_copy(struct le_rd *r, void *dst, size_t n)
 {
-	uint64_t v = 0;
-
-	if (r->bad || r->left < (size_t)bytes) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | r->p[i];
-	r->p += bytes;
-	r->left -= (size_t)bytes;
-	return v;
-}
-
-static const uint8_t *get_bytes(struct rd *r, size_t n)
-{
-	const uint8_t *p = r->p;
-
-	if (r->bad || r->left < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
-}
-
-static void get_copy(struct rd *r, void *dst, size_t n)
-{
-	const uint8_t *p = get_bytes(r, n);
+	const uint8_t *p = le_get_bytes(r, n);
 
 	if (p != NULL)
 		memcpy(dst, p, n);
@@ -456,73 +424,73 @@ int nsrec_encode(const struct nsrec *r, uint8_t **out, size_t *len)
 
 int nsrec_decode(const uint8_t *buf, size_t len, struct nsrec *r)
 {
-	struct rd d = { buf, len, 0 };
+	struct le_rd d = { buf, len, 0 };
 
 	memset(r, 0, sizeof(*r));
 	if (len > NSREC_MAX_BYTES)
 		return -EBADMSG;
-	r->type = (uint8_t)get_u(&d, 1);
-	r->flags = (uint8_t)get_u(&d, 1);
+	r->type = (uint8_t)le_get_u(&d, 1);
+	r->flags = (uint8_t)le_get_u(&d, 1);
 	get_copy(&d, r->origin, NSREC_NODE_BYTES);
-	r->seq = get_u(&d, 8);
-	r->prev = get_u(&d, 8);
-	r->hlc = get_u(&d, 8);
-	r->wall_ns = (int64_t)get_u(&d, 8);
+	r->seq = le_get_u(&d, 8);
+	r->prev = le_get_u(&d, 8);
+	r->hlc = le_get_u(&d, 8);
+	r->wall_ns = (int64_t)le_get_u(&d, 8);
 	switch (r->type) {
 	case NSREC_PLACE:
 		get_copy(&d, r->entry, 16);
 		get_copy(&d, r->inode, 16);
 		get_copy(&d, r->parent, 16);
 		get_copy(&d, r->from, 16);
-		r->name_len = (size_t)get_u(&d, 1);
-		r->name = get_bytes(&d, r->name_len);
-		r->base_hlc = get_u(&d, 8);
-		r->base_tag = get_u(&d, 8);
+		r->name_len = (size_t)le_get_u(&d, 1);
+		r->name = le_get_bytes(&d, r->name_len);
+		r->base_hlc = le_get_u(&d, 8);
+		r->base_tag = le_get_u(&d, 8);
 		if (r->flags & NSREC_INIT) {
-			r->kind = (int)get_u(&d, 1);
-			r->mode = (uint32_t)get_u(&d, 4);
-			r->uid = (uint32_t)get_u(&d, 4);
-			r->gid = (uint32_t)get_u(&d, 4);
-			r->rdev = get_u(&d, 8);
-			r->mtime_ns = (int64_t)get_u(&d, 8);
-			r->target_len = (size_t)get_u(&d, 2);
-			r->target = get_bytes(&d, r->target_len);
+			r->kind = (int)le_get_u(&d, 1);
+			r->mode = (uint32_t)le_get_u(&d, 4);
+			r->uid = (uint32_t)le_get_u(&d, 4);
+			r->gid = (uint32_t)le_get_u(&d, 4);
+			r->rdev = le_get_u(&d, 8);
+			r->mtime_ns = (int64_t)le_get_u(&d, 8);
+			r->target_len = (size_t)le_get_u(&d, 2);
+			r->target = le_get_bytes(&d, r->target_len);
 		}
 		break;
 	case NSREC_CONTENT:
 		get_copy(&d, r->inode, 16);
-		r->base_hlc = get_u(&d, 8);
-		r->base_tag = get_u(&d, 8);
-		r->size = get_u(&d, 8);
+		r->base_hlc = le_get_u(&d, 8);
+		r->base_tag = le_get_u(&d, 8);
+		r->size = le_get_u(&d, 8);
 		get_copy(&d, r->sha, 32);
-		r->mtime_ns = (int64_t)get_u(&d, 8);
+		r->mtime_ns = (int64_t)le_get_u(&d, 8);
 		get_copy(&d, r->entry, 16);
 		get_copy(&d, r->parent, 16);
-		r->name_len = (size_t)get_u(&d, 1);
-		r->name = get_bytes(&d, r->name_len);
+		r->name_len = (size_t)le_get_u(&d, 1);
+		r->name = le_get_bytes(&d, r->name_len);
 		break;
 	case NSREC_ATTR:
 		get_copy(&d, r->inode, 16);
-		r->mask = (uint8_t)get_u(&d, 1);
-		r->mode = (uint32_t)get_u(&d, 4);
-		r->uid = (uint32_t)get_u(&d, 4);
-		r->gid = (uint32_t)get_u(&d, 4);
-		r->mtime_ns = (int64_t)get_u(&d, 8);
+		r->mask = (uint8_t)le_get_u(&d, 1);
+		r->mode = (uint32_t)le_get_u(&d, 4);
+		r->uid = (uint32_t)le_get_u(&d, 4);
+		r->gid = (uint32_t)le_get_u(&d, 4);
+		r->mtime_ns = (int64_t)le_get_u(&d, 8);
 		break;
 	case NSREC_XATTR:
 		get_copy(&d, r->inode, 16);
-		r->name_len = (size_t)get_u(&d, 1);
-		r->name = get_bytes(&d, r->name_len);
-		r->value_len = (size_t)get_u(&d, 4);
-		r->value = get_bytes(&d, r->value_len);
+		r->name_len = (size_t)le_get_u(&d, 1);
+		r->name = le_get_bytes(&d, r->name_len);
+		r->value_len = (size_t)le_get_u(&d, 4);
+		r->value = le_get_bytes(&d, r->value_len);
 		break;
 	case NSREC_HOLD:
 		get_copy(&d, r->sha, 32);
 		break;
 	case NSREC_FORGET:
 		get_copy(&d, r->member, 32);
-		r->cut = get_u(&d, 8);
-		r->removed = (uint8_t)get_u(&d, 1);
+		r->cut = le_get_u(&d, 8);
+		r->removed = (uint8_t)le_get_u(&d, 1);
 		break;
 	default:
 		d.bad = 1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "path.h"
 
 /* ---- encoding: little-endian, lengths before contents ---- */
@@ -40,40 +41,6 @@ void syncwire_put_u(struct syncwire_buf *b, uint64_t v, int bytes)
 	for (int i = 0; i < bytes; i++)
 		x[i] = (uint8_t)(v >> (8 * i));
 	syncwire_put(b, x, (size_t)bytes);
-}
-
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	int bad;
-};
-
-static uint64_t get_u(struct rd *r, int bytes)
-{
-	uint64_t v = 0;
-
-	if (r->bad || r->left < (size_t)bytes) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | r->p[i];
-	r->p += bytes;
-	r->left -= (size_t)bytes;
-	return v;
-}
-
-static const uint8_t *get_bytes(struct rd *r, size_t n)
-{
-	const uint8_t *p = r->p;
-
-	if (r->bad || r->left < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
 }
 
 int syncwire_encode_pull(const struct syncwire_range *have, size_t n,
@@ -114,7 +81,7 @@ int syncwire_encode_pull(const struct syncwire_range *have, size_t n,
 int syncwire_decode_pull(const uint8_t *buf, size_t len, struct syncwire_range **have, size_t *n,
 			 struct syncwire_gap *gap)
 {
-	struct rd r = { buf, len, 0 };
+	struct le_rd r = { buf, len, 0 };
 	struct syncwire_gap g = { 0 };
 	size_t k;
 
@@ -122,24 +89,24 @@ int syncwire_decode_pull(const uint8_t *buf, size_t len, struct syncwire_range *
 	*n = 0;
 	if (gap != NULL)
 		memset(gap, 0, sizeof(*gap));
-	if (get_u(&r, 1) != SYNCWIRE_VERSION)
+	if (le_get_u(&r, 1) != SYNCWIRE_VERSION)
 		return -EPROTO;
-	k = (size_t)get_u(&r, 2);
+	k = (size_t)le_get_u(&r, 2);
 	if (r.bad || k > SYNCWIRE_ORIGINS_MAX || r.left < k * (SYNCWIRE_NODE_BYTES + 8) + 1)
 		return -EBADMSG;
 	r.p += k * (SYNCWIRE_NODE_BYTES + 8);
 	r.left -= k * (SYNCWIRE_NODE_BYTES + 8);
-	g.has = (int)get_u(&r, 1);
+	g.has = (int)le_get_u(&r, 1);
 	if (g.has == 1) {
 		const uint8_t *d;
 
-		g.direct = get_u(&r, 8);
-		g.bucket = get_u(&r, 8);
-		g.n = (size_t)get_u(&r, 2);
+		g.direct = le_get_u(&r, 8);
+		g.bucket = le_get_u(&r, 8);
+		g.n = (size_t)le_get_u(&r, 2);
 		if (g.n == 0 || g.n > SYNCWIRE_GAP_BUCKETS || g.bucket == 0 || g.direct > INT64_MAX ||
 		    g.bucket > INT64_MAX)
 			return -EBADMSG;
-		if ((d = get_bytes(&r, g.n * SYNCWIRE_DIGEST_BYTES)) != NULL)
+		if ((d = le_get_bytes(&r, g.n * SYNCWIRE_DIGEST_BYTES)) != NULL)
 			memcpy(g.digest, d, g.n * SYNCWIRE_DIGEST_BYTES);
 	}
 	if (r.bad || g.has > 1 || r.left != 0)
@@ -212,7 +179,7 @@ static int vv_covers(const uint8_t *a, size_t alen, const uint8_t b[SYNCWIRE_VV_
 }
 
 /* Read and check one version.  0 or -EBADMSG. */
-static int get_rec(struct rd *r, struct syncwire_rec *out)
+static int get_rec(struct le_rd *r, struct syncwire_rec *out)
 {
 	struct syncwire_rec *e = out;
 	size_t plen, tlen, vlen;
@@ -220,28 +187,28 @@ static int get_rec(struct rd *r, struct syncwire_rec *out)
 	int has_sha;
 
 	memset(out, 0, sizeof(*out));
-	plen = (size_t)get_u(r, 2);
-	p = get_bytes(r, plen);
-	e->kind = (int)get_u(r, 1);
-	e->deleted = (int)get_u(r, 1);
-	e->mode = (uint32_t)get_u(r, 4);
-	e->uid = (uint32_t)get_u(r, 4);
-	e->gid = (uint32_t)get_u(r, 4);
-	e->size = get_u(r, 8);
-	e->mtime_ns = (int64_t)get_u(r, 8);
-	e->ctime_ns = (int64_t)get_u(r, 8);
-	e->hlc = get_u(r, 8);
-	o = get_bytes(r, SYNCWIRE_NODE_BYTES);
-	e->seq = get_u(r, 8);
-	has_sha = (int)get_u(r, 1);
-	if (has_sha == 1 && (t = get_bytes(r, SYNCWIRE_SHA_BYTES)) != NULL) {
+	plen = (size_t)le_get_u(r, 2);
+	p = le_get_bytes(r, plen);
+	e->kind = (int)le_get_u(r, 1);
+	e->deleted = (int)le_get_u(r, 1);
+	e->mode = (uint32_t)le_get_u(r, 4);
+	e->uid = (uint32_t)le_get_u(r, 4);
+	e->gid = (uint32_t)le_get_u(r, 4);
+	e->size = le_get_u(r, 8);
+	e->mtime_ns = (int64_t)le_get_u(r, 8);
+	e->ctime_ns = (int64_t)le_get_u(r, 8);
+	e->hlc = le_get_u(r, 8);
+	o = le_get_bytes(r, SYNCWIRE_NODE_BYTES);
+	e->seq = le_get_u(r, 8);
+	has_sha = (int)le_get_u(r, 1);
+	if (has_sha == 1 && (t = le_get_bytes(r, SYNCWIRE_SHA_BYTES)) != NULL) {
 		memcpy(e->sha256, t, SYNCWIRE_SHA_BYTES);
 		e->has_sha = 1;
 	}
-	tlen = (size_t)get_u(r, 2);
-	t = get_bytes(r, tlen);
-	vlen = (size_t)get_u(r, 2);
-	v = get_bytes(r, vlen);
+	tlen = (size_t)le_get_u(r, 2);
+	t = le_get_bytes(r, tlen);
+	vlen = (size_t)le_get_u(r, 2);
+	v = le_get_bytes(r, vlen);
 	if (r->bad || p == NULL || o == NULL || has_sha > 1 || e->deleted > 1)
 		return -EBADMSG;
 	memcpy(e->origin, o, SYNCWIRE_NODE_BYTES);
@@ -332,17 +299,17 @@ void syncwire_reply_clear(struct syncwire_reply *b)
 
 int syncwire_decode_reply(const uint8_t *buf, size_t len, struct syncwire_reply *b)
 {
-	struct rd r = { buf, len, 0 };
+	struct le_rd r = { buf, len, 0 };
 	size_t nkeys, nranges, nrecs, cap = 0;
 	int more, e = 0;
 
 	memset(b, 0, sizeof(*b));
-	if (get_u(&r, 1) != SYNCWIRE_VERSION)
+	if (le_get_u(&r, 1) != SYNCWIRE_VERSION)
 		return -EPROTO;
-	more = (int)get_u(&r, 1);
-	nkeys = (size_t)get_u(&r, 2);
-	nranges = (size_t)get_u(&r, 2);
-	nrecs = (size_t)get_u(&r, 4);
+	more = (int)le_get_u(&r, 1);
+	nkeys = (size_t)le_get_u(&r, 2);
+	nranges = (size_t)le_get_u(&r, 2);
+	nrecs = (size_t)le_get_u(&r, 4);
 	if (r.bad || more > 1 || nkeys > SYNCWIRE_ORIGINS_MAX || nranges > SYNCWIRE_ORIGINS_MAX ||
 	    nrecs > SYNCWIRE_RECS_MAX ||
 	    r.left < nkeys * KEY_BYTES + nranges * (SYNCWIRE_NODE_BYTES + 8) +
@@ -355,14 +322,14 @@ int syncwire_decode_reply(const uint8_t *buf, size_t len, struct syncwire_reply 
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nkeys; i++) {
-		memcpy(b->keys[i].origin, get_bytes(&r, SYNCWIRE_NODE_BYTES), SYNCWIRE_NODE_BYTES);
-		memcpy(b->keys[i].pk, get_bytes(&r, SYNCWIRE_SIGN_PK_BYTES), SYNCWIRE_SIGN_PK_BYTES);
-		memcpy(b->keys[i].sig, get_bytes(&r, SYNCWIRE_BIND_SIG_BYTES), SYNCWIRE_BIND_SIG_BYTES);
+		memcpy(b->keys[i].origin, le_get_bytes(&r, SYNCWIRE_NODE_BYTES), SYNCWIRE_NODE_BYTES);
+		memcpy(b->keys[i].pk, le_get_bytes(&r, SYNCWIRE_SIGN_PK_BYTES), SYNCWIRE_SIGN_PK_BYTES);
+		memcpy(b->keys[i].sig, le_get_bytes(&r, SYNCWIRE_BIND_SIG_BYTES), SYNCWIRE_BIND_SIG_BYTES);
 	}
 	b->nkeys = nkeys;
 	for (size_t i = 0; i < nranges; i++) {
-		memcpy(b->ranges[i].origin, get_bytes(&r, SYNCWIRE_NODE_BYTES), SYNCWIRE_NODE_BYTES);
-		b->ranges[i].upto = get_u(&r, 8);
+		memcpy(b->ranges[i].origin, le_get_bytes(&r, SYNCWIRE_NODE_BYTES), SYNCWIRE_NODE_BYTES);
+		b->ranges[i].upto = le_get_u(&r, 8);
 		if (b->ranges[i].upto > INT64_MAX)
 			e = -EBADMSG;
 	}
@@ -389,7 +356,7 @@ int syncwire_decode_reply(const uint8_t *buf, size_t len, struct syncwire_reply 
 		rec = &b->recs[b->n];
 		if ((e = get_rec(&r, rec)) != 0)
 			break;
-		if (get_bytes(&r, SYNCWIRE_SIG_BYTES) == NULL ||
+		if (le_get_bytes(&r, SYNCWIRE_SIG_BYTES) == NULL ||
 		    (rec->wire = malloc((size_t)(r.p - at))) == NULL) {
 			e = r.bad ? -EBADMSG : -ENOMEM;
 			syncwire_rec_clear(rec);
