@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -462,6 +463,27 @@ enum MHD_Result api_modify_value(struct MHD_Connection *c, struct api *a, struct
 								 "type", "folder"));
 }
 
+/*
+ * A PUT refused before its body was read.  A client that asked
+ * "Expect: 100-continue" has sent nothing yet and hears the refusal at
+ * once.  Any other client is sending the body now: a reply followed by
+ * a close with its bytes still unread makes the kernel reset the
+ * connection, and the reset can destroy the reply before the client
+ * reads it.  So a body of a known length up to API_DISCARD_MAX is read
+ * and dropped first, and the refusal is the reply to the whole request.
+ */
+static enum MHD_Result put_refuse(struct MHD_Connection *c, struct api *a, struct req *rq,
+				  int err, const char *cl, unsigned long long len)
+{
+	const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) || cl == NULL ||
+	    len > API_DISCARD_MAX)
+		return reply_errno(c, a, rq, err);
+	rq->put_err = err;
+	return MHD_YES;
+}
+
 /* The first call of a PUT: refuse it now, or get ready for the body. */
 enum MHD_Result api_put_begin(struct MHD_Connection *c, struct api *a, struct req *rq)
 {
@@ -477,12 +499,12 @@ enum MHD_Result api_put_begin(struct MHD_Connection *c, struct api *a, struct re
 		if (errno != 0 || end == cl || *end != '\0')
 			return api_reply_error(c, a, rq, MHD_HTTP_BAD_REQUEST, "bad Content-Length");
 		if (len > a->max_upload)
-			return reply_errno(c, a, rq, -EFBIG);
+			return put_refuse(c, a, rq, -EFBIG, cl, len);
 		if ((r = node_space_for(a->node, len)) != 0)
-			return reply_errno(c, a, rq, r);
+			return put_refuse(c, a, rq, r, cl, len);
 	}
 	if ((r = node_put_open(a->node, rq->path, &rq->put_existed, &rq->put)) != 0)
-		return reply_errno(c, a, rq, r);
+		return put_refuse(c, a, rq, r, cl, len);
 	return MHD_YES;
 }
 
