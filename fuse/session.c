@@ -29,13 +29,46 @@ struct session {
 	int handlers, mounted, watched;
 };
 
-/* Append ",opt" to buf unless opt is NULL or empty. */
+/*
+ * Options of libfuse's high-level interface, which the low-level session
+ * does not take.  A configuration written for a mount that had them
+ * still starts: each is left out with a warning, since the mount numbers
+ * its inodes and keeps the kernel's caches right itself.
+ */
+static const char *const high_level_only[] = {
+	"kernel_cache", "auto_cache", "noauto_cache", "umask=", "uid=", "gid=",
+	"entry_timeout=", "negative_timeout=", "attr_timeout=", "ac_attr_timeout=",
+	"noforget", "remember=", "modules=", "intr", "intr_signal=", "hard_remove",
+	"use_ino", "readdir_ino", "direct_io", "nopath",
+};
+
+static int is_high_level_only(const char *o, size_t len)
+{
+	for (size_t i = 0; i < sizeof(high_level_only) / sizeof(high_level_only[0]); i++) {
+		const char *h = high_level_only[i];
+		size_t hl = strlen(h);
+
+		if (h[hl - 1] == '=' ? len >= hl && memcmp(o, h, hl) == 0
+				     : len == hl && memcmp(o, h, hl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Append ",opt" to buf for each option of the comma-separated list opt
+   (NULL or empty: none), less those of the high-level interface. */
 static void add_options(char *buf, size_t len, const char *opt)
 {
-	size_t used = strlen(buf);
+	while (opt != NULL && *opt != '\0') {
+		size_t n = strcspn(opt, ","), used = strlen(buf);
 
-	if (opt != NULL && opt[0] != '\0')
-		snprintf(buf + used, len - used, "%s%s", used ? "," : "", opt);
+		if (n > 0 && is_high_level_only(opt, n))
+			log_warn("mount option %.*s has no effect here (the mount keeps its "
+				 "inode numbers and caches itself): left out", (int)n, opt);
+		else if (n > 0)
+			snprintf(buf + used, len - used, "%s%.*s", used ? "," : "", (int)n, opt);
+		opt += n + (opt[n] == ',');
+	}
 }
 
 /*

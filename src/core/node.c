@@ -1594,8 +1594,8 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 	if (f->writable && (flags & O_TRUNC)) {
 		if ((r = stage_reset(f)) != 0)
 			goto out;
-		if (f->size_published != 0)
-			set_changed(f, 0);
+		/* Even an empty file's times move, as on a disk. */
+		set_changed(f, 0);
 	}
 	file_link(n, f);
 	*out = f;
@@ -1846,6 +1846,11 @@ int node_file_getattr(struct node_file *f, struct stat *st)
 			st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
 			st->st_mtim.tv_sec = f->mtime_ns / 1000000000;
 			st->st_mtim.tv_nsec = f->mtime_ns % 1000000000;
+			/* A change of content is a change of the inode too. */
+			if (f->mtime_ns > (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec) {
+				st->st_ctim.tv_sec = f->mtime_ns / 1000000000;
+				st->st_ctim.tv_nsec = f->mtime_ns % 1000000000;
+			}
 		}
 		pthread_mutex_unlock(&f->lock);
 	}
