@@ -78,7 +78,7 @@ proto_MODS = wire rpc admit cluster httparse syncwire nsrec
 store_MODS = store db db_tree db_tree_rules db_tree_read
 net_MODS = net net_send net_call net_svc net_peers net_join net_nodes net_files httpc bff
 repl_MODS = sync sync_pull sync_msg xfer xfer_send replica
-core_MODS = node nodestat
+core_MODS = node node_ino node_ns nodestat
 front_MODS = api api_tree ctl serve status
 $(foreach d,$(DIRS),$(foreach m,$($(d)_MODS),$(eval DIR_$(m) := $(d))))
 # $(call o,mods): their objects; $(call s,mods): their sources.
@@ -107,7 +107,7 @@ inc_of = $(call iquote,$(INC_$(call layer_of,$(1))) $(INC_FILE_$(1)))
 
 CORE = $(foreach d,util proto store net repl core,$($(d)_MODS))
 CORE_OBJ = $(call o,$(CORE))
-FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/session.o $(B)/fuse/watch.o
+FUSE_OBJ = $(B)/fuse/ops.o $(B)/fuse/session.o $(B)/fuse/watch.o $(B)/fuse/notify.o
 # The HTTP API, the control socket, and what runs a node with them and FUSE.
 FRONT_OBJ = $(call o,$(front_MODS))
 UNIT = cfg path clock db store log node sha256 wire ident admit bff cluster rpc sync http xfer watch nsrec tree

@@ -1,205 +1,139 @@
 #include "ops.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "log.h"
 #include "node.h"
-#include "path.h"
+#include "notify.h"
+#include "watch.h"
 
 #define XATTR_PREFIX "user.oand."
 
-/* private_data is the node once op_init has run. */
-static struct node *node(void)
+/*
+ * Every change made here passes through the kernel, and the others are
+ * invalidated precisely (fuse/notify.h): the timeouts only bound a lost
+ * invalidation.  Negative entries are kept as long, since an
+ * invalidation of a name drops a negative entry too.
+ */
+#define CACHE_TIMEOUT 10.0
+
+static struct ops_ctx *ctx_of(fuse_req_t req)
 {
-	return fuse_get_context()->private_data;
+	return fuse_req_userdata(req);
 }
 
-/*
- * fi->fh holds a struct node_file * for files, and for folders the path
- * opendir saw, tagged with the low bit (malloc'd pointers are aligned).
- */
-#define FH_DIR 1u
+static struct node *node_of(fuse_req_t req)
+{
+	return ctx_of(req)->node;
+}
 
+/* fi->fh holds a struct node_file * for files, a struct dir_handle *
+   for folders. */
 static struct node_file *handle(struct fuse_file_info *fi)
 {
-	if (fi == NULL || fi->fh == 0 || (fi->fh & FH_DIR))
-		return NULL;
-	return (struct node_file *)(uintptr_t)fi->fh;
+	return fi != NULL ? (struct node_file *)(uintptr_t)fi->fh : NULL;
 }
 
-static const char *dir_handle(struct fuse_file_info *fi)
+static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	if (fi == NULL || !(fi->fh & FH_DIR))
-		return NULL;
-	return (const char *)(uintptr_t)(fi->fh & ~(uint64_t)FH_DIR);
-}
-
-static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
-{
+	(void)userdata;
 	/* O_TRUNC arrives with open, so truncation is staged, not published. */
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* Cached pages are dropped by libfuse's auto_cache check at open, not
-	   by a size/mtime check on every read. */
+	/* Cached pages are dropped per open (keep_cache) and by
+	   invalidations, not by a size/mtime check on every read. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* Requests are read, not spliced: fuse/watch.c sees each one. */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->max_write = 1 << 20;
 	/* Files are read whole and in order: several 1 MiB requests in flight
 	   (the kernel grants at most what session.c set on the bdi). */
 	conn->max_readahead = OPS_READAHEAD;
-	cfg->nullpath_ok = 1;
-	cfg->hard_remove = 1;
-	/* Page cache kept or dropped per open by content (set_caching). */
-	cfg->auto_cache = 0;
-	cfg->kernel_cache = 0;
-	/*
-	 * Every change reaches the tree through this mount, so the kernel's
-	 * caches stay right on their own; a FUSE round trip costs far more
-	 * than the work behind it.  Changes from elsewhere (peers) will be
-	 * pushed to the kernel with invalidations.
-	 */
-	cfg->entry_timeout = 10.0;
-	cfg->attr_timeout = 10.0;
-	/*
-	 * No negative entries: a member's change that makes a name cannot
-	 * take the kernel's cached "no such name" back (libfuse's high-level
-	 * API invalidates by path only what it has a node for), and a name
-	 * still missing after the change that follows it was seen breaks
-	 * every writer that publishes a pointer last (git: a ref to objects
-	 * that seem absent for as long as the negative entry lives).
-	 */
-	cfg->negative_timeout = 0;
-	/* fuse_new was given a slot that the node was put in later. */
-	return *(struct node **)fuse_get_context()->private_data;
 }
 
-static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static void reply_entry(fuse_req_t req, const struct node_entry *e)
 {
-	if (handle(fi) != NULL)
-		return node_file_getattr(handle(fi), st);
-	if (path == NULL)
-		path = dir_handle(fi);
-	if (path == NULL)
-		return -ENOENT;
-	return node_getattr(node(), path, st);
+	struct fuse_entry_param ep;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.ino = e->ino;
+	ep.attr = e->st;
+	ep.attr_timeout = CACHE_TIMEOUT;
+	ep.entry_timeout = CACHE_TIMEOUT;
+	/* A lookup answered no after a forget is no leak: the count went
+	   with the reply that failed (the kernel was interrupted). */
+	if (fuse_reply_entry(req, &ep) == -ENOENT)
+		node_ino_forget(node_of(req), e->ino, 1);
 }
 
-struct fill_ctx {
-	void *buf;
-	fuse_fill_dir_t filler;
-	enum fuse_fill_dir_flags flags;
-};
-
-/*
- * Offsets: 1 and 2 for "." and "..", then DIR_OFF + the entry's cursor.
- * Offsets (not one whole listing per open) are what make libfuse hand
- * READDIRPLUS entries to the kernel, so ls -l needs no lookup per name.
- */
-#define DIR_OFF 2
-
-static int fill_one(const char *name, const struct stat *st, int64_t cursor, void *ctx)
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fill_ctx *fc = ctx;
+	struct node_entry e;
+	int r = node_ino_lookup(node_of(req), parent, name, &e);
 
-	return fc->filler(fc->buf, name, st, (off_t)(cursor + DIR_OFF), fc->flags);
+	if (r == -ENOENT) {
+		/* A negative entry, kept as long as a positive one. */
+		struct fuse_entry_param ep;
+
+		memset(&ep, 0, sizeof(ep));
+		ep.entry_timeout = CACHE_TIMEOUT;
+		fuse_reply_entry(req, &ep);
+		return;
+	}
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, &e);
 }
 
-static int op_opendir(const char *path, struct fuse_file_info *fi)
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	node_ino_forget(node_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		node_ino_forget(node_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
-	char *dup;
 	int r;
 
-	if ((r = node_getattr(node(), path, &st)) != 0)
-		return r;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if ((dup = strdup(path)) == NULL)
-		return -ENOMEM;
-	fi->fh = (uintptr_t)dup | FH_DIR;
-	return 0;
+	if (handle(fi) != NULL) {
+		r = node_file_getattr(handle(fi), &st);
+		st.st_ino = ino;
+	} else {
+		r = node_ino_getattr(node_of(req), ino, &st);
+	}
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, CACHE_TIMEOUT);
 }
 
-static int op_releasedir(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
-	free((char *)dir_handle(fi));
-	return 0;
-}
-
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
-{
-	struct fill_ctx fc = { buf, filler, (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0 };
-
-	/* With nullpath_ok the path comes from the handle opendir made. */
-	if (path == NULL)
-		path = dir_handle(fi);
-	if (path == NULL)
-		return -ENOENT;
-	if (off < 1 && filler(buf, ".", NULL, 1, 0) != 0)
-		return 0;
-	if (off < 2 && filler(buf, "..", NULL, 2, 0) != 0)
-		return 0;
-	return node_readdir(node(), path, off > DIR_OFF ? off - DIR_OFF : 0, fill_one, &fc);
-}
-
-static int op_mkdir(const char *path, mode_t mode)
-{
-	struct fuse_context *c = fuse_get_context();
-
-	return node_mkdir(node(), path, mode, c->uid, c->gid);
-}
-
-static int op_rmdir(const char *path)
-{
-	return node_rmdir(node(), path);
-}
-
-static int op_unlink(const char *path)
-{
-	return node_unlink(node(), path);
-}
-
-static int op_rename(const char *from, const char *to, unsigned int flags)
-{
-	return node_rename(node(), from, to, flags);
-}
-
-static int op_link(const char *from, const char *to)
-{
-	(void)from;
-	(void)to;
-	return -EPERM;	/* one record per path: no hard links */
-}
-
-static int op_symlink(const char *target, const char *path)
-{
-	struct fuse_context *c = fuse_get_context();
-
-	return node_symlink(node(), target, path, c->uid, c->gid);
-}
-
-static int op_readlink(const char *path, char *buf, size_t len)
-{
-	return node_readlink(node(), path, buf, len);
-}
-
-/* Is the caller of this request in group g (its supplementary groups)? */
+/* Is the caller of req in group g (its supplementary groups)? */
 static int caller_in_group(gid_t g, void *ctx)
 {
 	gid_t few[64], *list = few;
-	int n = fuse_getgroups(64, few), in = 0;
+	int n = fuse_req_getgroups(ctx, 64, few), in = 0;
 
-	(void)ctx;
 	if (n > 64 && (list = malloc((size_t)n * sizeof(*list))) != NULL)
-		n = fuse_getgroups(n, list);
+		n = fuse_req_getgroups(ctx, n, list);
 	for (int i = 0; list != NULL && i < n; i++)
 		in |= list[i] == g;
 	if (list != few)
@@ -207,106 +141,140 @@ static int caller_in_group(gid_t g, void *ctx)
 	return in;
 }
 
-/* The caller of this request, for the set-ID rules.  FUSE does not pass
+/* The caller of req, for the set-ID rules.  FUSE does not pass
    capabilities: root counts as holding CAP_FSETID. */
-static struct node_cred caller(void)
+static struct node_cred caller(fuse_req_t req)
 {
-	struct fuse_context *c = fuse_get_context();
-	struct node_cred cr = { c->uid, c->gid, c->uid == 0, caller_in_group, NULL };
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct node_cred cr = { c->uid, c->gid, c->uid == 0, caller_in_group, req };
 
 	return cr;
 }
 
-/*
- * libfuse asks for FUSE_CAP_HANDLE_KILLPRIV: the set-ID rules of writes,
- * truncates and chown are ours.  The kernel applies them to truncates and
- * chown all the same (a mode change comes first), but never to our writes,
- * which bypass its page cache (direct_io), nor to an open with O_TRUNC,
- * which truncates here (FUSE_CAP_ATOMIC_O_TRUNC).  Once bits went, the
- * kernel forgets the mode it cached: it would still run the file set-ID.
- */
-static int drop_setid(const char *path, struct fuse_file_info *fi, int change)
+static int64_t ns_of(const struct timespec *ts)
 {
-	struct node_cred cr = caller();
-	char buf[PATH_TREE_MAX];
+	/* Nanoseconds in 64 bits reach the years 1678..2262: clamp. */
+	const time_t lim = INT64_MAX / 1000000000 - 1;
+	time_t sec = ts->tv_sec < -lim ? -lim : ts->tv_sec > lim ? lim : ts->tv_sec;
+
+	return (int64_t)sec * 1000000000 + ts->tv_nsec;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct node_setattr sa = { 0 };
+	struct node_cred cr = caller(req);
+	struct stat st;
 	int r;
 
-	if (handle(fi) != NULL) {
-		r = node_file_setid(handle(fi), &cr, change);
-		if (r > 0 && path == NULL && node_file_path(handle(fi), buf, sizeof(buf)) == 0)
-			path = buf;
-	} else {
-		r = path ? node_setid(node(), path, &cr, change) : -ENOENT;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa.valid |= NODE_SET_MODE;
+		sa.mode = attr->st_mode;
 	}
-	if (r > 0 && path != NULL)
-		fuse_invalidate_path(fuse_get_context()->fuse, path);
-	return r < 0 ? r : 0;
-}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa.valid |= NODE_SET_UID;
+		sa.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa.valid |= NODE_SET_GID;
+		sa.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		sa.valid |= NODE_SET_SIZE;
+		sa.size = (uint64_t)attr->st_size;
+	}
+	/* Only the mtime is kept; an atime alone changes nothing. */
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		struct timespec now;
 
-/* The path of a call that may come with a handle only (nullpath_ok), as
-   the kernel's mode change for an ftruncate does. */
-static const char *path_of(const char *path, struct fuse_file_info *fi, char *buf, size_t len)
-{
-	if (path == NULL && handle(fi) != NULL && node_file_path(handle(fi), buf, len) == 0)
-		path = buf;
-	return path;
-}
-
-static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	char buf[PATH_TREE_MAX];
-
-	path = path_of(path, fi, buf, sizeof(buf));
-	return path ? node_chmod(node(), path, mode) : -ESTALE;
-}
-
-static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-	char buf[PATH_TREE_MAX];
-	int r;
-
-	if ((path = path_of(path, fi, buf, sizeof(buf))) == NULL)
-		return -ESTALE;
-	/* By the rules of the group it had. */
-	if ((r = drop_setid(path, NULL, NODE_SETID_CHOWN)) != 0)
-		return r;
-	return node_chown(node(), path, uid, gid);
-}
-
-static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
-{
-	int r;
-
-	if (size < 0)
-		return -EINVAL;
-	if ((r = drop_setid(path, fi, NODE_SETID_WRITE)) != 0)
-		return r;
-	if (handle(fi) != NULL)
-		return node_file_truncate(handle(fi), (uint64_t)size);
-	return path ? node_truncate(node(), path, (uint64_t)size) : -ENOENT;
-}
-
-static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
-{
-	struct timespec now;
-	int64_t mt;
-
-	(void)fi;
-	if (path == NULL)
-		return -ENOENT;
-	if (tv == NULL || tv[1].tv_nsec == UTIME_NOW) {
 		clock_gettime(CLOCK_REALTIME, &now);
-		mt = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	} else if (tv[1].tv_nsec == UTIME_OMIT) {
-		return 0;	/* only the access time: not kept */
-	} else {
-		/* Nanoseconds in 64 bits reach the years 1678..2262: clamp. */
-		const time_t lim = INT64_MAX / 1000000000 - 1;
-		time_t sec = tv[1].tv_sec < -lim ? -lim : tv[1].tv_sec > lim ? lim : tv[1].tv_sec;
-
-		mt = (int64_t)sec * 1000000000 + tv[1].tv_nsec;
+		sa.valid |= NODE_SET_MTIME;
+		sa.mtime_ns = ns_of(&now);
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa.valid |= NODE_SET_MTIME;
+		sa.mtime_ns = ns_of(&attr->st_mtim);
 	}
-	return node_utimens(node(), path, mt);
+	r = node_ino_setattr(node_of(req), ino, handle(fi), &sa, &cr, &st);
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int r = node_ino_readlink(node_of(req), ino, buf, sizeof(buf));
+
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct node_cred cr = caller(req);
+	struct node_entry e;
+	int r = node_ino_mkdir(node_of(req), parent, name, mode, &cr, &e);
+
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, &e);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	struct node_cred cr = caller(req);
+	struct node_entry e;
+	int r = node_ino_symlink(node_of(req), parent, name, target, &cr, &e);
+
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, &e);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -node_ino_unlink(node_of(req), parent, name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -node_ino_rmdir(node_of(req), parent, name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	/* The kernel sends a rename onto itself when its entry of the name
+	   went stale between its two lookups: counted for `oand status`. */
+	if (parent == newparent && strcmp(name, newname) == 0)
+		watch_count_self_rename();
+	fuse_reply_err(req, -node_ino_rename(node_of(req), parent, name, newparent, newname, flags));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);	/* one record per path: no hard links */
+}
+
+/* Drop the kernel's cached attributes of ino (a mode changed under it):
+   from the notifier, the kernel may wait on what this request holds. */
+static void attrs_changed(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ctx_of(req)->notify != NULL)
+		notify_inode(ctx_of(req)->notify, ino, 0);
 }
 
 /*
@@ -315,155 +283,321 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
  * to its staging copy (direct_io).  Readers use the page cache, which is
  * kept at open only while it holds the content being opened.  A reader has
  * nothing to publish, so its close() needs no FLUSH round trip.
+ *
+ * An open that truncated a file that was there (FUSE_CAP_ATOMIC_O_TRUNC:
+ * the kernel does not) is a truncate for the set-ID rules.
  */
-static void set_caching(const char *path, struct fuse_file_info *fi)
+static int opened(fuse_req_t req, fuse_ino_t ino, struct node_file *f, struct fuse_file_info *fi)
 {
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fi->direct_io = 1;
-		return;
-	}
-	fi->noflush = 1;
-	fi->keep_cache = node_file_keep_cache(handle(fi));
-	/* New content: the kernel's size and times of it are stale too. */
-	if (!fi->keep_cache && path != NULL)
-		fuse_invalidate_path(fuse_get_context()->fuse, path);
-}
-
-/* An open that truncated a file that was there (FUSE_CAP_ATOMIC_O_TRUNC:
-   the kernel does not) is a truncate for the set-ID rules. */
-static int opened(const char *path, struct node_file *f, struct fuse_file_info *fi)
-{
+	struct node_cred cr = caller(req);
 	int r;
 
 	fi->fh = (uintptr_t)f;
-	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY &&
-	    !node_file_created(f) && (r = drop_setid(path, fi, NODE_SETID_WRITE)) != 0) {
-		node_file_release(f);
-		fi->fh = 0;
-		return r;
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY && !node_file_created(f)) {
+		if ((r = node_file_setid(f, &cr, NODE_SETID_WRITE)) < 0) {
+			node_file_release(f);
+			fi->fh = 0;
+			return r;
+		}
+		if (r > 0)
+			attrs_changed(req, ino);
 	}
-	set_caching(path, fi);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fi->direct_io = 1;
+		return 0;
+	}
+	fi->noflush = 1;
+	fi->keep_cache = node_file_keep_cache(f);
+	/* New content: the kernel's size and times of it are stale too. */
+	if (!fi->keep_cache)
+		attrs_changed(req, ino);
 	return 0;
 }
 
-static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
 {
-	struct fuse_context *c = fuse_get_context();
+	struct node_cred cr = caller(req);
+	struct node_entry e;
 	struct node_file *f;
-	int r = node_create(node(), path, mode, fi->flags, c->uid, c->gid, &f);
+	struct fuse_entry_param ep;
+	int r = node_ino_create(node_of(req), parent, name, mode, fi->flags, &cr, &e, &f);
 
-	return r ? r : opened(path, f, fi);
+	if (r == 0 && (r = opened(req, e.ino, f, fi)) != 0)
+		node_ino_forget(node_of(req), e.ino, 1);
+	if (r != 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&ep, 0, sizeof(ep));
+	ep.ino = e.ino;
+	ep.attr = e.st;
+	ep.attr_timeout = CACHE_TIMEOUT;
+	ep.entry_timeout = CACHE_TIMEOUT;
+	if (fuse_reply_create(req, &ep, fi) == -ENOENT) {
+		/* Interrupted: the kernel releases nothing it never got. */
+		node_file_release(f);
+		node_ino_forget(node_of(req), e.ino, 1);
+	}
 }
 
-static int op_open(const char *path, struct fuse_file_info *fi)
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node_file *f;
-	int r = node_open_file(node(), path, fi->flags, &f);
+	int r = node_ino_open(node_of(req), ino, fi->flags, &f);
 
-	return r ? r : opened(path, f, fi);
+	if (r == 0)
+		r = opened(req, ino, f, fi);
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else if (fuse_reply_open(req, fi) == -ENOENT)
+		node_file_release(f);
 }
 
-static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	(void)path;
-	return (int)node_file_read(handle(fi), buf, size, off);
-}
-
-static int op_write(const char *path, const char *buf, size_t size, off_t off,
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	int r = drop_setid(path, fi, NODE_SETID_WRITE);
+	char *buf = malloc(size ? size : 1);
+	ssize_t r;
 
-	return r ? r : (int)node_file_write(handle(fi), buf, size, off);
+	(void)ino;
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = node_file_read(handle(fi), buf, size, off);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
 }
 
-static int op_flush(const char *path, struct fuse_file_info *fi)
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
-	(void)path;
-	return node_file_flush(handle(fi));
+	struct node_cred cr = caller(req);
+	ssize_t r = node_file_setid(handle(fi), &cr, NODE_SETID_WRITE);
+
+	if (r > 0)
+		attrs_changed(req, ino);
+	if (r >= 0)
+		r = node_file_write(handle(fi), buf, size, off);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_write(req, (size_t)r);
 }
 
-static int op_release(const char *path, struct fuse_file_info *fi)
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)path;
+	(void)ino;
+	fuse_reply_err(req, -node_file_flush(handle(fi)));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
 	node_file_release(handle(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	fuse_reply_err(req, -node_file_fsync(handle(fi)));
+}
+
+/* A folder's handle: nothing to keep, its listing is read by offset. */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int r = node_ino_getattr(node_of(req), ino, &st);
+
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	fi->fh = 0;
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+struct fill {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;
+};
+
+static int fill_one(const char *name, const struct node_entry *e, off_t off, void *ctx)
+{
+	struct fill *fl = ctx;
+	size_t need;
+
+	if (fl->plus) {
+		struct fuse_entry_param ep;
+
+		memset(&ep, 0, sizeof(ep));
+		ep.ino = e->ino;
+		ep.attr = e->st;
+		ep.attr_timeout = CACHE_TIMEOUT;
+		ep.entry_timeout = CACHE_TIMEOUT;
+		need = fuse_add_direntry_plus(fl->req, fl->buf + fl->used, fl->size - fl->used,
+					      name, &ep, off);
+	} else {
+		need = fuse_add_direntry(fl->req, fl->buf + fl->used, fl->size - fl->used, name,
+					 &e->st, off);
+	}
+	if (need > fl->size - fl->used)
+		return 1;	/* full: not added */
+	fl->used += need;
 	return 0;
 }
 
-static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
-	(void)path;
+	struct fill fl = { req, malloc(size ? size : 1), size, 0, plus };
+	int r;
+
+	if (fl.buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = node_ino_readdir(node_of(req), ino, off, plus, fill_one, &fl);
+	/* What was added is answered even if the rest failed: each entry
+	   that took a lookup reaches the kernel. */
+	if (r != 0 && fl.used == 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, fl.buf, fl.used);
+	free(fl.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_any(req, ino, size, off, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_any(req, ino, size, off, 1);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
 	(void)datasync;
-	return node_file_fsync(handle(fi));
+	(void)fi;
+	fuse_reply_err(req, 0);	/* every change is a committed transaction */
 }
 
-static int op_statfs(const char *path, struct statvfs *sv)
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	(void)path;
-	return node_statfs(node(), sv);
+	struct statvfs sv;
+	int r = node_statfs(node_of(req), &sv);
+
+	(void)ino;
+	if (r != 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_statfs(req, &sv);
 }
 
-static int op_access(const char *path, int mask)
+/* A getxattr or listxattr answer: the size asked for (size 0), or the
+   bytes. */
+static void reply_xattr(fuse_req_t req, int r, const char *buf, size_t size)
 {
-	struct fuse_context *c = fuse_get_context();
-
-	return node_access(node(), path, mask, c->uid, c->gid);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
 }
 
-static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	return node_getxattr(node(), path, name, value, size);
+	char *buf = size ? malloc(size) : NULL;
+
+	if (size && buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	reply_xattr(req, node_ino_getxattr(node_of(req), ino, name, buf, size), buf, size);
+	free(buf);
 }
 
-static int op_listxattr(const char *path, char *list, size_t size)
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	return node_listxattr(node(), path, list, size);
+	char *buf = size ? malloc(size) : NULL;
+
+	if (size && buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	reply_xattr(req, node_ino_listxattr(node_of(req), ino, buf, size), buf, size);
+	free(buf);
 }
 
-static int op_setxattr(const char *path, const char *name, const char *value, size_t size,
-		       int flags)
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
 {
-	(void)path;
+	(void)ino;
 	(void)value;
 	(void)size;
 	(void)flags;
 	/* The oand attributes describe content; they are not set by hand. */
-	return strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0 ? -EPERM : -ENOTSUP;
+	fuse_reply_err(req, strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0 ? EPERM
+										   : ENOTSUP);
 }
 
-static int op_removexattr(const char *path, const char *name)
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	return op_setxattr(path, name, NULL, 0, 0);
+	op_setxattr(req, ino, name, NULL, 0, 0);
 }
 
-const struct fuse_operations ops_oand = {
+const struct fuse_lowlevel_ops ops_oand = {
 	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.releasedir = op_releasedir,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
 	.mkdir = op_mkdir,
-	.rmdir = op_rmdir,
 	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
 	.rename = op_rename,
 	.link = op_link,
-	.symlink = op_symlink,
-	.readlink = op_readlink,
-	.chmod = op_chmod,
-	.chown = op_chown,
-	.truncate = op_truncate,
-	.utimens = op_utimens,
-	.create = op_create,
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
-	.access = op_access,
+	.setxattr = op_setxattr,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
-	.setxattr = op_setxattr,
 	.removexattr = op_removexattr,
+	.create = op_create,
 };

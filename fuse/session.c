@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "notify.h"
 #include "watch.h"
 #include "log.h"
 #include "node.h"
@@ -18,44 +19,79 @@
 #define BASE_OPTIONS "fsname=oand,subtype=oand,default_permissions"
 
 struct session {
-	struct fuse *f;
+	struct fuse_session *se;
 	struct fuse_loop_config *lc;
 	char *mount_point;
-	/* fuse_new is given &node before the node exists: op_init reads it
-	   once the loop starts. */
+	/* fuse_session_new is given &ops before the node exists: the
+	   operations read it once the loop starts. */
+	struct ops_ctx ops;
 	struct node *node;
 	int handlers, mounted, watched;
 };
 
-/* Append ",opt" to buf unless opt is NULL or empty. */
+/*
+ * Options of libfuse's high-level interface, which the low-level session
+ * does not take.  A configuration written for a mount that had them
+ * still starts: each is left out with a warning, since the mount numbers
+ * its inodes and keeps the kernel's caches right itself.
+ */
+static const char *const high_level_only[] = {
+	"kernel_cache", "auto_cache", "noauto_cache", "umask=", "uid=", "gid=",
+	"entry_timeout=", "negative_timeout=", "attr_timeout=", "ac_attr_timeout=",
+	"noforget", "remember=", "modules=", "intr", "intr_signal=", "hard_remove",
+	"use_ino", "readdir_ino", "direct_io", "nopath",
+};
+
+static int is_high_level_only(const char *o, size_t len)
+{
+	for (size_t i = 0; i < sizeof(high_level_only) / sizeof(high_level_only[0]); i++) {
+		const char *h = high_level_only[i];
+		size_t hl = strlen(h);
+
+		if (h[hl - 1] == '=' ? len >= hl && memcmp(o, h, hl) == 0
+				     : len == hl && memcmp(o, h, hl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Append ",opt" to buf for each option of the comma-separated list opt
+   (NULL or empty: none), less those of the high-level interface. */
 static void add_options(char *buf, size_t len, const char *opt)
 {
-	size_t used = strlen(buf);
+	while (opt != NULL && *opt != '\0') {
+		size_t n = strcspn(opt, ","), used = strlen(buf);
 
-	if (opt != NULL && opt[0] != '\0')
-		snprintf(buf + used, len - used, "%s%s", used ? "," : "", opt);
+		if (n > 0 && is_high_level_only(opt, n))
+			log_warn("mount option %.*s has no effect here (the mount keeps its "
+				 "inode numbers and caches itself): left out", (int)n, opt);
+		else if (n > 0)
+			snprintf(buf + used, len - used, "%s%.*s", used ? "," : "", (int)n, opt);
+		opt += n + (opt[n] == ',');
+	}
 }
 
 /*
- * Make the FUSE object first: bad mount options are refused (exit 2)
- * before anything is created.  The node does not exist yet; op_init
- * reads it from *slot once the loop starts.
+ * Make the FUSE session first: bad mount options are refused (exit 2)
+ * before anything is created.  The node does not exist yet; the
+ * operations read it from *ctx once the loop starts.
  */
-static struct fuse *fuse_prepare(const char *cfg_options, const char *extra, struct node **slot)
+static struct fuse_session *fuse_prepare(const char *cfg_options, const char *extra,
+					 struct ops_ctx *ctx)
 {
 	char opts[4096] = "";
 	char *argv[] = { "oand", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-	struct fuse *f;
+	struct fuse_session *se;
 
 	add_options(opts, sizeof(opts), BASE_OPTIONS);
 	add_options(opts, sizeof(opts), cfg_options);
 	add_options(opts, sizeof(opts), extra);
-	f = fuse_new(&args, &ops_oand, sizeof(ops_oand), slot);
+	se = fuse_session_new(&args, &ops_oand, sizeof(ops_oand), ctx);
 	fuse_opt_free_args(&args);
-	if (f == NULL)
+	if (se == NULL)
 		log_error("invalid mount options: %s", opts);
-	return f;
+	return se;
 }
 
 /*
@@ -92,7 +128,7 @@ static void raise_readahead(const char *mp)
 		log_debug("cannot raise readahead (%s): %s", path, strerror(errno));
 }
 
-static int mount_fs(const char *mount_point, struct fuse *f, struct node *n)
+static int mount_fs(const char *mount_point, struct fuse_session *se, struct node *n)
 {
 	char real[PATH_MAX];
 	struct stat sb;
@@ -119,7 +155,7 @@ static int mount_fs(const char *mount_point, struct fuse *f, struct node *n)
 	   own loop, which does not run yet. */
 	if (realpath(mount_point, real) == NULL)
 		snprintf(real, sizeof(real), "%s", mount_point);
-	if (fuse_mount(f, mount_point) != 0) {
+	if (fuse_session_mount(se, mount_point) != 0) {
 		log_error("cannot mount on %s", mount_point);
 		return -EIO;
 	}
@@ -128,12 +164,23 @@ static int mount_fs(const char *mount_point, struct fuse *f, struct node *n)
 	return 0;
 }
 
-/* A member changed path: what the kernel cached of it goes (it may never
-   have been looked up: nothing to do then). */
-static void inval_path(const char *path, void *ctx)
+/* What the node asks the kernel to drop goes through the notifier. */
+static void inval_entry(void *ctx, node_ino_t parent, const char *name, size_t len)
 {
-	fuse_invalidate_path(ctx, path);
+	notify_entry(ctx, parent, name, len);
 }
+
+static void inval_inode(void *ctx, node_ino_t ino, int content)
+{
+	notify_inode(ctx, ino, content);
+}
+
+static void inval_wait(void *ctx)
+{
+	notify_wait(ctx);
+}
+
+static const struct node_inval_ops inval_ops = { inval_entry, inval_inode, inval_wait };
 
 int session_new(const char *mount_point, const char *cfg_options, const char *extra,
 		struct session **out)
@@ -146,13 +193,13 @@ int session_new(const char *mount_point, const char *cfg_options, const char *ex
 		return -ENOMEM;
 	if ((s->mount_point = strdup(mount_point)) == NULL)
 		goto out;
-	if ((s->f = fuse_prepare(cfg_options, extra, &s->node)) == NULL) {
+	if ((s->se = fuse_prepare(cfg_options, extra, &s->ops)) == NULL) {
 		r = -EINVAL;
 		goto out;
 	}
 	/* From here a SIGTERM ends the session: the loop, if it starts at
 	   all, returns at once and the mount is taken down cleanly. */
-	if (fuse_set_signal_handlers(fuse_get_session(s->f)) != 0) {
+	if (fuse_set_signal_handlers(s->se) != 0) {
 		r = -EIO;
 		goto out;
 	}
@@ -176,22 +223,27 @@ int session_mount(struct session *s, struct node *n, int64_t stuck_ms)
 	int r;
 
 	s->node = n;
-	if ((r = mount_fs(s->mount_point, s->f, n)) != 0)
+	s->ops.node = n;
+	if ((r = mount_fs(s->mount_point, s->se, n)) != 0)
 		return r;
 	s->mounted = 1;
-	if ((r = watch_attach(fuse_get_session(s->f), stuck_ms)) != 0) {
+	if ((r = notify_new(s->se, &s->ops.notify)) != 0) {
+		log_error("cannot start the mount's notifier: %s", strerror(-r));
+		return r;
+	}
+	if ((r = watch_attach(s->se, stuck_ms)) != 0) {
 		log_error("cannot watch the mount's requests: %s", strerror(-r));
 		return r;
 	}
 	s->watched = 1;
 	node_set_mount_probe(n, watch_get, NULL);
-	node_set_inval(n, inval_path, s->f);
+	node_set_inval(n, &inval_ops, s->ops.notify);
 	return 0;
 }
 
 int session_loop(struct session *s)
 {
-	int r = fuse_loop_mt(s->f, s->lc);
+	int r = fuse_session_loop_mt(s->se, s->lc);
 
 	/* libfuse returns the number of the signal that ended it. */
 	return r == 0 ? 0 : r > 0 ? -EINTR : -EIO;
@@ -205,14 +257,18 @@ void session_free(struct session *s)
 		node_set_inval(s->node, NULL, NULL);
 		node_set_mount_probe(s->node, NULL, NULL);
 	}
+	/* No invalidation is asked for any more: the notifier goes before
+	   the session it writes to. */
+	notify_free(s->ops.notify);
+	s->ops.notify = NULL;
 	if (s->watched)
 		watch_detach();
 	if (s->handlers)
-		fuse_remove_signal_handlers(fuse_get_session(s->f));
-	if (s->f != NULL) {
+		fuse_remove_signal_handlers(s->se);
+	if (s->se != NULL) {
 		if (s->mounted)
-			fuse_unmount(s->f);
-		fuse_destroy(s->f);
+			fuse_session_unmount(s->se);
+		fuse_session_destroy(s->se);
 	}
 	if (s->lc != NULL)
 		fuse_loop_cfg_destroy(s->lc);

@@ -1,9 +1,9 @@
 /*
- * session: a node's FUSE mount (libfuse3 high-level, multithreaded): the
+ * session: a node's FUSE mount (libfuse3 low level, multithreaded): the
  * mount options, the mount itself (a stale one cleared first), the watch
- * on its requests (fuse/watch.h), the kernel's caches dropped when
- * members change paths, and the loop.  Owns the FUSE object; the node is
- * the caller's and outlives the session.
+ * on its requests (fuse/watch.h), the notifier that drops the kernel's
+ * caches when members change paths (fuse/notify.h), and the loop.  Owns
+ * the FUSE session; the node is the caller's and outlives the session.
  *
  * Used by the code that runs a node (src/front/serve.c), from one thread:
  * session_new before the node exists, session_mount once it is open,

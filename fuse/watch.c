@@ -73,45 +73,11 @@ static int no_answer(uint32_t op)
 	       op == FUSE_NOTIFY_REPLY;
 }
 
-int watch_self_rename(const void *req, size_t len)
+void watch_count_self_rename(void)
 {
-	const struct fuse_in_header *h = req;
-	const char *names, *end, *to;
-	uint64_t newdir;
-	uint32_t flags = 0;
-	size_t arg;
-
-	if (len < sizeof(*h) || (h->opcode != FUSE_RENAME && h->opcode != FUSE_RENAME2))
-		return -1;
-	if (h->opcode == FUSE_RENAME) {
-		struct fuse_rename_in in;
-
-		if (len < sizeof(*h) + sizeof(in))
-			return -1;
-		memcpy(&in, (const char *)req + sizeof(*h), sizeof(in));
-		newdir = in.newdir;
-		arg = sizeof(in);
-	} else {
-		struct fuse_rename2_in in;
-
-		if (len < sizeof(*h) + sizeof(in))
-			return -1;
-		memcpy(&in, (const char *)req + sizeof(*h), sizeof(in));
-		newdir = in.newdir;
-		flags = in.flags;
-		arg = sizeof(in);
-	}
-	if (newdir != h->nodeid)
-		return -1;
-	names = (const char *)req + sizeof(*h) + arg;
-	end = (const char *)req + len;
-	to = memchr(names, '\0', (size_t)(end - names));
-	if (to == NULL || ++to >= end || memchr(to, '\0', (size_t)(end - to)) == NULL ||
-	    strcmp(names, to) != 0)
-		return -1;
-	/* The name is itself: nothing moves.  Linux answers such a rename
-	   with success, and RENAME_NOREPLACE with EEXIST. */
-	return (flags & RENAME_NOREPLACE) ? EEXIST : 0;
+	pthread_mutex_lock(&w.lock);
+	w.self_renames++;
+	pthread_mutex_unlock(&w.lock);
 }
 
 static void track(const struct fuse_in_header *h)
@@ -152,30 +118,12 @@ static void untrack(uint64_t unique)
 
 static ssize_t watch_read(int fd, void *buf, size_t len, void *userdata)
 {
+	ssize_t r = read(fd, buf, len);
+
 	(void)userdata;
-	for (;;) {
-		ssize_t r = read(fd, buf, len);
-		int e;
-
-		if (r < (ssize_t)sizeof(struct fuse_in_header))
-			return r;	/* errors and short reads: libfuse's to judge */
-		if ((e = watch_self_rename(buf, (size_t)r)) < 0) {
-			track(buf);
-			return r;
-		}
-		const struct fuse_in_header *h = buf;
-		struct fuse_out_header out = {
-			.len = sizeof(out), .error = -e, .unique = h->unique,
-		};
-
-		pthread_mutex_lock(&w.lock);
-		w.requests++;
-		w.self_renames++;
-		pthread_mutex_unlock(&w.lock);
-		/* ENOENT: the kernel gave up on it (interrupted); nothing to do. */
-		if (write(fd, &out, sizeof(out)) < 0 && errno != ENOENT)
-			log_warn("fuse: cannot answer a rename onto itself: %s", strerror(errno));
-	}
+	if (r >= (ssize_t)sizeof(struct fuse_in_header))
+		track(buf);	/* errors and short reads: libfuse's to judge */
+	return r;
 }
 
 static ssize_t watch_writev(int fd, struct iovec *iov, int count, void *userdata)

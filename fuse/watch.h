@@ -3,16 +3,10 @@
 
 /*
  * Between the kernel and libfuse: every request is seen as it is read and
- * every answer as it is written.
- *
- * - A rename of a name onto itself (same folder, same name) is answered
- *   here, before libfuse's high-level API locks the two paths: it would
- *   lock the same node twice and wait for itself forever, with the
- *   kernel holding the folder's lock meanwhile.  The kernel sends such a
- *   rename when the name's cached entry went stale between its two
- *   lookups (the name was removed or replaced by another node).
- * - The requests in flight are kept with their age, so that a request
- *   that waits long shows in the log and in `oand status`.
+ * every answer as it is written.  The requests in flight are kept with
+ * their age, so that a request that waits long shows in the log and in
+ * `oand status`.  One watch per process; its calls may come from any
+ * thread.
  */
 
 #include <stddef.h>
@@ -29,9 +23,8 @@ void watch_detach(void);
 /* The figures for `oand status` (a node_set_mount_probe() function). */
 void watch_get(struct node_mount_stats *st, void *ctx);
 
-/* What the watch does with one request as read from the kernel (len
-   bytes): -1, pass it on to libfuse; else answer it at once with that
-   error (0: success, or a positive errno). */
-int watch_self_rename(const void *req, size_t len);
+/* A rename of a name onto itself was asked (the kernel's entry of it
+   went stale): counted for `oand status`. */
+void watch_count_self_rename(void);
 
 #endif

@@ -57,8 +57,9 @@ struct node {
 	pthread_mutex_t inval_lock;	/* guards inval, inval_ctx; held while calling */
 	pthread_mutex_t sync_lock;	/* guards the sync and replica pointers for
 					   the callbacks; held while calling them */
-	void (*inval)(const char *path, void *ctx);
+	const struct node_inval_ops *inval;
 	void *inval_ctx;
+	struct node_inos *inos;		/* the mount's inode numbers */
 	/* Not under inval_lock: an invalidation may wait in the kernel, and
 	   the status must still tell of it. */
 	pthread_mutex_t probe_lock;	/* guards mount_probe*; held while calling */
@@ -98,6 +99,7 @@ struct node_file {
 	struct node *node;
 	struct node_file *next, *prev;	/* node->files, under hlock */
 	char *path;			/* under hlock; NULL once unlinked */
+	uint64_t ino;			/* under hlock; the mount's number, or 0 */
 
 	pthread_mutex_t lock;		/* guards everything below */
 	int writable;
@@ -543,6 +545,8 @@ int node_open(const struct cfg *cfg, const char *mount_point, struct node **out)
 	pthread_mutex_init(&n->gc_qlock, NULL);
 	pthread_mutex_init(&n->attr_lock, NULL);
 	n->attr_gen = 1;
+	if (node_inos_new(&n->inos) != 0)
+		goto out;
 	{
 		pthread_condattr_t ca;
 
@@ -609,19 +613,26 @@ static void local_changed(void *ctx)
 }
 
 /* The kernel forgets what it cached of the path and of its folder's
-   listing. */
-void node_invalidate(struct node *n, const char *path)
+   listing; with wait, before the next call into the mount. */
+static void invalidate(struct node *n, const char *path, int wait)
 {
-	char parent[PATH_TREE_MAX];
-	const char *name;
-
 	pthread_mutex_lock(&n->inval_lock);
 	if (n->inval != NULL) {
-		n->inval(path, n->inval_ctx);
-		if (strcmp(path, "/") != 0 && path_split(path, parent, sizeof(parent), &name) == 0)
-			n->inval(parent, n->inval_ctx);
+		node_inos_inval(n->inos, path, n->inval, n->inval_ctx);
+		if (wait)
+			n->inval->wait(n->inval_ctx);
 	}
 	pthread_mutex_unlock(&n->inval_lock);
+}
+
+void node_invalidate(struct node *n, const char *path)
+{
+	invalidate(n, path, 1);
+}
+
+struct node_inos *node_inos_of(struct node *n)
+{
+	return n->inos;
 }
 
 /* A member's change landed here. */
@@ -634,13 +645,14 @@ static void remote_changed(const char *path, void *ctx)
 	pthread_mutex_unlock(&n->sync_lock);
 	/* Its mode may have changed: open files read it again. */
 	__atomic_add_fetch(&n->attr_gen, 1, __ATOMIC_RELEASE);
-	node_invalidate(n, path);
+	/* Perhaps inside the db's transaction: no waiting here. */
+	invalidate(n, path, 0);
 }
 
-void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx)
+void node_set_inval(struct node *n, const struct node_inval_ops *ops, void *ctx)
 {
 	pthread_mutex_lock(&n->inval_lock);
-	n->inval = fn;
+	n->inval = ops;
 	n->inval_ctx = ctx;
 	pthread_mutex_unlock(&n->inval_lock);
 }
@@ -759,6 +771,7 @@ void node_close(struct node *n)
 	pthread_mutex_destroy(&n->gc_qlock);
 	pthread_mutex_destroy(&n->attr_lock);
 	pthread_cond_destroy(&n->gc_cond);
+	node_inos_free(n->inos);
 	free(n->data_dir);
 	free(n->mount_point);
 	free(n);
@@ -1581,8 +1594,8 @@ int node_open_file(struct node *n, const char *path, int flags, struct node_file
 	if (f->writable && (flags & O_TRUNC)) {
 		if ((r = stage_reset(f)) != 0)
 			goto out;
-		if (f->size_published != 0)
-			set_changed(f, 0);
+		/* Even an empty file's times move, as on a disk. */
+		set_changed(f, 0);
 	}
 	file_link(n, f);
 	*out = f;
@@ -1771,6 +1784,41 @@ int node_file_path(struct node_file *f, char *buf, size_t len)
 	return r;
 }
 
+void node_file_set_ino(struct node_file *f, uint64_t ino)
+{
+	pthread_mutex_lock(&f->node->hlock);
+	f->ino = ino;
+	pthread_mutex_unlock(&f->node->hlock);
+}
+
+int node_files_stat(struct node *n, uint64_t ino, struct stat *st)
+{
+	int r = -ESTALE;
+
+	pthread_mutex_lock(&n->hlock);
+	for (struct node_file *f = n->files; f != NULL; f = f->next) {
+		uint64_t size;
+		int64_t mt;
+
+		if (f->ino != ino)
+			continue;
+		/* Removed while open: what the handle holds (as
+		   node_file_getattr), read atomically under hlock. */
+		size = __atomic_load_n(&f->size, __ATOMIC_RELAXED);
+		mt = __atomic_load_n(&f->mtime_ns, __ATOMIC_RELAXED);
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFREG | 0600;
+		st->st_size = (off_t)size;
+		st->st_blocks = (blkcnt_t)((size + 511) / 512);
+		st->st_mtim.tv_sec = mt / 1000000000;
+		st->st_mtim.tv_nsec = mt % 1000000000;
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&n->hlock);
+	return r;
+}
+
 int node_file_getattr(struct node_file *f, struct stat *st)
 {
 	struct node *n = f->node;
@@ -1798,6 +1846,11 @@ int node_file_getattr(struct node_file *f, struct stat *st)
 			st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
 			st->st_mtim.tv_sec = f->mtime_ns / 1000000000;
 			st->st_mtim.tv_nsec = f->mtime_ns % 1000000000;
+			/* A change of content is a change of the inode too. */
+			if (f->mtime_ns > (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec) {
+				st->st_ctim.tv_sec = f->mtime_ns / 1000000000;
+				st->st_ctim.tv_nsec = f->mtime_ns % 1000000000;
+			}
 		}
 		pthread_mutex_unlock(&f->lock);
 	}

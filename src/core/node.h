@@ -60,9 +60,31 @@ void node_note_mounted(struct node *n, const char *mount_point);
    that finds the lock taken waits up to lock-wait for it to exit instead
    of refusing at once. */
 void node_note_stopping(struct node *n);
-/* fn(path, ctx) when a member's change reached path (the mount drops its
-   kernel caches there); NULL to stop, which waits for a call under way. */
-void node_set_inval(struct node *n, void (*fn)(const char *path, void *ctx), void *ctx);
+/*
+ * Inode numbers, for the mount: 1 is the root; every other number names
+ * the path it was given for until the kernel forgets it (node_ino_forget)
+ * and is never given again.  A local rename moves the numbers of what it
+ * moves; a name removed here loses its number (its open files keep
+ * working); a name whose kind changed (replaced behind the mount) gets a
+ * new one at its next lookup.
+ */
+typedef uint64_t node_ino_t;
+#define NODE_ROOT_INO 1
+/* What the kernel must drop when a change did not come through it (a
+   member's, or the HTTP API's).  Called with no lock of the node held
+   but the one node_set_inval takes; never waits in the kernel. */
+struct node_inval_ops {
+	/* The name's cached entry (a negative one too). */
+	void (*entry)(void *ctx, node_ino_t parent, const char *name, size_t len);
+	/* The inode's attributes, and its pages or listing too if content. */
+	void (*inode)(void *ctx, node_ino_t ino, int content);
+	/* Wait (briefly, with a deadline) until what was asked is done: the
+	   HTTP API's change is seen by the next call into the mount. */
+	void (*wait)(void *ctx);
+};
+/* ops (the caller's, outliving the use) get the invalidations; NULL to
+   stop, which waits for a call under way. */
+void node_set_inval(struct node *n, const struct node_inval_ops *ops, void *ctx);
 /* What the mount's requests are doing, as the FUSE side sees it. */
 struct node_mount_stats {
 	unsigned in_flight;	/* requests read, not answered yet */
@@ -191,6 +213,65 @@ int node_file_flush(struct node_file *f);
 int node_file_fsync(struct node_file *f);
 /* Publishes what is still unpublished, then frees f. */
 int node_file_release(struct node_file *f);
+
+/*
+ * The namespace by inode, for the mount (over the path functions above:
+ * schema 5 keys by path, so each number maps to a path kept here).  A
+ * name is one component (-ENAMETOOLONG beyond PATH_NAME_MAX bytes, or
+ * when the path it makes is too long); a number not known or whose name
+ * went gives -ESTALE.  Each call that fills a struct node_entry adds one
+ * to the kernel's lookup count of its number, which node_ino_forget
+ * takes back.  st_ino is the number.
+ */
+struct node_entry {
+	node_ino_t ino;
+	struct stat st;
+};
+int node_ino_lookup(struct node *n, node_ino_t parent, const char *name, struct node_entry *out);
+void node_ino_forget(struct node *n, node_ino_t ino, uint64_t nlookup);
+int node_ino_getattr(struct node *n, node_ino_t ino, struct stat *st);
+/* What node_ino_setattr changes (any of them, in this order). */
+enum {
+	NODE_SET_MODE = 1, NODE_SET_UID = 2, NODE_SET_GID = 4, NODE_SET_SIZE = 8,
+	NODE_SET_MTIME = 16
+};
+struct node_setattr {
+	int valid;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	int64_t mtime_ns;
+};
+/* Through f when the kernel names an open file (else NULL), by the rules
+   of node_setid for owner and size changes; the attributes after, in out. */
+int node_ino_setattr(struct node *n, node_ino_t ino, struct node_file *f,
+		     const struct node_setattr *sa, const struct node_cred *c, struct stat *out);
+int node_ino_mkdir(struct node *n, node_ino_t parent, const char *name, mode_t mode,
+		   const struct node_cred *c, struct node_entry *out);
+int node_ino_symlink(struct node *n, node_ino_t parent, const char *name, const char *target,
+		     const struct node_cred *c, struct node_entry *out);
+int node_ino_unlink(struct node *n, node_ino_t parent, const char *name);
+int node_ino_rmdir(struct node *n, node_ino_t parent, const char *name);
+/* A rename of a name onto itself is 0 (-ENOENT if it is gone, -EEXIST
+   with RENAME_NOREPLACE), as rename(2). */
+int node_ino_rename(struct node *n, node_ino_t parent, const char *name, node_ino_t newparent,
+		    const char *newname, unsigned flags);
+int node_ino_readlink(struct node *n, node_ino_t ino, char *buf, size_t len);
+/*
+ * Children of folder ino after offset off: "." is 1, ".." 2, each entry
+ * past them its cursor + 2.  cb returns non-zero to stop (its buffer is
+ * full); with plus, each entry cb accepts (returns 0) takes a lookup.
+ */
+typedef int (*node_ino_dir_cb)(const char *name, const struct node_entry *e, off_t off,
+			       void *ctx);
+int node_ino_readdir(struct node *n, node_ino_t ino, off_t off, int plus, node_ino_dir_cb cb,
+		     void *ctx);
+int node_ino_open(struct node *n, node_ino_t ino, int flags, struct node_file **out);
+int node_ino_create(struct node *n, node_ino_t parent, const char *name, mode_t mode, int flags,
+		    const struct node_cred *c, struct node_entry *out, struct node_file **f);
+int node_ino_getxattr(struct node *n, node_ino_t ino, const char *name, char *buf, size_t size);
+int node_ino_listxattr(struct node *n, node_ino_t ino, char *buf, size_t size);
 
 /*
  * A whole new content for path (HTTP PUT): nothing is visible until

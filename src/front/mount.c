@@ -57,22 +57,22 @@ static int atime_option(const char *o)
 	return 0;
 }
 
-/* Does FUSE take OPT as a mount option?  Asked of fuse_new itself, which
+/* Does FUSE take OPT as a mount option?  Asked of fuse_session_new, which
    creates nothing; its complaint about an unknown option is not shown
    (the caller says it better). */
 static int fuse_knows(const char *opt)
 {
-	static const struct fuse_operations none;
+	static const struct fuse_lowlevel_ops none;
 	char buf[4096];
 	char *argv[] = { "mount.oand", "-o", buf, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-	struct fuse *f;
+	struct fuse_session *f;
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 	snprintf(buf, sizeof(buf), "%s", opt);
 	if (saved >= 0 && null >= 0)
 		dup2(null, STDERR_FILENO);
-	f = fuse_new(&args, &none, sizeof(none), NULL);
+	f = fuse_session_new(&args, &none, sizeof(none), NULL);
 	if (saved >= 0) {
 		dup2(saved, STDERR_FILENO);
 		close(saved);
@@ -82,7 +82,7 @@ static int fuse_knows(const char *opt)
 	fuse_opt_free_args(&args);
 	if (f == NULL)
 		return 0;
-	fuse_destroy(f);
+	fuse_session_destroy(f);
 	return 1;
 }
 

@@ -246,6 +246,61 @@ t_refused "ln (hard link)" "Operation not permitted|not supported" ln "$M/x1" "$
 t_check "a refused hard link leaves nothing" test ! -e "$M/hard"
 t_eq "$(sha256sum < "$M/x1")" "$(sha256sum < "$S/r5k")" "a refused hard link leaves the source"
 
+# ---- open files keep their identity (the mount works by inode) ----
+cat > "$T_DIR/ident.py" <<'EOF2'
+import errno, os, sys
+m = sys.argv[1]
+def w(p, data):
+    with open(p, "w") as f: f.write(data)
+def say(*a): print(*a)
+os.mkdir(m + "/id")
+# An editor saves over an open file: write a temporary file, rename it over.
+w(m + "/id/doc", "old\n")
+fd = os.open(m + "/id/doc", os.O_RDONLY)
+ino = os.fstat(fd).st_ino
+w(m + "/id/doc.tmp", "new text\n")
+os.rename(m + "/id/doc.tmp", m + "/id/doc")
+st = os.fstat(fd)
+say("saved-over fstat", st.st_ino == ino, st.st_size, st.st_nlink)
+say("saved-over read", os.pread(fd, 100, 0))
+say("saved-over path", open(m + "/id/doc").read().strip(), os.stat(m + "/id/doc").st_ino != ino)
+os.close(fd)
+# Unlinked while open: fstat and reads go on.
+w(m + "/id/gone", "still here\n")
+fd = os.open(m + "/id/gone", os.O_RDONLY)
+os.unlink(m + "/id/gone")
+st = os.fstat(fd)
+say("unlinked fstat", st.st_size, st.st_nlink)
+say("unlinked read", os.pread(fd, 100, 0))
+say("unlinked path", os.path.exists(m + "/id/gone"))
+os.close(fd)
+# Renamed, with its folder, while open for writing: the write lands in it.
+os.mkdir(m + "/id/d1")
+fd = os.open(m + "/id/d1/f", os.O_WRONLY | os.O_CREAT, 0o644)
+ino = os.fstat(fd).st_ino
+os.rename(m + "/id/d1", m + "/id/d2")
+os.write(fd, b"written after the move\n")
+say("moved fstat", os.fstat(fd).st_ino == ino, os.stat(m + "/id/d2/f").st_ino == ino)
+os.close(fd)
+say("moved content", open(m + "/id/d2/f").read().strip())
+# Names of 255 bytes work; 256 is too long.
+n255 = "n" * 255
+w(m + "/id/" + n255, "long\n")
+os.rename(m + "/id/" + n255, m + "/id/d2/" + n255)
+say("255 listed", n255 in os.listdir(m + "/id/d2"), open(m + "/id/d2/" + n255).read().strip())
+try:
+    open(m + "/id/" + "n" * 256, "w")
+    say("256 created")
+except OSError as e:
+    say("256", errno.errorcode[e.errno])
+EOF2
+python3 "$T_DIR/ident.py" "$R" > "$T_DIR/ident.ref" 2>&1 || t_fail "ident.py on the native folder: $(cat "$T_DIR/ident.ref")"
+python3 "$T_DIR/ident.py" "$M" > "$T_DIR/ident.out" 2>&1 || t_fail "ident.py on the mount: $(cat "$T_DIR/ident.out")"
+t_eq "$(cat "$T_DIR/ident.out")" "$(cat "$T_DIR/ident.ref")" \
+	"open files across saves, removals and moves, and 255-byte names, as on a native folder"
+t_check "the native run saw what the test expects" grep -qx "saved-over read b'old\\\\n'" "$T_DIR/ident.ref"
+rm -r "$M/id" "$R/id" || t_fail "rm -r of the identity test folders"
+
 # ---- oand status ----
 nf=$(find "$M" -mindepth 1 -type f | wc -l)
 nd=$(find "$M" -mindepth 1 -type d | wc -l)
