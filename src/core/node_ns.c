@@ -166,7 +166,7 @@ int node_ino_create(struct node *n, node_ino_t parent, const char *name, mode_t 
 		node_file_release(*f);
 		*f = NULL;
 	} else {
-		node_file_set_ino(*f, out->ino);
+		*f = node_file_share(*f, out->ino, flags);
 	}
 	return r;
 }
@@ -298,7 +298,7 @@ int node_ino_open(struct node *n, node_ino_t ino, int flags, struct node_file **
 	if ((r = node_inos_path(node_inos_of(n), ino, path, sizeof(path))) != 0)
 		return r;
 	if ((r = node_open_file(n, path, flags, out)) == 0)
-		node_file_set_ino(*out, ino);
+		*out = node_file_share(*out, ino, flags);
 	return r;
 }
 
