@@ -108,6 +108,7 @@ struct node_file {
 	uint64_t ino;			/* under hlock; the mount's number, or 0 */
 	int shared;			/* the mount's state of ino (set once) */
 	unsigned opens;			/* under hlock: open descriptions sharing it */
+	int cache_stale;		/* under hlock: its content changed at a join */
 
 	pthread_mutex_t lock;		/* guards everything below */
 	int writable;
@@ -1664,7 +1665,9 @@ int node_file_keep_cache(struct node_file *f)
 	int keep = 0;
 
 	pthread_mutex_lock(&n->hlock);
-	if (f->opens > 1) {
+	if (f->cache_stale) {
+		f->cache_stale = 0;
+	} else if (f->opens > 1) {
 		/* Joined an open state: the kernel's pages are its bytes. */
 		keep = 1;
 	} else if (f->has_sha && f->path != NULL) {
@@ -1844,8 +1847,29 @@ struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 	g->opens++;	/* found under hlock: its last release waits for ours */
 	file_unlink_locked(n, f);
 	pthread_mutex_unlock(&n->hlock);
-	file_free(f);	/* opened just now: nothing of it to keep */
 	pthread_mutex_lock(&g->lock);
+	/* A member published a new version since g was opened, and g has no
+	   change of its own: from now on g is the new version, which f has
+	   just opened (fetched if need be).  The kernel's pages of the old
+	   one go at this open.  A state with changes keeps them. */
+	if (!g->dirty && g->stage_fd < 0 && !(writer && (flags & O_TRUNC)) &&
+	    (g->has_sha != f->has_sha || memcmp(g->sha, f->sha, STORE_SHA_BYTES) != 0)) {
+		int fd = g->blob_fd;
+
+		g->blob_fd = f->blob_fd;
+		f->blob_fd = fd;
+		g->has_sha = f->has_sha;
+		memcpy(g->sha, f->sha, STORE_SHA_BYTES);
+		g->size_published = f->size_published;
+		__atomic_store_n(&g->size, f->size, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->mtime_ns, f->mtime_ns, __ATOMIC_RELAXED);
+		g->fresh = 0;
+		g->hash_ok = 0;
+		pthread_mutex_lock(&n->hlock);
+		g->cache_stale = 1;
+		pthread_mutex_unlock(&n->hlock);
+	}
+	file_free(f);	/* opened just now: nothing else of it to keep */
 	if (writer)
 		__atomic_store_n(&g->writable, 1, __ATOMIC_RELEASE);
 	g->created = 0;
