@@ -1827,6 +1827,22 @@ int node_file_path(struct node_file *f, char *buf, size_t len)
 	return r;
 }
 
+/* Is f's content still its file's version?  (g may have published a
+   newer one since f was opened.) */
+static int is_current(struct node_file *f)
+{
+	char path[PATH_TREE_MAX];
+	struct db_entry e;
+	int cur;
+
+	if (node_file_path(f, path, sizeof(path)) != 0 || db_get(f->node->db, path, &e) != 0)
+		return 0;
+	cur = e.kind == DB_FILE && e.has_sha == f->has_sha &&
+	      (!e.has_sha || memcmp(e.sha256, f->sha, STORE_SHA_BYTES) == 0);
+	db_entry_clear(&e);
+	return cur;
+}
+
 struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 {
 	struct node *n = f->node;
@@ -1853,7 +1869,8 @@ struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 	   just opened (fetched if need be).  The kernel's pages of the old
 	   one go at this open.  A state with changes keeps them. */
 	if (!g->dirty && g->stage_fd < 0 && !(writer && (flags & O_TRUNC)) &&
-	    (g->has_sha != f->has_sha || memcmp(g->sha, f->sha, STORE_SHA_BYTES) != 0)) {
+	    (g->has_sha != f->has_sha || memcmp(g->sha, f->sha, STORE_SHA_BYTES) != 0) &&
+	    is_current(f)) {
 		int fd = g->blob_fd;
 
 		g->blob_fd = f->blob_fd;
@@ -1883,6 +1900,22 @@ struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 	}
 	pthread_mutex_unlock(&g->lock);
 	return g;
+}
+
+struct node_file *node_files_hold(struct node *n, uint64_t ino, int writable)
+{
+	struct node_file *f;
+
+	pthread_mutex_lock(&n->hlock);
+	for (f = n->files; f != NULL; f = f->next)
+		if (f->shared && f->ino == ino)
+			break;
+	if (f != NULL)
+		f->opens++;
+	pthread_mutex_unlock(&n->hlock);
+	if (f != NULL && writable)
+		__atomic_store_n(&f->writable, 1, __ATOMIC_RELEASE);
+	return f;
 }
 
 int node_files_stat(struct node *n, uint64_t ino, struct stat *st)

@@ -69,6 +69,9 @@ node_ino_t node_inos_find(struct node_inos *t, const char *path);
    ino's open state, or, if the mount has ino open already, f is freed and
    the state it joins (one more open; emptied by O_TRUNC) is returned. */
 struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags);
+/* The mount's open state of ino with one more open (node_file_release
+   ends it), writable if asked, or NULL if ino is not open. */
+struct node_file *node_files_hold(struct node *n, uint64_t ino, int writable);
 /* The attributes of ino from a file open as it, once its name went:
    0, or -ESTALE if none is open. */
 int node_files_stat(struct node *n, uint64_t ino, struct stat *st);

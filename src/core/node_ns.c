@@ -68,8 +68,32 @@ int node_ino_getattr(struct node *n, node_ino_t ino, struct stat *st)
 	return r;
 }
 
+static int setattr_as(struct node *n, node_ino_t ino, struct node_file *f,
+		      const struct node_setattr *sa, const struct node_cred *c, struct stat *out);
+
+/* A truncate by name of a file open here goes to its open state, which
+   every descriptor of it shares (and would publish over it otherwise). */
 int node_ino_setattr(struct node *n, node_ino_t ino, struct node_file *f,
 		     const struct node_setattr *sa, const struct node_cred *c, struct stat *out)
+{
+	struct node_file *held = NULL;
+	int r;
+
+	if (f == NULL && (sa->valid & NODE_SET_SIZE))
+		f = held = node_files_hold(n, ino, 1);
+	r = setattr_as(n, ino, f, sa, c, out);
+	if (held != NULL) {
+		/* Published at once, as a truncate by name is. */
+		int p = node_file_flush(held);
+
+		r = r != 0 ? r : p;
+		node_file_release(held);
+	}
+	return r;
+}
+
+static int setattr_as(struct node *n, node_ino_t ino, struct node_file *f,
+		      const struct node_setattr *sa, const struct node_cred *c, struct stat *out)
 {
 	char path[PATH_TREE_MAX];
 	int has_path, r;

@@ -6,8 +6,10 @@
 # close; fsxlite (reads, writes, mapped reads and writes on a second
 # descriptor, truncates, reopens) against a model for $FSX_OPS operations
 # (100,000 unless told); SQLite in WAL mode with one writer and three
-# reader processes, then PRAGMA integrity_check; a file kept open for
-# writing is published after publish-interval, and again at its close.
+# reader processes, then PRAGMA integrity_check; a truncate by name of a
+# file open here is seen through its descriptors and published at once;
+# a file kept open for writing is published after publish-interval, and
+# again at its close.
 . "$(dirname "$0")/lib.sh"
 t_init
 command -v python3 >/dev/null || t_die "python3 is needed"
@@ -55,6 +57,23 @@ t_check "sqlite3 opens it after" python3 -c "
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 sys.exit(c.execute('PRAGMA integrity_check').fetchone()[0] != 'ok')" "$M/wal.db"
+
+# ---- truncate by name of a file open here ----
+printf 'hello world\n' > "$M/tr"
+exec 8< "$M/tr"
+truncate -s 5 "$M/tr" || t_fail "truncate -s 5 of a file held open"
+t_eq "$(cat <&8)" hello "a descriptor opened before a truncate by name reads the truncated file"
+exec 8<&-
+t_eq "$(getfattr --absolute-names --only-values -n user.oand.sha256 "$M/tr")" \
+	"$(printf hello | sha256sum | cut -d' ' -f1)" "the truncate is published at once"
+t_eq "$(python3 -c '
+import os, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_WRONLY)
+os.pwrite(fd, b"abcdef", 0)
+os.truncate(p, 2)
+os.close(fd)
+print(open(p).read())' "$M/tr")" ab "a truncate by name while a writer has unpublished bytes applies to them"
 
 # ---- publish-interval ----
 exec 7>"$M/open.log"
