@@ -1890,13 +1890,13 @@ struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 	if (writer)
 		__atomic_store_n(&g->writable, 1, __ATOMIC_RELEASE);
 	g->created = 0;
-	if (writer && (flags & O_TRUNC) && g->error == 0) {
+	if (writer && (flags & O_TRUNC)) {
+		/* Emptied: a failed write's incomplete bytes are gone too. */
 		int r = stage_reset(g);
 
+		g->error = r;
 		if (r == 0)
 			set_changed(g, 0);
-		else
-			g->error = r;
 	}
 	pthread_mutex_unlock(&g->lock);
 	return g;
