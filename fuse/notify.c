@@ -37,9 +37,15 @@ static void send_note(struct fuse_session *se, const struct note *nt)
 {
 	int r;
 
-	if (nt->content < 0)
-		r = fuse_lowlevel_notify_inval_entry(se, nt->ino, nt->name, nt->len);
-	else
+	if (nt->content < 0) {
+		/* Expired, not dropped (kernels since 6.2): the next lookup
+		   checks it again, while a process whose working folder it is
+		   keeps it (a dropped one makes getcwd fail). */
+		r = fuse_lowlevel_notify_expire_entry(se, nt->ino, nt->name, nt->len,
+						       FUSE_LL_EXPIRE_ONLY);
+		if (r != 0 && r != -ENOENT)
+			r = fuse_lowlevel_notify_inval_entry(se, nt->ino, nt->name, nt->len);
+	} else
 		r = fuse_lowlevel_notify_inval_inode(se, nt->ino, nt->content ? 0 : -1, 0);
 	/* ENOENT: the kernel holds nothing of it, which is fine. */
 	if (r != 0 && r != -ENOENT)

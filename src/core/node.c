@@ -1858,6 +1858,7 @@ struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 		f->shared = 1;
 		f->opens = 1;
 		pthread_mutex_unlock(&n->hlock);
+		node_inos_set_open(n->inos, ino, 1);
 		return f;
 	}
 	g->opens++;	/* found under hlock: its last release waits for ours */
@@ -2148,6 +2149,7 @@ int node_file_release(struct node_file *f)
 		if (f->touched)
 			page_cache_forget(f);
 		r = f->error ? 0 : node_file_flush(f);
+		node_inos_set_open(n->inos, f->ino, 0);
 		file_free(f);
 		return r;
 	}

@@ -63,6 +63,10 @@ void node_inos_detach(struct node_inos *t, const char *path);
 /* from was renamed to: the numbers at and below it follow, to's own
    (replaced) loses its name. */
 void node_inos_rename(struct node_inos *t, const char *from, const char *to);
+/* The node has (open 1) or no longer has (open 0) an open state of ino:
+   its size and times are then the state's, not the database's. */
+void node_inos_set_open(struct node_inos *t, node_ino_t ino, int open);
+int node_inos_is_open(struct node_inos *t, node_ino_t ino);
 /* The number of path, or 0. */
 node_ino_t node_inos_find(struct node_inos *t, const char *path);
 /* f was just opened by the mount as ino, with open(2) flags: it becomes

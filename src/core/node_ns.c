@@ -281,6 +281,14 @@ static int dir_one(const char *name, const struct stat *st, int64_t cursor, void
 	if (node_inos_map(t, path, st->st_mode, dc->gen, &e.ino) != 0)
 		e.ino = 0;
 	e.st.st_ino = e.ino ? e.ino : UNKNOWN_INO;
+	/* A file open here: its size and times are its open state's, which
+	   the listing (the database's) does not have; the kernel would take
+	   the published size, and the next O_APPEND write would land there.
+	   The entry goes without attributes (ino 0: not kept, no lookup). */
+	if (e.ino != 0 && S_ISREG(st->st_mode) && node_inos_is_open(t, e.ino)) {
+		node_inos_unref(t, e.ino, 1);
+		e.ino = 0;
+	}
 	full = dc->cb(name, &e, (off_t)(cursor + DIR_OFF), dc->ctx);
 	if (full && e.ino != 0)
 		node_inos_unref(t, e.ino, 1);

@@ -46,6 +46,20 @@ t_eq "$(grep -c '^a' "$M/two") $(grep -c '^b' "$M/two")" "500 500" "each descrip
 t_eq "$(getfattr --absolute-names --only-values -n user.oand.sha256 "$M/two")" \
 	"$(sha256sum < "$M/two" | cut -d' ' -f1)" "the published version is the file as both left it"
 
+# An appender keeps its file open while `ls -l` lists the folder: the
+# listing does not give the kernel the published size back.
+mkdir "$M/lsd"
+t_eq "$(python3 -c '
+import os, subprocess, sys
+d = sys.argv[1]
+fd = os.open(d + "/applog", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+for i in range(300):
+    os.write(fd, b"line %04d\n" % i)
+    if i % 10 == 9:
+        subprocess.run(["ls", "-l", d], stdout=subprocess.DEVNULL, check=True)
+os.close(fd)
+print(len(open(d + "/applog").read().splitlines()))' "$M/lsd")" 300 "an O_APPEND writer with ls -l of its folder between writes: lines kept"
+
 # ---- fsx with mapped I/O ----
 out=$(python3 "$PX/fsxlite.py" "$M/fsx" "${FSX_OPS:-100000}" 7 2>&1)
 t_eq "$out" "OK ${FSX_OPS:-100000} ops" "fsxlite with mmap"
