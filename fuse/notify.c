@@ -37,9 +37,15 @@ static void send_note(struct fuse_session *se, const struct note *nt)
 {
 	int r;
 
-	if (nt->content < 0)
-		r = fuse_lowlevel_notify_inval_entry(se, nt->ino, nt->name, nt->len);
-	else
+	if (nt->content < 0) {
+		/* Expired, not dropped (kernels since 6.2): the next lookup
+		   checks it again, while a process whose working folder it is
+		   keeps it (a dropped one makes getcwd fail). */
+		r = fuse_lowlevel_notify_expire_entry(se, nt->ino, nt->name, nt->len,
+						       FUSE_LL_EXPIRE_ONLY);
+		if (r != 0 && r != -ENOENT)
+			r = fuse_lowlevel_notify_inval_entry(se, nt->ino, nt->name, nt->len);
+	} else
 		r = fuse_lowlevel_notify_inval_inode(se, nt->ino, nt->content ? 0 : -1, 0);
 	/* ENOENT: the kernel holds nothing of it, which is fine. */
 	if (r != 0 && r != -ENOENT)
@@ -93,16 +99,29 @@ int notify_new(struct fuse_session *se, struct notify **out)
 	return 0;
 }
 
-void notify_free(struct notify *nt)
+int notify_free(struct notify *nt)
 {
 	if (nt == NULL)
-		return;
+		return 0;
 	if (nt->running) {
+		struct timespec until;
+
 		pthread_mutex_lock(&nt->lock);
 		nt->stop = 1;
 		pthread_cond_broadcast(&nt->cond);
 		pthread_mutex_unlock(&nt->lock);
-		pthread_join(nt->thread, NULL);
+		/* The thread may be in the kernel, waiting for a folder's lock
+		   that a request the loop will never answer holds: only the
+		   unmount that follows ends that wait.  It is left to end then,
+		   and its queue with it (kept, not freed). */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
+		if (pthread_timedjoin_np(nt->thread, NULL, &until) != 0) {
+			log_warn("fuse: the invalidation thread is held in the kernel; "
+				 "it ends with the unmount");
+			pthread_detach(nt->thread);
+			return 1;
+		}
 	}
 	if (nt->dropped)
 		log_notice("fuse: %llu invalidations dropped (queue full)",
@@ -111,6 +130,7 @@ void notify_free(struct notify *nt)
 	pthread_mutex_destroy(&nt->lock);
 	free(nt->q);
 	free(nt);
+	return 0;
 }
 
 static void queue(struct notify *nt, uint64_t ino, int content, const char *name, size_t len)

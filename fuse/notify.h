@@ -19,8 +19,10 @@ struct notify;
 
 /* The queue and its thread for session se (mounted): 0 or -errno. */
 int notify_new(struct fuse_session *se, struct notify **out);
-/* Stop the thread (what is queued is dropped) and free (NULL-safe). */
-void notify_free(struct notify *nt);
+/* Stop the thread (what is queued is dropped) and free (NULL-safe): 0,
+   or 1 if the thread is held in the kernel and was left to end when the
+   session's device closes (the session must then not be freed). */
+int notify_free(struct notify *nt);
 /* The entry name (len bytes) in folder parent, a negative one too. */
 void notify_entry(struct notify *nt, uint64_t parent, const char *name, size_t len);
 /* ino's attributes, and its pages or listing too if content. */

@@ -278,11 +278,14 @@ static void attrs_changed(fuse_req_t req, fuse_ino_t ino)
 }
 
 /*
- * Close-to-open needs unpublished bytes to stay out of the kernel's page
- * cache, which every open of the file shares: a writer's I/O goes straight
- * to its staging copy (direct_io).  Readers use the page cache, which is
- * kept at open only while it holds the content being opened.  A reader has
- * nothing to publish, so its close() needs no FLUSH round trip.
+ * All opens of a file on this node share one state in the node, as they
+ * share the kernel's page cache of its inode: every I/O goes through that
+ * cache (no direct_io), so a write is seen at once by every reader here,
+ * O_APPEND takes its offset from the kernel's size under the inode's lock
+ * (appends from many processes all land), and mmap(MAP_SHARED) works.
+ * The cache is kept at open while it holds the content being opened.  A
+ * reader has nothing to publish, so its close() needs no FLUSH round trip;
+ * a writer's close publishes the file as this node's writers left it.
  *
  * An open that truncated a file that was there (FUSE_CAP_ATOMIC_O_TRUNC:
  * the kernel does not) is a truncate for the set-ID rules.
@@ -302,11 +305,8 @@ static int opened(fuse_req_t req, fuse_ino_t ino, struct node_file *f, struct fu
 		if (r > 0)
 			attrs_changed(req, ino);
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fi->direct_io = 1;
-		return 0;
-	}
-	fi->noflush = 1;
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+		fi->noflush = 1;
 	fi->keep_cache = node_file_keep_cache(f);
 	/* New content: the kernel's size and times of it are stale too. */
 	if (!fi->keep_cache)

@@ -251,6 +251,8 @@ int session_loop(struct session *s)
 
 void session_free(struct session *s)
 {
+	int held;
+
 	if (s == NULL)
 		return;
 	if (s->node != NULL) {
@@ -259,7 +261,7 @@ void session_free(struct session *s)
 	}
 	/* No invalidation is asked for any more: the notifier goes before
 	   the session it writes to. */
-	notify_free(s->ops.notify);
+	held = notify_free(s->ops.notify);
 	s->ops.notify = NULL;
 	if (s->watched)
 		watch_detach();
@@ -268,7 +270,10 @@ void session_free(struct session *s)
 	if (s->se != NULL) {
 		if (s->mounted)
 			fuse_session_unmount(s->se);
-		fuse_session_destroy(s->se);
+		/* A notifier still in the kernel may use the session: it is
+		   kept for the little the process has left to live. */
+		if (!held)
+			fuse_session_destroy(s->se);
 	}
 	if (s->lc != NULL)
 		fuse_loop_cfg_destroy(s->lc);

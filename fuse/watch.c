@@ -129,15 +129,18 @@ static ssize_t watch_read(int fd, void *buf, size_t len, void *userdata)
 static ssize_t watch_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	ssize_t r;
+	int saved;
 
 	(void)userdata;
 	r = writev(fd, iov, count);
+	saved = errno;	/* libfuse reads it after a failure (ENOENT: interrupted) */
 	if (count > 0 && iov[0].iov_len >= sizeof(struct fuse_out_header)) {
 		struct fuse_out_header out;
 
 		memcpy(&out, iov[0].iov_base, sizeof(out));
 		untrack(out.unique);
 	}
+	errno = saved;
 	return r;
 }
 

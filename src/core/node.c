@@ -95,11 +95,20 @@ struct node {
 	} page_cache[PAGE_CACHE_SLOTS];
 };
 
+/*
+ * An open file.  The mount's opens of one inode share one (node_file_share):
+ * every descriptor of the file on this node reads and writes the same
+ * staged bytes, as on a disk, and the kernel's page cache, which is per
+ * inode too, stays true to them.  The HTTP API's are private.
+ */
 struct node_file {
 	struct node *node;
 	struct node_file *next, *prev;	/* node->files, under hlock */
 	char *path;			/* under hlock; NULL once unlinked */
 	uint64_t ino;			/* under hlock; the mount's number, or 0 */
+	int shared;			/* the mount's state of ino (set once) */
+	unsigned opens;			/* under hlock: open descriptions sharing it */
+	int cache_stale;		/* under hlock: its content changed at a join */
 
 	pthread_mutex_t lock;		/* guards everything below */
 	int writable;
@@ -117,6 +126,8 @@ struct node_file {
 	uint64_t size;
 	int64_t mtime_ns;
 	int dirty;			/* staged changes not yet published */
+	int64_t dirty_since_ms;		/* monotonic, when dirty became 1 (atomic) */
+	int touched;			/* written or truncated since opened */
 	int error;			/* a write failed: never publish */
 	/* Running hash while writes arrive in order from an empty file. */
 	struct sha256 hash;
@@ -273,6 +284,8 @@ static void gc_drain(struct node *n)
 	free(q);
 }
 
+static void publish_due(struct node *n);
+
 static void *gc_main(void *arg)
 {
 	struct node *n = arg;
@@ -286,6 +299,7 @@ static void *gc_main(void *arg)
 			pthread_cond_timedwait(&n->gc_cond, &n->gc_qlock, &until);
 		pthread_mutex_unlock(&n->gc_qlock);
 		gc_drain(n);
+		publish_due(n);
 		pthread_mutex_lock(&n->gc_qlock);
 	}
 	pthread_mutex_unlock(&n->gc_qlock);
@@ -1370,16 +1384,23 @@ static void file_link(struct node *n, struct node_file *f)
 	pthread_mutex_unlock(&n->hlock);
 }
 
-static void file_unlink(struct node *n, struct node_file *f)
+/* hlock held. */
+static void file_unlink_locked(struct node *n, struct node_file *f)
 {
-	pthread_mutex_lock(&n->hlock);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
 		n->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	f->next = f->prev = NULL;
 	n->nfiles--;
+}
+
+static void file_unlink(struct node *n, struct node_file *f)
+{
+	pthread_mutex_lock(&n->hlock);
+	file_unlink_locked(n, f);
 	pthread_mutex_unlock(&n->hlock);
 }
 
@@ -1518,6 +1539,9 @@ static const char *file_name(struct node_file *f, char *buf, size_t len)
 
 static void set_changed(struct node_file *f, uint64_t size)
 {
+	if (!__atomic_load_n(&f->dirty, __ATOMIC_RELAXED))
+		__atomic_store_n(&f->dirty_since_ms, deadline_now_ms(), __ATOMIC_RELAXED);
+	f->touched = 1;
 	__atomic_store_n(&f->size, size, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->mtime_ns, clock_wall_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&f->dirty, 1, __ATOMIC_RELEASE);
@@ -1618,16 +1642,35 @@ static uint64_t path_hash(const char *p)
 	return h;
 }
 
+/* The next open of f's path does not keep the kernel's pages. */
+static void page_cache_forget(struct node_file *f)
+{
+	struct node *n = f->node;
+
+	pthread_mutex_lock(&n->hlock);
+	if (f->path != NULL) {
+		uint64_t h = path_hash(f->path);
+		unsigned slot = (unsigned)(h % PAGE_CACHE_SLOTS);
+
+		if (n->page_cache[slot].path_hash == h)
+			n->page_cache[slot].path_hash = 0;
+	}
+	pthread_mutex_unlock(&n->hlock);
+}
+
 int node_file_keep_cache(struct node_file *f)
 {
 	struct node *n = f->node;
 	uint64_t h;
 	int keep = 0;
 
-	if (f->writable || !f->has_sha)
-		return 0;
 	pthread_mutex_lock(&n->hlock);
-	if (f->path != NULL) {
+	if (f->cache_stale) {
+		f->cache_stale = 0;
+	} else if (f->opens > 1) {
+		/* Joined an open state: the kernel's pages are its bytes. */
+		keep = 1;
+	} else if (f->has_sha && f->path != NULL) {
 		h = path_hash(f->path);
 		unsigned slot = (unsigned)(h % PAGE_CACHE_SLOTS);
 
@@ -1704,7 +1747,7 @@ ssize_t node_file_write(struct node_file *f, const char *buf, size_t size, off_t
 
 	if (off < 0)
 		return -EINVAL;
-	if (!f->writable)
+	if (!__atomic_load_n(&f->writable, __ATOMIC_ACQUIRE))
 		return -EBADF;
 	pthread_mutex_lock(&f->lock);
 	if (f->error) {
@@ -1749,7 +1792,7 @@ int node_file_truncate(struct node_file *f, uint64_t size)
 {
 	int r;
 
-	if (!f->writable)
+	if (!__atomic_load_n(&f->writable, __ATOMIC_ACQUIRE))
 		return -EBADF;
 	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
@@ -1784,11 +1827,96 @@ int node_file_path(struct node_file *f, char *buf, size_t len)
 	return r;
 }
 
-void node_file_set_ino(struct node_file *f, uint64_t ino)
+/* Is f's content still its file's version?  (g may have published a
+   newer one since f was opened.) */
+static int is_current(struct node_file *f)
 {
-	pthread_mutex_lock(&f->node->hlock);
-	f->ino = ino;
-	pthread_mutex_unlock(&f->node->hlock);
+	char path[PATH_TREE_MAX];
+	struct db_entry e;
+	int cur;
+
+	if (node_file_path(f, path, sizeof(path)) != 0 || db_get(f->node->db, path, &e) != 0)
+		return 0;
+	cur = e.kind == DB_FILE && e.has_sha == f->has_sha &&
+	      (!e.has_sha || memcmp(e.sha256, f->sha, STORE_SHA_BYTES) == 0);
+	db_entry_clear(&e);
+	return cur;
+}
+
+struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
+{
+	struct node *n = f->node;
+	struct node_file *g;
+	int writer = (flags & O_ACCMODE) != O_RDONLY;
+
+	pthread_mutex_lock(&n->hlock);
+	for (g = n->files; g != NULL; g = g->next)
+		if (g != f && g->shared && g->ino == ino)
+			break;
+	if (g == NULL) {
+		f->ino = ino;
+		f->shared = 1;
+		f->opens = 1;
+		pthread_mutex_unlock(&n->hlock);
+		node_inos_set_open(n->inos, ino, 1);
+		return f;
+	}
+	g->opens++;	/* found under hlock: its last release waits for ours */
+	file_unlink_locked(n, f);
+	pthread_mutex_unlock(&n->hlock);
+	pthread_mutex_lock(&g->lock);
+	/* A member published a new version since g was opened, and g has no
+	   change of its own: from now on g is the new version, which f has
+	   just opened (fetched if need be).  The kernel's pages of the old
+	   one go at this open.  A state with changes keeps them. */
+	if (!g->dirty && g->stage_fd < 0 && !(writer && (flags & O_TRUNC)) &&
+	    (g->has_sha != f->has_sha || memcmp(g->sha, f->sha, STORE_SHA_BYTES) != 0) &&
+	    is_current(f)) {
+		int fd = g->blob_fd;
+
+		g->blob_fd = f->blob_fd;
+		f->blob_fd = fd;
+		g->has_sha = f->has_sha;
+		memcpy(g->sha, f->sha, STORE_SHA_BYTES);
+		g->size_published = f->size_published;
+		__atomic_store_n(&g->size, f->size, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->mtime_ns, f->mtime_ns, __ATOMIC_RELAXED);
+		g->fresh = 0;
+		g->hash_ok = 0;
+		pthread_mutex_lock(&n->hlock);
+		g->cache_stale = 1;
+		pthread_mutex_unlock(&n->hlock);
+	}
+	file_free(f);	/* opened just now: nothing else of it to keep */
+	if (writer)
+		__atomic_store_n(&g->writable, 1, __ATOMIC_RELEASE);
+	g->created = 0;
+	if (writer && (flags & O_TRUNC)) {
+		/* Emptied: a failed write's incomplete bytes are gone too. */
+		int r = stage_reset(g);
+
+		g->error = r;
+		if (r == 0)
+			set_changed(g, 0);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return g;
+}
+
+struct node_file *node_files_hold(struct node *n, uint64_t ino, int writable)
+{
+	struct node_file *f;
+
+	pthread_mutex_lock(&n->hlock);
+	for (f = n->files; f != NULL; f = f->next)
+		if (f->shared && f->ino == ino)
+			break;
+	if (f != NULL)
+		f->opens++;
+	pthread_mutex_unlock(&n->hlock);
+	if (f != NULL && writable)
+		__atomic_store_n(&f->writable, 1, __ATOMIC_RELEASE);
+	return f;
 }
 
 int node_files_stat(struct node *n, uint64_t ino, struct stat *st)
@@ -1948,6 +2076,37 @@ fail:
 	return r;
 }
 
+/*
+ * Publish the mount's files kept open for writing whose changes are older
+ * than publish-interval, one at a time (the collector thread, about once
+ * a second).  A publication that fails is tried again an interval later.
+ */
+static void publish_due(struct node *n)
+{
+	int64_t every = n->cfg->publish_interval_ms;
+
+	if (every <= 0)
+		return;
+	for (;;) {
+		int64_t now = deadline_now_ms();
+		struct node_file *f;
+
+		pthread_mutex_lock(&n->hlock);
+		for (f = n->files; f != NULL; f = f->next)
+			if (f->shared && __atomic_load_n(&f->dirty, __ATOMIC_ACQUIRE) &&
+			    now - __atomic_load_n(&f->dirty_since_ms, __ATOMIC_RELAXED) >= every)
+				break;
+		if (f != NULL)
+			f->opens++;	/* kept while published */
+		pthread_mutex_unlock(&n->hlock);
+		if (f == NULL)
+			return;
+		if (node_file_flush(f) != 0 || __atomic_load_n(&f->dirty, __ATOMIC_ACQUIRE))
+			__atomic_store_n(&f->dirty_since_ms, now, __ATOMIC_RELAXED);
+		node_file_release(f);
+	}
+}
+
 int node_file_flush(struct node_file *f)
 {
 	uint8_t old[STORE_SHA_BYTES];
@@ -1970,12 +2129,32 @@ int node_file_fsync(struct node_file *f)
 
 int node_file_release(struct node_file *f)
 {
+	struct node *n;
 	int r;
 
 	if (f == NULL)
 		return 0;
+	n = f->node;
+	if (f->shared) {
+		int last;
+
+		pthread_mutex_lock(&n->hlock);
+		if ((last = --f->opens == 0))
+			file_unlink_locked(n, f);	/* no one joins it now */
+		pthread_mutex_unlock(&n->hlock);
+		if (!last)
+			return 0;
+		/* Written through the kernel: its pages may hold what was not
+		   published; the next open drops them. */
+		if (f->touched)
+			page_cache_forget(f);
+		r = f->error ? 0 : node_file_flush(f);
+		node_inos_set_open(n->inos, f->ino, 0);
+		file_free(f);
+		return r;
+	}
 	r = f->error ? 0 : node_file_flush(f);
-	file_unlink(f->node, f);
+	file_unlink(n, f);
 	file_free(f);
 	return r;
 }

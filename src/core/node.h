@@ -198,9 +198,11 @@ int node_create(struct node *n, const char *path, mode_t mode, int flags, uid_t 
 		struct node_file **out);
 int node_open_file(struct node *n, const char *path, int flags, struct node_file **out);
 /*
- * May the kernel keep its cached pages of this file at this open?  Only a
- * reader whose content is the one last opened at this path: the cache
- * then holds exactly that content.  Otherwise the cache must be dropped.
+ * May the kernel keep its cached pages of this file at this open?  When
+ * the open joined the mount's open state of the file, or its content is
+ * the one last opened at this path and no write through the mount left
+ * it since: the cache then holds exactly that content.  Otherwise the
+ * cache must be dropped.
  */
 int node_file_keep_cache(struct node_file *f);
 ssize_t node_file_read(struct node_file *f, char *buf, size_t size, off_t off);

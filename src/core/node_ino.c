@@ -21,6 +21,7 @@ struct item {
 	uint64_t nlookup;
 	char *path;		/* NULL: its name went (detached) */
 	mode_t type;		/* S_IFMT bits when given */
+	unsigned open;		/* the node has an open state of it */
 	struct item *next_ino, *next_path;
 };
 
@@ -329,6 +330,31 @@ void node_inos_rename(struct node_inos *t, const char *from, const char *to)
 	}
 out:
 	pthread_mutex_unlock(&t->lock);
+}
+
+void node_inos_set_open(struct node_inos *t, node_ino_t ino, int open)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&t->lock);
+	if ((it = find_ino(t, ino)) != NULL) {
+		if (open)
+			it->open++;
+		else if (it->open > 0)
+			it->open--;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int node_inos_is_open(struct node_inos *t, node_ino_t ino)
+{
+	struct item *it;
+	int open;
+
+	pthread_mutex_lock(&t->lock);
+	open = (it = find_ino(t, ino)) != NULL && it->open > 0;
+	pthread_mutex_unlock(&t->lock);
+	return open;
 }
 
 node_ino_t node_inos_find(struct node_inos *t, const char *path)

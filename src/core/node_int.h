@@ -63,10 +63,19 @@ void node_inos_detach(struct node_inos *t, const char *path);
 /* from was renamed to: the numbers at and below it follow, to's own
    (replaced) loses its name. */
 void node_inos_rename(struct node_inos *t, const char *from, const char *to);
+/* The node has (open 1) or no longer has (open 0) an open state of ino:
+   its size and times are then the state's, not the database's. */
+void node_inos_set_open(struct node_inos *t, node_ino_t ino, int open);
+int node_inos_is_open(struct node_inos *t, node_ino_t ino);
 /* The number of path, or 0. */
 node_ino_t node_inos_find(struct node_inos *t, const char *path);
-/* f was opened by the mount as ino. */
-void node_file_set_ino(struct node_file *f, uint64_t ino);
+/* f was just opened by the mount as ino, with open(2) flags: it becomes
+   ino's open state, or, if the mount has ino open already, f is freed and
+   the state it joins (one more open; emptied by O_TRUNC) is returned. */
+struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags);
+/* The mount's open state of ino with one more open (node_file_release
+   ends it), writable if asked, or NULL if ino is not open. */
+struct node_file *node_files_hold(struct node *n, uint64_t ino, int writable);
 /* The attributes of ino from a file open as it, once its name went:
    0, or -ESTALE if none is open. */
 int node_files_stat(struct node *n, uint64_t ino, struct stat *st);

@@ -68,8 +68,32 @@ int node_ino_getattr(struct node *n, node_ino_t ino, struct stat *st)
 	return r;
 }
 
+static int setattr_as(struct node *n, node_ino_t ino, struct node_file *f,
+		      const struct node_setattr *sa, const struct node_cred *c, struct stat *out);
+
+/* A truncate by name of a file open here goes to its open state, which
+   every descriptor of it shares (and would publish over it otherwise). */
 int node_ino_setattr(struct node *n, node_ino_t ino, struct node_file *f,
 		     const struct node_setattr *sa, const struct node_cred *c, struct stat *out)
+{
+	struct node_file *held = NULL;
+	int r;
+
+	if (f == NULL && (sa->valid & NODE_SET_SIZE))
+		f = held = node_files_hold(n, ino, 1);
+	r = setattr_as(n, ino, f, sa, c, out);
+	if (held != NULL) {
+		/* Published at once, as a truncate by name is. */
+		int p = node_file_flush(held);
+
+		r = r != 0 ? r : p;
+		node_file_release(held);
+	}
+	return r;
+}
+
+static int setattr_as(struct node *n, node_ino_t ino, struct node_file *f,
+		      const struct node_setattr *sa, const struct node_cred *c, struct stat *out)
 {
 	char path[PATH_TREE_MAX];
 	int has_path, r;
@@ -166,7 +190,7 @@ int node_ino_create(struct node *n, node_ino_t parent, const char *name, mode_t 
 		node_file_release(*f);
 		*f = NULL;
 	} else {
-		node_file_set_ino(*f, out->ino);
+		*f = node_file_share(*f, out->ino, flags);
 	}
 	return r;
 }
@@ -257,6 +281,14 @@ static int dir_one(const char *name, const struct stat *st, int64_t cursor, void
 	if (node_inos_map(t, path, st->st_mode, dc->gen, &e.ino) != 0)
 		e.ino = 0;
 	e.st.st_ino = e.ino ? e.ino : UNKNOWN_INO;
+	/* A file open here: its size and times are its open state's, which
+	   the listing (the database's) does not have; the kernel would take
+	   the published size, and the next O_APPEND write would land there.
+	   The entry goes without attributes (ino 0: not kept, no lookup). */
+	if (e.ino != 0 && S_ISREG(st->st_mode) && node_inos_is_open(t, e.ino)) {
+		node_inos_unref(t, e.ino, 1);
+		e.ino = 0;
+	}
 	full = dc->cb(name, &e, (off_t)(cursor + DIR_OFF), dc->ctx);
 	if (full && e.ino != 0)
 		node_inos_unref(t, e.ino, 1);
@@ -298,7 +330,7 @@ int node_ino_open(struct node *n, node_ino_t ino, int flags, struct node_file **
 	if ((r = node_inos_path(node_inos_of(n), ino, path, sizeof(path))) != 0)
 		return r;
 	if ((r = node_open_file(n, path, flags, out)) == 0)
-		node_file_set_ino(*out, ino);
+		*out = node_file_share(*out, ino, flags);
 	return r;
 }
 

@@ -54,6 +54,7 @@ static const struct key keys[] = {
 	{ "oand", "stuck-request", K_NUM, NUM(stuck_request_ms, 1, 86400, 1000, "seconds") },
 	{ "oand", "lock-wait", K_NUM, NUM(lock_wait_ms, 0, 3600, 1000, "seconds") },
 	{ "oand", "replicas", K_NUM, NUM(replicas, 1, 64, 1, "copies") },
+	{ "oand", "publish-interval", K_NUM, NUM(publish_interval_ms, 0, 86400, 1000, "seconds") },
 	{ "oand", "tls-cert", K_PATH, OFF(tls_cert) },
 	{ "oand", "tls-key", K_PATH, OFF(tls_key) },
 	{ "oand", "api-connections", K_NUM, NUM(api_connections, 1, 10000, 1, "connections") },
@@ -74,6 +75,7 @@ static const struct key keys[] = {
 #define DEFAULT_STUCK_REQUEST_MS 30000
 #define DEFAULT_REPLICAS 2
 #define DEFAULT_LOCK_WAIT_MS 15000
+#define DEFAULT_PUBLISH_INTERVAL_MS 30000
 #define DEFAULT_API_CONNECTIONS 64
 #define DEFAULT_API_TIMEOUT_MS 30000
 #define DEFAULT_API_RATE_LIMIT 600
@@ -140,6 +142,7 @@ static struct cfg *cfg_unset(void)
 	cfg->ipv6 = -1;
 	cfg->heartbeat_ms = cfg->forget_after_ms = cfg->max_peers = cfg->fetch_timeout_ms = cfg->replicas = -1;
 	cfg->lock_wait_ms = -1;
+	cfg->publish_interval_ms = -1;
 	cfg->api_connections = cfg->api_timeout_ms = cfg->api_rate_limit = cfg->api_max_upload = -1;
 	cfg->stuck_request_ms = -1;
 	return cfg;
@@ -182,6 +185,8 @@ static int cfg_fill_defaults(struct cfg *cfg)
 		cfg->replicas = DEFAULT_REPLICAS;
 	if (cfg->lock_wait_ms < 0)
 		cfg->lock_wait_ms = DEFAULT_LOCK_WAIT_MS;
+	if (cfg->publish_interval_ms < 0)
+		cfg->publish_interval_ms = DEFAULT_PUBLISH_INTERVAL_MS;
 	if (cfg->api_connections < 0)
 		cfg->api_connections = DEFAULT_API_CONNECTIONS;
 	if (cfg->api_timeout_ms < 0)

@@ -52,6 +52,8 @@ struct cfg {
 	int64_t lock_wait_ms;		/* lock-wait: a start waits this long for a node
 					   still stopping on the data dir */
 	int64_t replicas;		/* copies of each content kept on members */
+	int64_t publish_interval_ms;	/* publish-interval: a file open for writing is
+					   published this often (0: at close only) */
 	char *tls_cert, *tls_key;	/* PEM files: HTTPS on server-port, or NULL */
 	int64_t api_connections;	/* HTTP clients served at once */
 	int64_t api_timeout_ms;		/* an idle HTTP connection is closed */

@@ -7,7 +7,10 @@
 # holder that sends the rest blamed: b starts again from zero and reads
 # the file.  A holder whose blob is damaged on its disk, continuing a
 # partial of right bytes, is not blamed for the mixed download either,
-# but is once it alone sent a whole wrong one; nothing wrong is read.
+# but is once it alone sent a whole wrong one; nothing wrong is read.  A
+# file held open on b while a publishes a new version: the next open on
+# b reads the new version.  A process working in a folder on b keeps its
+# working folder while a adds a file to it and changes its mode.
 . "$(dirname "$0")/lib.sh"
 t_init
 command -v jq >/dev/null || t_die "jq is needed (make deps)"
@@ -90,5 +93,28 @@ t_check "the mixed download blamed no one" grep -q "${h:0:16} fails its check; i
 t_check "a alone sent a wrong one: blamed" grep -q "$id_a sent wrong bytes for ${h:0:16}" "$T_DIR/b.log"
 t_eq "$(xattr user.oand.state "$B/dmg")" remote "b keeps nothing of dmg"
 t_eq "$(ls "$BD/partial")" "" "b has no partial download left"
+# 5. A file held open on b while a publishes a new version: the next
+#    open on b (which shares the open state) reads the new version.
+printf 'one\n' > "$A/live" || t_die "cannot write live on a"
+t_check "b sees live" t_wait 30 "b to see live" sized "$B/live" 4
+exec 8< "$B/live"
+t_eq "$(cat <&8)" one "b reads live through a held descriptor"
+printf 'two two\n' > "$A/live" || t_fail "cannot rewrite live on a"
+t_check "b sees live's new size" t_wait 30 "b to see live's new size" sized "$B/live" 8
+t_eq "$(cat "$B/live")" "two two" "a new open on b, with live held open there, reads a's new version"
+exec 8<&-
+# 6. A process working in a folder on b while a adds a file to it and
+#    changes its mode: its working folder stays (getcwd).
+mkdir "$A/wd" || t_die "cannot mkdir wd on a"
+t_check "b sees wd" t_wait 30 "b to see wd" test -d "$B/wd"
+(cd "$B/wd" && touch "$T_DIR/wd.in" && until [ -e "$T_DIR/wd.go" ]; do sleep 0.05; done &&
+	python3 -c "import os; print(os.getcwd())" > "$T_DIR/wd.out" 2>&1) &
+t_wait 10 "a shell to work in b's wd" test -e "$T_DIR/wd.in" || t_fail "no shell in b's wd"
+echo x > "$A/wd/new" && chmod 750 "$A/wd" || t_fail "cannot write wd/new and chmod wd on a"
+t_check "b sees wd/new" t_wait 30 "b to see wd/new" test -e "$B/wd/new"
+t_check "b sees wd's mode" t_wait 30 "b to see wd's mode" sh -c "[ \$(stat -c %a '$B/wd') = 750 ]"
+touch "$T_DIR/wd.go"
+wait $!
+t_eq "$(cat "$T_DIR/wd.out")" "$B/wd" "getcwd in a folder a member changed"
 rm -f "$T_DIR"/*.src
 t_done

@@ -345,6 +345,9 @@ static const struct bad_case bad_cases[] = {
 	{ "oand: { api-timeout = 0; };", "oand.api-timeout", NULL },
 	{ "oand: { stuck-request = 0; };", "oand.stuck-request", NULL },
 	{ "oand: { stuck-request = 86401; };", "oand.stuck-request", NULL },
+	{ "oand: { publish-interval = -1; };", "oand.publish-interval", NULL },
+	{ "oand: { publish-interval = 86401; };", "oand.publish-interval", NULL },
+	{ "oand: { publish-interval = \"30s\"; };", "oand.publish-interval", NULL },
 	{ "oand: { api-rate-limit = 0; };", "oand.api-rate-limit", NULL },
 	{ "oand: { api-max-upload = -1; };", "oand.api-max-upload", NULL },
 	{ "oand: { api-max-upload = \"1G\"; };", "oand.api-max-upload", NULL },
@@ -396,6 +399,13 @@ START_TEST(test_api_keys)
 	ck_assert_int_eq(c->stuck_request_ms, 30000);
 	ck_assert_int_eq(c->api_rate_limit, 600);
 	ck_assert_int_eq(c->api_max_upload, 64LL << 30);
+	ck_assert_int_eq(c->publish_interval_ms, 30000);
+	cfg_free(c);
+	ck_assert_int_eq(cfg_parse_string("oand: { publish-interval = 0; };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->publish_interval_ms, 0);
+	cfg_free(c);
+	ck_assert_int_eq(cfg_parse_string("oand: { publish-interval = 2.5; };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->publish_interval_ms, 2500);
 	cfg_free(c);
 	ck_assert_int_eq(cfg_parse_string("oand: { tls-cert = \"/c.pem\"; tls-key = \"/k.pem\";"
 					  " api-connections = 2; api-timeout = 1.5; stuck-request = 2;"
