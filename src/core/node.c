@@ -649,18 +649,57 @@ struct node_inos *node_inos_of(struct node *n)
 	return n->inos;
 }
 
+/*
+ * A member removed path, or made it something of another kind: the
+ * number the mount had for it names nothing now (open descriptors keep
+ * it, with what they hold; the next lookup gives the name a new one).
+ * 1 if so, with that number in *ino.
+ */
+static int ino_gone(struct node *n, const char *path, node_ino_t *ino)
+{
+	static const struct { int kind; mode_t type; } kinds[] = {
+		{ DB_FILE, S_IFREG }, { DB_DIR, S_IFDIR }, { DB_LINK, S_IFLNK },
+	};
+	struct db_entry e;
+	mode_t type, now = 0;
+	int r;
+
+	if ((*ino = node_inos_find_type(n->inos, path, &type)) == 0)
+		return 0;
+	if ((r = db_get(n->db, path, &e)) == 0) {
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (kinds[i].kind == e.kind)
+				now = kinds[i].type;
+		db_entry_clear(&e);
+	}
+	if (r == -ENOENT || (r == 0 && type != 0 && now != type)) {
+		node_inos_detach(n->inos, path);
+		return 1;
+	}
+	return 0;
+}
+
 /* A member's change landed here. */
 static void remote_changed(const char *path, void *ctx)
 {
 	struct node *n = ctx;
+	node_ino_t ino;
+	int gone;
 
 	pthread_mutex_lock(&n->sync_lock);
 	replica_poke(n->replica);
 	pthread_mutex_unlock(&n->sync_lock);
 	/* Its mode may have changed: open files read it again. */
 	__atomic_add_fetch(&n->attr_gen, 1, __ATOMIC_RELEASE);
-	/* Perhaps inside the db's transaction: no waiting here. */
+	gone = ino_gone(n, path, &ino);
+	/* No waiting here: the kernel may wait on a request of ours. */
 	invalidate(n, path, 0);
+	if (gone) {
+		pthread_mutex_lock(&n->inval_lock);
+		if (n->inval != NULL)
+			n->inval->inode(n->inval_ctx, ino, 1);
+		pthread_mutex_unlock(&n->inval_lock);
+	}
 }
 
 void node_set_inval(struct node *n, const struct node_inval_ops *ops, void *ctx)

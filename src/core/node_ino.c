@@ -287,6 +287,21 @@ void node_inos_unref(struct node_inos *t, node_ino_t ino, uint64_t nlookup)
 	pthread_mutex_unlock(&t->lock);
 }
 
+node_ino_t node_inos_find_type(struct node_inos *t, const char *path, mode_t *type)
+{
+	struct item *it;
+	node_ino_t ino = 0;
+
+	*type = 0;
+	pthread_mutex_lock(&t->lock);
+	if ((it = find_path(t, path)) != NULL) {
+		ino = it->ino;
+		*type = it->type;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
 void node_inos_detach(struct node_inos *t, const char *path)
 {
 	struct item *it;

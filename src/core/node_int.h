@@ -67,6 +67,8 @@ void node_inos_rename(struct node_inos *t, const char *from, const char *to);
    its size and times are then the state's, not the database's. */
 void node_inos_set_open(struct node_inos *t, node_ino_t ino, int open);
 int node_inos_is_open(struct node_inos *t, node_ino_t ino);
+/* The number of path, or 0, and its S_IFMT bits (0 when not known). */
+node_ino_t node_inos_find_type(struct node_inos *t, const char *path, mode_t *type);
 /* The number of path, or 0. */
 node_ino_t node_inos_find(struct node_inos *t, const char *path);
 /* f was just opened by the mount as ino, with open(2) flags: it becomes

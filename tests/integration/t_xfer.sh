@@ -10,7 +10,8 @@
 # but is once it alone sent a whole wrong one; nothing wrong is read.  A
 # file held open on b while a publishes a new version: the next open on
 # b reads the new version.  A process working in a folder on b keeps its
-# working folder while a adds a file to it and changes its mode.
+# working folder while a adds a file to it and changes its mode.  A
+# descriptor on b of a file that a replaces with a folder keeps the file.
 . "$(dirname "$0")/lib.sh"
 t_init
 command -v jq >/dev/null || t_die "jq is needed (make deps)"
@@ -116,5 +117,35 @@ t_check "b sees wd's mode" t_wait 30 "b to see wd's mode" sh -c "[ \$(stat -c %a
 touch "$T_DIR/wd.go"
 wait $!
 t_eq "$(cat "$T_DIR/wd.out")" "$B/wd" "getcwd in a folder a member changed"
+# 7. A file open on b that a removes and makes a folder of: b's
+#    descriptor keeps the file (fstat, read, close without error), and
+#    the name is a folder on b.
+printf 'kept\n' > "$A/kind" || t_die "cannot write kind on a"
+t_check "b sees kind" t_wait 30 "b to see kind" sized "$B/kind" 5
+python3 - "$B/kind" "$T_DIR/kind.go" "$T_DIR/kind.in" > "$T_DIR/kind.out" 2>&1 <<'EOF2' &
+import os, sys, time
+p, go, ready = sys.argv[1:4]
+fd = os.open(p, os.O_RDONLY)
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.05)
+st = os.fstat(fd)
+print("fstat", st.st_nlink, st.st_size, "read", os.pread(fd, 100, 0))
+try:
+    st = os.stat("/proc/self/fd/%d" % fd)	# by inode, without the handle
+    print("stat", st.st_nlink, st.st_size, "regular" if st.st_mode & 0o100000 else "not regular")
+except OSError as e:
+    print("stat", e)
+os.close(fd)
+print("closed", "dir" if os.path.isdir(p) else "not a dir")
+EOF2
+t_wait 10 "b to hold kind open" test -e "$T_DIR/kind.in" || t_fail "kind was not opened on b"
+rm "$A/kind" && mkdir "$A/kind" || t_fail "cannot make kind a folder on a"
+t_check "b sees kind as a folder" t_wait 30 "b to see kind as a folder" test -d "$B/kind"
+touch "$T_DIR/kind.go"
+wait $!
+t_eq "$(cat "$T_DIR/kind.out")" "fstat 0 5 read b'kept\n'
+stat 0 5 regular
+closed dir" "a descriptor on b of a file a replaced by a folder"
 rm -f "$T_DIR"/*.src
 t_done
