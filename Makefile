@@ -297,6 +297,15 @@ build/bench/hashrate: bench/hashrate.c $(call o,sha256)
 bench-hash: build/bench/hashrate
 	build/bench/hashrate
 
+# libfuse's passthrough_ll example, the reference of bench/ns.
+PT_LL_SRC = /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+build/bench/passthrough_ll: $(PT_LL_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $< $(shell $(PKG_CONFIG) --cflags --libs fuse3) -o $@
+
+bench-ns: all build/bench/passthrough_ll
+	bench/ns
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
@@ -340,5 +349,5 @@ man-check:
 clean:
 	rm -rf build oand mount.oand
 
-.PHONY: all unit integration check-slow fuzz check check-layers bench bench-cluster bench-share bench-slowlink bench-http bench-sync bench-hash install uninstall deps man-check clean
+.PHONY: all unit integration check-slow fuzz check check-layers bench bench-cluster bench-share bench-slowlink bench-http bench-sync bench-hash bench-ns install uninstall deps man-check clean
 -include $(shell find build -name '*.d' 2>/dev/null)
