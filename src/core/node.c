@@ -1672,15 +1672,6 @@ out:
 	return r;
 }
 
-static uint64_t path_hash(const char *p)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
-}
-
 /* The next open of f's path does not keep the kernel's pages. */
 static void page_cache_forget(struct node_file *f)
 {

@@ -35,15 +35,6 @@ struct node_inos {
 	uint64_t gen;
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static size_t bucket_ino(const struct node_inos *t, node_ino_t ino)
 {
 	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 20) & (t->nbuckets - 1);
@@ -51,7 +42,7 @@ static size_t bucket_ino(const struct node_inos *t, node_ino_t ino)
 
 static size_t bucket_path(const struct node_inos *t, const char *path)
 {
-	return (size_t)hash_str(path) & (t->nbuckets - 1);
+	return (size_t)path_hash(path) & (t->nbuckets - 1);
 }
 
 static void link_path(struct node_inos *t, struct item *it)

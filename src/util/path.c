@@ -88,3 +88,12 @@ int path_rebase(const char *p, const char *from, const char *to, char *out, size
 		return -ENAMETOOLONG;
 	return 0;
 }
+
+uint64_t path_hash(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}

@@ -8,6 +8,7 @@
 #define OAND_PATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define PATH_NAME_MAX 255
 #define PATH_TREE_MAX 4096
@@ -32,5 +33,7 @@ int path_is_within(const char *p, const char *dir);
  * Returns 0, or -ENAMETOOLONG when the result would be too long.
  */
 int path_rebase(const char *p, const char *from, const char *to, char *out, size_t outlen);
+/* A hash of p (FNV-1a, 64 bits) for tables in memory: not for peers. */
+uint64_t path_hash(const char *p);
 
 #endif

@@ -50,6 +50,15 @@ static char *repeat(char c, size_t n)
 	return s;
 }
 
+/* FNV-1a's published values. */
+START_TEST(test_hash)
+{
+	ck_assert_uint_eq(path_hash(""), 0xcbf29ce484222325ULL);
+	ck_assert_uint_eq(path_hash("a"), 0xaf63dc4c8601ec8cULL);
+	ck_assert_uint_eq(path_hash("foobar"), 0x85944171f73967e8ULL);
+}
+END_TEST
+
 START_TEST(test_valid_paths)
 {
 	static const char *const ok[] = {
@@ -266,6 +275,7 @@ static Suite *path_suite(void)
 	tcase_add_test(tc, test_is_within);
 	tcase_add_test(tc, test_rebase);
 	tcase_add_test(tc, test_rebase_too_long);
+	tcase_add_test(tc, test_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }
