@@ -649,6 +649,12 @@ struct node_inos *node_inos_of(struct node *n)
 	return n->inos;
 }
 
+/* The S_IFMT bits of an entry of kind (enum db_kind). */
+static mode_t kind_type(int kind)
+{
+	return kind == DB_DIR ? S_IFDIR : kind == DB_LINK ? S_IFLNK : S_IFREG;
+}
+
 /*
  * A member removed path, or made it something of another kind: the
  * number the mount had for it names nothing now (open descriptors keep
@@ -657,9 +663,6 @@ struct node_inos *node_inos_of(struct node *n)
  */
 static int ino_gone(struct node *n, const char *path, node_ino_t *ino)
 {
-	static const struct { int kind; mode_t type; } kinds[] = {
-		{ DB_FILE, S_IFREG }, { DB_DIR, S_IFDIR }, { DB_LINK, S_IFLNK },
-	};
 	struct db_entry e;
 	mode_t type, now = 0;
 	int r;
@@ -667,9 +670,7 @@ static int ino_gone(struct node *n, const char *path, node_ino_t *ino)
 	if ((*ino = node_inos_find_type(n->inos, path, &type)) == 0)
 		return 0;
 	if ((r = db_get(n->db, path, &e)) == 0) {
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			if (kinds[i].kind == e.kind)
-				now = kinds[i].type;
+		now = kind_type(e.kind);
 		db_entry_clear(&e);
 	}
 	if (r == -ENOENT || (r == 0 && type != 0 && now != type)) {
@@ -914,21 +915,8 @@ int node_host_has_ipv6(void)
 static void entry_to_stat(const struct db_entry *e, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	switch (e->kind) {
-	case DB_DIR:
-		st->st_mode = S_IFDIR;
-		st->st_nlink = 2;
-		break;
-	case DB_LINK:
-		st->st_mode = S_IFLNK;
-		st->st_nlink = 1;
-		break;
-	default:
-		st->st_mode = S_IFREG;
-		st->st_nlink = 1;
-		break;
-	}
-	st->st_mode |= e->mode & 07777;
+	st->st_mode = kind_type(e->kind) | (e->mode & 07777);
+	st->st_nlink = e->kind == DB_DIR ? 2 : 1;
 	st->st_uid = e->uid;
 	st->st_gid = e->gid;
 	st->st_size = (off_t)e->size;
@@ -1873,6 +1861,17 @@ static int is_current(struct node_file *f)
 	return cur;
 }
 
+/* The mount's open state of ino other than except, or NULL.  hlock held. */
+static struct node_file *shared_of(struct node *n, uint64_t ino, const struct node_file *except)
+{
+	struct node_file *g;
+
+	for (g = n->files; g != NULL; g = g->next)
+		if (g != except && g->shared && g->ino == ino)
+			break;
+	return g;
+}
+
 struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 {
 	struct node *n = f->node;
@@ -1880,10 +1879,7 @@ struct node_file *node_file_share(struct node_file *f, uint64_t ino, int flags)
 	int writer = (flags & O_ACCMODE) != O_RDONLY;
 
 	pthread_mutex_lock(&n->hlock);
-	for (g = n->files; g != NULL; g = g->next)
-		if (g != f && g->shared && g->ino == ino)
-			break;
-	if (g == NULL) {
+	if ((g = shared_of(n, ino, f)) == NULL) {
 		f->ino = ino;
 		f->shared = 1;
 		f->opens = 1;
@@ -1938,10 +1934,7 @@ struct node_file *node_files_hold(struct node *n, uint64_t ino, int writable)
 	struct node_file *f;
 
 	pthread_mutex_lock(&n->hlock);
-	for (f = n->files; f != NULL; f = f->next)
-		if (f->shared && f->ino == ino)
-			break;
-	if (f != NULL)
+	if ((f = shared_of(n, ino, NULL)) != NULL)
 		f->opens++;
 	pthread_mutex_unlock(&n->hlock);
 	if (f != NULL && writable)
